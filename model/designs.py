@@ -1,0 +1,131 @@
+"""Designs: the choices a turn loop makes, as knobs, and the named designs built from them.
+
+A design is a value, not code: the same state machine (turnloop.py) runs every design, so a
+verdict difference between two designs is caused by exactly the knobs that differ. Candidate
+fixes are designs too (a base design plus changed knobs; see turnproof/designfile.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+
+from .normalize import MODES
+from .wire import GROUPINGS, WIRES
+
+
+@dataclass(frozen=True)
+class Design:
+    name: str
+    # request building
+    wire: str = "chat"  # chat | responses | anthropic
+    chat_grouping: str = "per-call"  # per-call (v0.77) | consecutive (v0.78) | response (ours)
+    # codex-api/src/sse/chat.rs holds aggregated assistant text until the stream completes, so it
+    # lands after the calls; the Responses stream records each item when it is done.
+    text_lands: str = "at-completed"  # at-completed | as-streamed
+    # core/src/codex.rs try_run_turn: v0.77 returns on a stream error without draining in_flight;
+    # a5783f90c (v0.122) breaks instead, so the drain always runs.
+    drain_on_stream_error: bool = False
+    # run_turn: v0.77 retries with the prompt built before the first attempt; v0.122 rebuilds it.
+    retry_prompt: str = "reuse"  # reuse | rebuild
+    drain_before_completed: bool = False  # seed fix 1: drain in_flight when Completed arrives
+    validate_before_send: bool = False  # seed fix 2: judge the request locally, do not send if bad
+    refuse_unanswered_resume: bool = False  # seed fix 3: refuse to resume a file with open calls
+    normalization: str = "codex"  # none | codex | ours
+    # record synthetic results into history and the rollout when a call is left without output
+    # (failed future, hard abort, dropped in_flight, resume)
+    persist_synthetic: bool = False
+    # tasks/mod.rs handle_task_abort: after the 100 ms grace the task is aborted, even mid-drain
+    hard_abort_drain: bool = True
+    # test-only knob for the liveness check: retry a request the provider rejected (Codex never
+    # does: 400 -> CodexErr::InvalidRequest is not retried)
+    retry_rejected: bool = False
+    title: str = ""
+    description: str = ""
+
+    def knobs(self) -> dict:
+        d = asdict(self)
+        for k in ("name", "title", "description"):
+            d.pop(k)
+        return d
+
+
+KNOB_VALUES: dict[str, tuple] = {
+    "wire": WIRES,
+    "chat_grouping": GROUPINGS,
+    "text_lands": ("at-completed", "as-streamed"),
+    "drain_on_stream_error": (False, True),
+    "retry_prompt": ("reuse", "rebuild"),
+    "drain_before_completed": (False, True),
+    "validate_before_send": (False, True),
+    "refuse_unanswered_resume": (False, True),
+    "normalization": MODES,
+    "persist_synthetic": (False, True),
+    "hard_abort_drain": (False, True),
+    "retry_rejected": (False, True),
+}
+KNOBS = tuple(KNOB_VALUES)
+assert set(KNOBS) == {f.name for f in fields(Design)} - {"name", "title", "description"}
+
+
+def with_knobs(base: Design, name: str, **knobs: object) -> Design:
+    """``base`` with some knobs changed; raises ValueError naming the allowed values."""
+    for k, v in knobs.items():
+        if k not in KNOB_VALUES:
+            raise ValueError(f"unknown knob {k!r}; allowed knobs: {', '.join(KNOBS)}")
+        allowed = KNOB_VALUES[k]
+        if v not in allowed or type(v) is not type(allowed[0]):
+            shown = ", ".join(str(a).lower() if isinstance(a, bool) else a for a in allowed)
+            raise ValueError(f"bad value {v!r} for knob {k!r}; allowed values: {shown}")
+    return replace(base, name=name, **knobs)
+
+
+_077 = Design(
+    name="codex-0.77-chat",
+    title="Codex rust-v0.77.0 on the chat wire API (openai/codex #8479)",
+    description="One assistant message per call; history [C1..Cn,O1..On]; normalization at call+1.",
+)
+
+NAMED: dict[str, Design] = {}
+
+
+def _add(d: Design) -> None:
+    NAMED[d.name] = d
+
+
+_add(_077)
+_add(with_knobs(_077, "codex-0.77-responses", wire="responses", text_lands="as-streamed"))
+NAMED["codex-0.77-responses"] = replace(
+    NAMED["codex-0.77-responses"], title="Codex rust-v0.77.0 on the Responses wire API",
+    description="The same loop as codex-0.77-chat; Responses pairs calls and outputs by call_id.")
+_add(replace(with_knobs(_077, "codex-0.78-chat", chat_grouping="consecutive"),
+             title="Codex rust-v0.78.0 on the chat wire API (PR #8556, commit 649badd10)",
+             description="push_tool_call_message groups consecutive calls into one assistant message."))
+_add(replace(with_knobs(_077, "codex-0.122-responses", wire="responses", text_lands="as-streamed",
+                        drain_on_stream_error=True, retry_prompt="rebuild"),
+             title="Codex rust-v0.122.0 on the Responses wire API (a5783f90c, PR #17470)",
+             description="Stream errors break out of the loop, so the drain always runs; retries "
+                         "rebuild the prompt from current history."))
+_add(replace(with_knobs(_077, "seed-fix-1", drain_before_completed=True),
+             title="Seed fix 1: drain in-flight tools before handling Completed",
+             description="codex-0.77-chat, but Completed waits for every tool output first."))
+_add(replace(with_knobs(_077, "seed-fix-2", validate_before_send=True),
+             title="Seed fix 2: validate the request before sending it",
+             description="codex-0.77-chat, but a request that breaks the provider's rules is not sent."))
+_add(replace(with_knobs(_077, "seed-fix-3", refuse_unanswered_resume=True),
+             title="Seed fix 3: refuse to resume a session with unanswered calls",
+             description="codex-0.77-chat, but resume fails when the rollout has a call without output."))
+_add(replace(with_knobs(_077, "turnproof-proposed", chat_grouping="response", drain_on_stream_error=True,
+                        retry_prompt="rebuild", normalization="ours", persist_synthetic=True),
+             title="turnproof-proposed: pair by position, on every path",
+             description="Drain on every exit; retries rebuild the prompt; synthetic results are "
+                         "recorded where a call lost its output; normalization pairs each call group "
+                         "with its outputs; chat sends one assistant message per assistant run."))
+
+SHIPPED = ("codex-0.77-chat", "codex-0.77-responses", "codex-0.78-chat", "codex-0.122-responses")
+
+
+def get(name: str) -> Design:
+    try:
+        return NAMED[name]
+    except KeyError:
+        raise ValueError(f"unknown design {name!r}; named designs: {', '.join(NAMED)}") from None

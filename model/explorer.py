@@ -1,0 +1,272 @@
+"""Explicit-state exploration: breadth-first search, then graph analysis.
+
+1. BFS from the initial states, numbering each state in discovery order. Safety properties are
+   judged on each step as it is generated; BFS order makes the first violation found for a property
+   a shortest one. The hot loop uses a dict and flat lists only.
+2. The edges kept (split into fault and non-fault steps) answer the graph properties by backward
+   reachability: which states can still reach an accepted request, or the end of a turn, without
+   further faults. Cycles are found by peeling off states with no successors left (Kahn); only
+   the few states that remain, if any, go into networkx to name one cycle.
+
+No reduction is applied beyond the model's own (the lazy rollout writer; see turnloop.py): calls
+are not symmetric (the drain order and the request order depend on the call index), so merging
+states by permuting calls would be unsound.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+
+@dataclass
+class Violation:
+    prop: str
+    path: list  # [(action, arg, state_after)] from an initial state; path[0] has action None
+    detail: object  # property-specific: a Rejection, or a text
+    continuation: list = field(default_factory=list)  # for graph properties: what happens next
+    cycle: list = field(default_factory=list)
+
+
+@dataclass
+class Result:
+    states: int
+    edges: int
+    depth: int
+    seconds: float
+    violations: dict  # prop id -> Violation
+    sometimes: dict  # sometimes id -> path length where first reached (None if never)
+    coverage: dict  # action -> number of states first reached by it (0-count actions never ran)
+    graph_seconds: float = 0.0
+
+    @property
+    def states_per_second(self) -> float:
+        return self.states / self.seconds if self.seconds else 0.0
+
+
+class Explorer:
+    def __init__(self, model, spec, *, progress: bool = False, max_states: int = 20_000_000):
+        self.model = model
+        self.spec = spec
+        self.progress = progress
+        self.max_states = max_states
+
+    def run(self, safety_only: bool = False) -> Result:
+        m, spec = self.model, self.spec
+        t0 = time.perf_counter()
+        states: list = list(m.init_states())
+        index = {s: i for i, s in enumerate(states)}
+        parent = [-1] * len(states)
+        plabel: list = [None] * len(states)
+        depth = [0] * len(states)
+        succ_nf: list = []  # non-fault successors per state
+        succ_f: list = []  # fault successors per state
+        accept_src = bytearray()
+        bad_src: list = []
+        sources: dict = {}  # property -> list of state ids it is judged from
+        violations: dict = {}
+        sometimes: dict = {}
+        coverage: dict = {}
+        checked = spec.checked_actions
+        info: dict = {}  # action -> (checked, watched for `sometimes`, `can` source, fault)
+        for a in spec.actions:
+            info[a] = (a in checked, a in spec.sometimes_actions, spec.can_sources(a), spec.is_fault(a))
+        edges = 0
+        i = 0
+        last = t0
+        successors = m.successors
+        while i < len(states):
+            s = states[i]
+            nf: list = []
+            fs: list = []
+            acc = 0
+            for action, arg, t in successors(s):
+                edges += 1
+                j = index.get(t)
+                if j is None:
+                    j = len(states)
+                    index[t] = j
+                    states.append(t)
+                    parent.append(i)
+                    plabel.append((action, arg))
+                    depth.append(depth[i] + 1)
+                chk, watch, src, fault = info[action]
+                if chk:
+                    for prop, detail in spec.check_edge(s, action, arg, t):
+                        if prop not in violations:
+                            violations[prop] = (i, action, arg, j, detail)
+                    if spec.is_accept(action, arg):
+                        acc = 1
+                if watch:
+                    what = spec.sometimes(s, action, arg, t)
+                    if what is not None and what not in sometimes:
+                        sometimes[what] = depth[i] + 1
+                if src is not None:
+                    sources.setdefault(src, []).append(j)
+                if fault:
+                    fs.append(j)
+                else:
+                    nf.append(j)
+            succ_nf.append(nf)
+            succ_f.append(fs)
+            accept_src.append(acc)
+            i += 1
+            if self.progress and (i & 0x3FFF) == 0:
+                now = time.perf_counter()
+                if now - last > 2:
+                    last = now
+                    print(f"  ... {i:,} states explored, {len(states) - i:,} queued, depth {depth[i - 1]}, "
+                          f"{i / (now - t0):,.0f} states/s", file=sys.stderr)
+            if len(states) > self.max_states:
+                raise RuntimeError(f"more than {self.max_states:,} states: lower --calls or the faults")
+        seconds = time.perf_counter() - t0
+        self._states, self._parent, self._plabel = states, parent, plabel
+        self._succ_nf, self._succ_f = succ_nf, succ_f
+        out: dict = {}
+        for prop, (pi, action, arg, j, detail) in violations.items():
+            out[prop] = Violation(prop, self.path_to(pi) + [(action, arg, states[j])], detail)
+        for lab in plabel:
+            if lab is not None:
+                coverage[lab[0]] = coverage.get(lab[0], 0) + 1
+        result = Result(len(states), edges, max(depth), seconds, out, sometimes, coverage)
+        if not safety_only:
+            g0 = time.perf_counter()
+            self._graph_properties(result, accept_src, sources, bad_src)
+            result.graph_seconds = time.perf_counter() - g0
+        return result
+
+    # ---- paths ---------------------------------------------------------------------------------
+    def path_to(self, j: int) -> list:
+        path = []
+        while j >= 0:
+            lab = self._plabel[j]
+            path.append((lab[0] if lab else None, lab[1] if lab else None, self._states[j]))
+            j = self._parent[j]
+        path.reverse()
+        return path
+
+    def _forward_path(self, start: int, goal, nonfault_only: bool = True) -> list:
+        """Shortest path from ``start`` (non-fault steps) to a step ``goal(action, arg, t)`` accepts."""
+        m, states = self.model, self._states
+        prev = {start: None}
+        dq = deque([start])
+        while dq:
+            i = dq.popleft()
+            s = states[i]
+            for action, arg, t in m.successors(s):
+                if nonfault_only and self.spec.is_fault(action):
+                    continue
+                j = self._index_of(t)
+                if goal(action, arg, t) or (not m.successors(t) and not self.spec.is_end(t)):
+                    steps = [(action, arg, t)]
+                    k = i
+                    while prev[k] is not None:
+                        k2, lab = prev[k]
+                        steps.append((lab[0], lab[1], states[k]))
+                        k = k2
+                    steps.reverse()
+                    return steps
+                if j not in prev:
+                    prev[j] = (i, (action, arg))
+                    dq.append(j)
+        return []
+
+    def _index_of(self, t) -> int:
+        if not hasattr(self, "_index"):
+            self._index = {s: i for i, s in enumerate(self._states)}
+        return self._index[t]
+
+    # ---- graph properties ----------------------------------------------------------------------
+    def _backward(self, targets: list) -> bytearray:
+        """States that reach a target state through non-fault steps."""
+        n = len(self._states)
+        if not hasattr(self, "_rev"):
+            rev: list = [[] for _ in range(n)]
+            for i, nf in enumerate(self._succ_nf):
+                for j in nf:
+                    rev[j].append(i)
+            self._rev = rev
+        rev = self._rev
+        seen = bytearray(n)
+        dq = deque()
+        for t in targets:
+            if not seen[t]:
+                seen[t] = 1
+                dq.append(t)
+        while dq:
+            j = dq.popleft()
+            for i in rev[j]:
+                if not seen[i]:
+                    seen[i] = 1
+                    dq.append(i)
+        return seen
+
+    def _graph_properties(self, result: Result, accept_src: bytearray, sources: dict, bad_src: list) -> None:
+        spec, states = self.spec, self._states
+        n = len(states)
+        can_accept = self._backward([i for i in range(n) if accept_src[i]])
+        for prop in ("resumable", "can-proceed"):
+            for j in sorted(set(sources.get(prop, []))):
+                if not can_accept[j]:
+                    v = Violation(prop, self.path_to(j), "no accepted request is reachable from here "
+                                  "without further faults")
+                    v.continuation = self._forward_path(j, spec.is_bad_end)
+                    result.violations[prop] = v
+                    break
+        # turn-ends: (a) the end of a turn is reachable from everywhere without faults
+        ends = [i for i in range(n) if spec.is_end(states[i])]
+        can_end = self._backward(ends)
+        for j in range(n):
+            if not can_end[j]:
+                v = Violation("turn-ends", self.path_to(j),
+                              "no end of turn is reachable from here without faults (deadlock)")
+                v.continuation = self._forward_path(j, lambda a, b, t: False)
+                result.violations["turn-ends"] = v
+                break
+        # (b) no cycle: Kahn's peeling over every step; what is left lies on or before a cycle
+        if "turn-ends" not in result.violations:
+            cyc = self._find_cycle()
+            if cyc:
+                v = Violation("turn-ends", self.path_to(cyc[0]), "a cycle: this can repeat forever")
+                v.cycle = [(self._label_between(a, b), states[b]) for a, b in zip(cyc, cyc[1:] + cyc[:1])]
+                result.violations["turn-ends"] = v
+
+    def _label_between(self, a: int, b: int) -> tuple:
+        for action, arg, t in self.model.successors(self._states[a]):
+            if self._index_of(t) == b:
+                return (action, arg)
+        return ("?", None)
+
+    def _find_cycle(self) -> list:
+        n = len(self._states)
+        outdeg = [len(a) + len(b) for a, b in zip(self._succ_nf, self._succ_f)]
+        rev_all: list = [[] for _ in range(n)]
+        for i in range(n):
+            for j in self._succ_nf[i]:
+                rev_all[j].append(i)
+            for j in self._succ_f[i]:
+                rev_all[j].append(i)
+        dq = deque(i for i in range(n) if outdeg[i] == 0)
+        removed = bytearray(n)
+        while dq:
+            j = dq.popleft()
+            removed[j] = 1
+            for i in rev_all[j]:
+                outdeg[i] -= 1
+                if outdeg[i] == 0:
+                    dq.append(i)
+        rest = [i for i in range(n) if not removed[i]]
+        if not rest:
+            return []
+        g = nx.DiGraph()
+        for i in rest:
+            for j in self._succ_nf[i] + self._succ_f[i]:
+                if not removed[j]:
+                    g.add_edge(i, j)
+        start = min(rest)
+        edges = nx.find_cycle(g, source=start)
+        return [a for a, _ in edges]

@@ -1,0 +1,79 @@
+"""History items: the vocabulary shared by the turn loop, normalization, request building and lint.
+
+Codex keeps a session's history as a flat sequence of `ResponseItem`s (core/src/context_manager).
+The pairing question only depends on each item's kind and call id, so an item here is a small
+tuple ``(kind, call_id, tag)``:
+
+- ``("user", None, tag)``       a user message (`ResponseItem::Message`, role user)
+- ``("reasoning", None, tag)``  a reasoning item
+- ``("text", None, tag)``       an assistant message
+- ``("call", id, tag)``         a FunctionCall / LocalShellCall / CustomToolCall
+- ``("output", id, tag)``       its output (FunctionCallOutput / CustomToolCallOutput)
+
+``tag`` is opaque to every function in model/ except for outputs, where the tags in ORIGINS say
+where a result came from. lint and repair put the source position of a real item in ``tag``; the
+model puts the origin. Call ids are ints in the model (rendered ``call_1`` / ``toolu_1`` on the
+wire) and strings in real files.
+"""
+
+from __future__ import annotations
+
+USER, REASONING, TEXT, CALL, OUTPUT = "user", "reasoning", "text", "call", "output"
+
+# Where an output came from. Only SYNTHETIC and CODEX_ABORTED are made up by a normalization.
+OK = "ok"  # the tool ran and returned
+USER_ABORT = "aborted-by-user"  # tools/parallel.rs: the tool saw the cancellation token
+CODEX_ABORTED = "aborted"  # normalize.rs ensure_call_outputs_present: inserted, never persisted
+SYNTHETIC = "synthetic"  # turnproof: "no result was recorded", marked as made up
+ORIGINS = (OK, USER_ABORT, CODEX_ABORTED, SYNTHETIC)
+MADE_UP = frozenset((CODEX_ABORTED, SYNTHETIC))
+
+ASSISTANT_SIDE = frozenset((REASONING, TEXT, CALL))
+
+Item = tuple  # (kind, call_id | None, tag)
+
+
+def user(tag: object = None) -> Item:
+    return (USER, None, tag)
+
+
+def text(tag: object = None) -> Item:
+    return (TEXT, None, tag)
+
+
+def reasoning(tag: object = None) -> Item:
+    return (REASONING, None, tag)
+
+
+def call(cid: object, tag: object = None) -> Item:
+    return (CALL, cid, tag)
+
+
+def output(cid: object, tag: object = OK) -> Item:
+    return (OUTPUT, cid, tag)
+
+
+def is_real_output(item: Item) -> bool:
+    """A result the tool itself produced (the thing `results-kept` protects)."""
+    return item[0] == OUTPUT and item[2] not in MADE_UP
+
+
+def wire_id(cid: object, wire: str) -> str:
+    """How a call id appears on the wire: model ints become provider-style ids."""
+    if isinstance(cid, int):
+        return f"toolu_{cid}" if wire == "anthropic" else f"call_{cid}"
+    return str(cid)
+
+
+def show(item: Item) -> str:
+    """Short human form used in counterexamples: U, R, T, C1, O1, O1(aborted)."""
+    kind, cid, tag = item
+    if kind == CALL:
+        return f"C{cid}"
+    if kind == OUTPUT:
+        return f"O{cid}" if tag == OK else f"O{cid}({tag})"
+    return {USER: "U", REASONING: "R", TEXT: "T"}.get(kind, kind)
+
+
+def show_all(items: tuple) -> str:
+    return "[" + ",".join(show(i) for i in items) + "]"

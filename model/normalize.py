@@ -1,0 +1,145 @@
+"""History normalization: what a loop does to its history before it becomes a request.
+
+Three modes, chosen by a design's ``normalization`` knob:
+
+- ``none``:  send the history as recorded.
+- ``codex``: core/src/context_manager/normalize.rs as of v0.77..HEAD. `ensure_call_outputs_present`
+  gives every call with no output *anywhere* a synthetic output "aborted" at index call+1;
+  `remove_orphan_outputs` then drops outputs whose call is missing. Neither step looks at adjacency,
+  so a partial result set [C1,C2,C3,O1,O3] becomes [C1,C2,O2',C3,O1,O3] and splits the call group.
+- ``ours`` (turnproof-proposed, also the `turnproof repair` algorithm): pair by position.
+  Outputs with no earlier call, and second outputs for an answered call, are dropped. Every
+  assistant-side run (reasoning, text and calls with nothing else between them) that holds calls
+  is followed directly by the outputs of those calls: the ones already there keep their order,
+  outputs recorded further away are moved up, and missing ones get a SYNTHETIC output at the end of
+  the run, in call order. Nothing else moves and no user or assistant item is dropped. The result
+  is a fixed point: normalizing twice changes nothing.
+
+All functions are pure and take and return tuples of items (model/items.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from .items import ASSISTANT_SIDE, CALL, CODEX_ABORTED, OUTPUT, SYNTHETIC
+
+MODES = ("none", "codex", "ours")
+
+
+@dataclass(frozen=True)
+class Change:
+    """One edit made by the ``ours`` normalization (reported by `turnproof repair`)."""
+
+    op: str  # "drop-orphan" | "drop-duplicate" | "move" | "synthesize"
+    call_id: object
+    index: int | None  # position in the input (None for synthesized items)
+    tag: object = None  # the tag of the item moved or dropped
+
+
+def normalize_codex(items: tuple) -> tuple:
+    """ensure_call_outputs_present, then remove_orphan_outputs (normalize.rs)."""
+    answered = {it[1] for it in items if it[0] == OUTPUT}
+    out: list = []
+    for it in items:
+        out.append(it)
+        if it[0] == CALL and it[1] not in answered:
+            out.append((OUTPUT, it[1], CODEX_ABORTED))
+    calls = {it[1] for it in out if it[0] == CALL}
+    return tuple(it for it in out if not (it[0] == OUTPUT and it[1] not in calls))
+
+
+def normalize_ours_report(items: tuple) -> tuple[tuple, list[Change]]:
+    """The ``ours`` normalization, with the list of edits it made."""
+    changes: list[Change] = []
+    # Pass 1: which output answers which call (by position: the latest earlier call with that id
+    # that has no answer yet). Orphans and duplicates are dropped.
+    open_call: dict = {}  # call id -> index of the latest call with that id
+    answered: set = set()  # indexes of calls that have an output
+    answer_of: dict = {}  # output index -> call index
+    for i, it in enumerate(items):
+        kind = it[0]
+        if kind == CALL:
+            open_call[it[1]] = i
+        elif kind == OUTPUT:
+            ci = open_call.get(it[1])
+            if ci is None:
+                changes.append(Change("drop-orphan", it[1], i, it[2]))
+            elif ci in answered:
+                changes.append(Change("drop-duplicate", it[1], i, it[2]))
+            else:
+                answered.add(ci)
+                answer_of[i] = ci
+    # Pass 2: rebuild, emitting each group's outputs right after its assistant-side run.
+    out_for_call = {ci: oi for oi, ci in answer_of.items()}
+    out: list = []
+    n = len(items)
+    i = 0
+    while i < n:
+        it = items[i]
+        if it[0] == OUTPUT:
+            i += 1  # emitted with its group (or dropped above)
+            continue
+        if it[0] not in ASSISTANT_SIDE:
+            out.append(it)
+            i += 1
+            continue
+        j = i
+        calls: list = []
+        while j < n and items[j][0] in ASSISTANT_SIDE:
+            out.append(items[j])
+            if items[j][0] == CALL:
+                calls.append(j)
+            j += 1
+        if calls:
+            group = set(calls)
+            # outputs directly after the run keep their order
+            k = j
+            placed: list = []
+            while k < n and items[k][0] == OUTPUT:
+                if answer_of.get(k) in group:
+                    placed.append(k)
+                k += 1
+            done = {answer_of[k2] for k2 in placed}
+            for k2 in placed:
+                out.append(items[k2])
+            for ci in calls:  # outputs recorded elsewhere move up, in call order
+                oi = out_for_call.get(ci)
+                if oi is not None and ci not in done:
+                    changes.append(Change("move", items[ci][1], oi, items[oi][2]))
+                    out.append(items[oi])
+                    done.add(ci)
+            for ci in calls:
+                if ci not in done:
+                    changes.append(Change("synthesize", items[ci][1], None))
+                    out.append((OUTPUT, items[ci][1], SYNTHETIC))
+        i = j
+    return tuple(out), changes
+
+
+def normalize_ours(items: tuple) -> tuple:
+    return normalize_ours_report(items)[0]
+
+
+@lru_cache(maxsize=1 << 16)
+def normalize(items: tuple, mode: str) -> tuple:
+    """Normalize per design (memoized: the explorer asks for the same histories many times)."""
+    if mode == "none":
+        return items
+    if mode == "codex":
+        return normalize_codex(items)
+    if mode == "ours":
+        return normalize_ours(items)
+    raise ValueError(f"unknown normalization {mode!r}; allowed: {', '.join(MODES)}")
+
+
+def unanswered_calls(items: tuple) -> list:
+    """Ids of calls with no output anywhere after them (what seed-fix-3 refuses to resume)."""
+    pending: dict = {}
+    for it in items:
+        if it[0] == CALL:
+            pending[it[1]] = True
+        elif it[0] == OUTPUT:
+            pending.pop(it[1], None)
+    return list(pending)

@@ -1,0 +1,159 @@
+"""Readable and machine-readable verdicts: the one counterexample format (pinned by a golden test)."""
+
+from __future__ import annotations
+
+from model import items as I
+from model.properties import PROPERTIES, SOMETIMES
+from model.provider import PROVIDERS, Rejection
+from model.turnloop import FILE, HIST, INFL, PH, QUEUE, TURNS, BASE, DRAINED, TurnLoop
+
+
+def _seq_change(name: str, old: tuple, new: tuple) -> str | None:
+    old = tuple(it for it in old if it[0] != "turn_aborted")
+    new_f = tuple(it for it in new if it[0] != "turn_aborted")
+    marker = len(new) - len(new_f)
+    if old == new_f:
+        return None
+    if new_f[: len(old)] == old:
+        return f"{name} += {I.show_all(new_f[len(old):])}"
+    return f"{name} = {I.show_all(new_f)}"
+
+
+def diff(s: tuple, t: tuple) -> str:
+    """What one step changed, in domain words."""
+    parts = []
+    if s[PH] != t[PH]:
+        parts.append(f"phase {s[PH]} -> {t[PH]}")
+    for name, k in (("history", HIST), ("rollout file", FILE), ("rollout queue", QUEUE)):
+        c = _seq_change(name, s[k], t[k])
+        if c:
+            parts.append(c)
+    if any(it[0] == "turn_aborted" for it in t[QUEUE][len(s[QUEUE]):]) and t[QUEUE][:len(s[QUEUE])] == s[QUEUE]:
+        parts.append("rollout queue += turn_aborted event")
+    a = {f"C{s[BASE] + i}": st for i, st in enumerate(s[INFL])}
+    b = {f"C{t[BASE] + i}": st for i, st in enumerate(t[INFL])}
+    if a != b:
+        ch = [f"{k} {a.get(k, '-')} -> {v}" for k, v in b.items() if a.get(k) != v]
+        gone = [k for k in a if k not in b]
+        if ch:
+            parts.append("tools: " + ", ".join(ch))
+        if gone and not b:
+            parts.append("in_flight emptied")
+    if s[TURNS] != t[TURNS]:
+        parts.append(f"turns left {s[TURNS]} -> {t[TURNS]}")
+    return "; ".join(parts) or "no visible change"
+
+
+def step_name(action: str, arg: object) -> str:
+    if arg is None:
+        return action
+    if action in ("ToolFinish", "ToolFail", "ToolAbort", "DrainOutput", "DrainFailed"):
+        return f"{action}(C{arg})"
+    if action == "StreamToolCall":
+        return f"{action}(#{arg})"
+    if action == "Crash":
+        return f"Crash(k={arg})"
+    return f"{action} {arg}"
+
+
+def steps(model: TurnLoop, path: list, start: int = 1) -> list[dict]:
+    """Numbered steps: [{n, action, arg, change, request?}] for a path [(action, arg, state)]."""
+    out = []
+    for n, ((_, _, s), (action, arg, t)) in enumerate(zip(path, path[1:]), start=start):
+        step = {"n": n, "action": action, "arg": arg, "change": diff(s, t)}
+        if action in ("SendRequest", "RefuseRequest"):
+            r = model.request(s)
+            step["request"] = I.show_all(r.items)
+            step["verdict"] = "accepted" if not r.rejections else r.rejections[0].text
+        out.append(step)
+    return out
+
+
+def _rej_lines(model: TurnLoop, rej: Rejection) -> list[str]:
+    lines = [f"{PROVIDERS[model.d.wire]} answers HTTP 400:", f"  {rej.text}"]
+    if rej.param:
+        lines.append(f"  (param: {rej.param})")
+    return lines
+
+
+def violation_text(model: TurnLoop, v) -> str:
+    p = PROPERTIES[v.prop]
+    n_steps = len(v.path) - 1
+    lines = [f"VIOLATED {v.prop}: {p.statement}",
+             f"design {model.d.name} (wire {model.d.wire}), calls {model.p.calls}, path length {n_steps}"]
+    for st in steps(model, v.path):
+        lines.append(f"  {st['n']:>2}. {step_name(st['action'], st['arg']):<24} {st['change']}")
+        if "request" in st:
+            lines.append(f"      request {st['request']} -> {st['verdict'] if st['verdict'] == 'accepted' else 'rejected'}")
+    if isinstance(v.detail, Rejection):
+        last = v.path[-2][2]
+        body = model.request(last).body
+        lines.append("  the request, as sent:")
+        lines.extend("    " + _msg_summary(model.d.wire, i, m) for i, m in enumerate(body))
+        lines.extend("  " + x for x in _rej_lines(model, v.detail))
+    else:
+        lines.append(f"  {v.detail}")
+    if v.continuation:
+        lines.append("  and from here, without further faults:")
+        for st in steps(model, [v.path[-1]] + v.continuation, start=n_steps + 1):
+            lines.append(f"  {st['n']:>2}. {step_name(st['action'], st['arg']):<24} {st['change']}")
+            if "verdict" in st and st["verdict"] != "accepted":
+                lines.append(f"      request {st['request']} -> {st['verdict']}")
+    if v.cycle:
+        lines.append("  cycle: " + " -> ".join(step_name(a, b) for (a, b), _ in v.cycle) + " -> (again)")
+    return "\n".join(lines)
+
+
+def _msg_summary(wire: str, i: int, m: dict) -> str:
+    if wire == "chat":
+        if m.get("tool_calls"):
+            ids = ",".join(tc["id"] for tc in m["tool_calls"])
+            return f"[{i}] assistant tool_calls=[{ids}]" + (" +text" if m.get("content") else "")
+        if m["role"] == "tool":
+            return f"[{i}] tool {m['tool_call_id']}"
+        return f"[{i}] {m['role']}"
+    if wire == "anthropic":
+        blocks = []
+        for b in m["content"]:
+            if b["type"] == "tool_use":
+                blocks.append(f"tool_use {b['id']}")
+            elif b["type"] == "tool_result":
+                blocks.append(f"tool_result {b['tool_use_id']}")
+            else:
+                blocks.append(b["type"])
+        return f"[{i}] {m['role']}: " + ", ".join(blocks)
+    t = m.get("type")
+    return f"[{i}] {t} {m.get('call_id', m.get('role', ''))}".rstrip()
+
+
+def result_dict(model: TurnLoop, result, faults: list[str]) -> dict:
+    props = {}
+    for pid, p in PROPERTIES.items():
+        v = result.violations.get(pid)
+        entry = {"kind": p.kind, "statement": p.statement, "holds": v is None}
+        if v is not None:
+            entry["path_length"] = len(v.path) - 1
+            entry["steps"] = steps(model, v.path)
+            if isinstance(v.detail, Rejection):
+                entry["provider_error"] = v.detail.text
+                entry["rule"] = v.detail.rule
+                entry["call_ids"] = list(v.detail.call_ids)
+            else:
+                entry["detail"] = str(v.detail)
+            if v.continuation:
+                entry["continuation"] = steps(model, [v.path[-1]] + v.continuation, start=len(v.path))
+            if v.cycle:
+                entry["cycle"] = [step_name(a, b) for (a, b), _ in v.cycle]
+        props[pid] = entry
+    return {
+        "design": model.d.name, "wire": model.d.wire, "knobs": model.d.knobs(),
+        "calls": model.p.calls, "turns": model.p.turns, "faults": faults, "max_faults": model.p.max_faults,
+        "holds": not result.violations,
+        "properties": props,
+        "sometimes": {k: {"statement": SOMETIMES[k], "reached_at_depth": result.sometimes.get(k)}
+                      for k in SOMETIMES},
+        "stats": {"states": result.states, "steps": result.edges, "depth": result.depth,
+                  "seconds": round(result.seconds + result.graph_seconds, 3),
+                  "states_per_second": round(result.states_per_second)},
+        "coverage": result.coverage,
+    }
