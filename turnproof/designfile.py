@@ -1,0 +1,151 @@
+"""Candidate designs as files: a named base design plus the knobs a proposed fix changes.
+
+A design file is TOML:
+
+    base = "codex-0.77-chat"        # a named design (`turnproof designs`)
+    title = "Drain before Completed"
+    description = "What the fix does, in a sentence or two."
+    name = "my-fix"                 # optional; the file's stem otherwise
+
+    [knobs]                         # any of model.designs.KNOB_VALUES
+    drain_before_completed = true
+
+The result is an ordinary ``model.designs.Design``: the same state machine runs it, so a verdict
+difference between a file and its base is caused by exactly the knobs the file lists. Every
+mistake (malformed TOML, unknown key, unknown knob, bad value) is a ValueError with one line
+naming the file and, where it can be found, the line: the CLI turns it into exit 2.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import replace
+
+from model.designs import NAMED, Design, with_knobs
+
+TOP_KEYS = ("base", "name", "title", "description", "knobs")
+_AT = re.compile(r"\(at line (\d+), column (\d+)\)")
+_NAME_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]*$")
+
+
+class DesignFileError(ValueError):
+    """A design file that cannot be used; ``str()`` is the one-line message."""
+
+
+def _key_line(text: str, key: str, table: str | None) -> int | None:
+    """1-based line of ``key = ...`` at top level (table None) or inside ``[table]``."""
+    current = None
+    pat = re.compile(r'^\s*(?:"%s"|%s)\s*=' % (re.escape(key), re.escape(key)))
+    for n, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if stripped.startswith("["):
+            current = stripped.strip("[] \t").strip('"')
+            continue
+        if current == table and pat.match(line):
+            return n
+        # dotted form at top level: knobs.wire = "chat"
+        if table and current is None and re.match(r"^\s*%s\.%s\s*=" % (re.escape(table), re.escape(key)), line):
+            return n
+    return None
+
+
+def _shown(v: object) -> str:
+    if isinstance(v, bool):
+        return str(v).lower()
+    return repr(v) if isinstance(v, str) else str(v)
+
+
+def parse_design(text: str, path: str) -> Design:
+    """The design a file's ``text`` describes (``path`` names it in errors and gives the default name)."""
+
+    def fail(msg: str, key: str | None = None, table: str | None = None) -> DesignFileError:
+        line = _key_line(text, key, table) if key else None
+        return DesignFileError(f"{path}:{line}: {msg}" if line else f"{path}: {msg}")
+
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        msg = str(e)
+        m = _AT.search(msg)
+        where = f"{path}:{m.group(1)}:{m.group(2)}" if m else path
+        raise DesignFileError(f"{where}: malformed TOML: {_AT.sub('', msg).strip()}") from None
+    for k in data:
+        if k not in TOP_KEYS:
+            raise fail(f"unknown key {k!r}; allowed keys: {', '.join(TOP_KEYS)}", k)
+    for k in ("base", "name", "title", "description"):
+        if k in data and not isinstance(data[k], str):
+            raise fail(f"{k!r} must be a string, not {type(data[k]).__name__}", k)
+    if "base" not in data:
+        raise fail(f"missing 'base'; give one of the named designs: {', '.join(NAMED)}")
+    base_name = data["base"]
+    if base_name not in NAMED:
+        raise fail(f"unknown base design {base_name!r}; named designs: {', '.join(NAMED)}", "base")
+    base = NAMED[base_name]
+    knobs = data.get("knobs", {})
+    if not isinstance(knobs, dict):
+        raise fail("'knobs' must be a table ([knobs])", "knobs")
+    stem = os.path.splitext(os.path.basename(path))[0]
+    name = data.get("name", stem)
+    if not _NAME_OK.match(name):
+        raise fail(f"design name {name!r} must be letters, digits, '.', '_', '@' or '-'",
+                   "name" if "name" in data else None)
+    for k, v in knobs.items():
+        try:
+            with_knobs(base, name, **{k: v})
+        except ValueError as e:
+            raise fail(str(e), k, "knobs") from None
+    design = with_knobs(base, name, **knobs)
+    if name in NAMED and NAMED[name].knobs() != design.knobs():
+        # a file must not pass itself off as a named design it differs from
+        raise fail(f"name {name!r} is a named design with other knobs; choose another name",
+                   "name" if "name" in data else None)
+    changed = ", ".join(f"{k}={_shown(v)}" for k, v in knobs.items())
+    title = data.get("title") or f"{base_name} with {changed or 'no change'} (from {os.path.basename(path)})"
+    return replace(design, title=title, description=" ".join(data.get("description", "").split()))
+
+
+def load_design_file(path: str) -> Design:
+    """Read and check a design file (see the module docstring for the format)."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        raise DesignFileError(f"{path}: no such design file") from None
+    except IsADirectoryError:
+        raise DesignFileError(f"{path}: is a directory, not a design file") from None
+    except OSError as e:
+        raise DesignFileError(f"{path}: cannot read: {e.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise DesignFileError(f"{path}:{line}: not UTF-8 text") from None
+    return parse_design(text, path)
+
+
+def design_toml(design: Design, base: str = "codex-0.77-chat") -> str:
+    """A design file for ``design``: ``base`` plus the knobs that differ (round-trips through parse_design)."""
+    b = NAMED[base].knobs()
+    lines = [f"base = {_toml_str(base)}"]
+    if design.title:
+        lines.append(f"title = {_toml_str(design.title)}")
+    if design.description:
+        lines.append(f"description = {_toml_str(design.description)}")
+    lines += ["", "[knobs]"]
+    for k, v in design.knobs().items():
+        if v != b[k]:
+            lines.append(f"{k} = {_toml_value(v)}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml_str(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _toml_value(v: object) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return _toml_str(str(v))
+
