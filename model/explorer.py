@@ -222,10 +222,7 @@ class Explorer:
         can_end = self._backward(ends)
         for j in range(n):
             if not can_end[j]:
-                v = Violation("turn-ends", self.path_to(j),
-                              "no end of turn is reachable from here without faults (deadlock)")
-                v.continuation = self._forward_path(j, lambda a, b, t: False)
-                result.violations["turn-ends"] = v
+                result.violations["turn-ends"] = self._stuck(j)
                 break
         # (b) no cycle: Kahn's peeling over every step; what is left lies on or before a cycle
         if "turn-ends" not in result.violations:
@@ -234,6 +231,28 @@ class Explorer:
                 v = Violation("turn-ends", self.path_to(cyc[0]), "a cycle: this can repeat forever")
                 v.cycle = [(self._label_between(a, b), states[b]) for a, b in zip(cyc, cyc[1:] + cyc[:1])]
                 result.violations["turn-ends"] = v
+
+    def _stuck(self, j: int) -> Violation:
+        """State ``j`` cannot reach the end of a turn: show the dead end, or the cycle it is caught in."""
+        seen = {j}
+        dq = deque([j])
+        while dq:
+            i = dq.popleft()
+            if not self._succ_nf[i]:
+                v = Violation("turn-ends", self.path_to(j),
+                              "no end of turn is reachable from here without faults: a deadlock")
+                v.continuation = self._forward_path(j, lambda a, b, t: False)
+                return v
+            for k in self._succ_nf[i]:
+                if k not in seen:
+                    seen.add(k)
+                    dq.append(k)
+        g = nx.DiGraph((i, k) for i in seen for k in self._succ_nf[i])
+        cyc = [a for a, _ in nx.find_cycle(g, source=j)]
+        v = Violation("turn-ends", self.path_to(cyc[0]),
+                      "no end of turn is reachable from here without faults: the session can only cycle")
+        v.cycle = [(self._label_between(a, b), self._states[b]) for a, b in zip(cyc, cyc[1:] + cyc[:1])]
+        return v
 
     def _label_between(self, a: int, b: int) -> tuple:
         for action, arg, t in self.model.successors(self._states[a]):

@@ -8,7 +8,7 @@ Three modes, chosen by a design's ``normalization`` knob:
   `remove_orphan_outputs` then drops outputs whose call is missing. Neither step looks at adjacency,
   so a partial result set [C1,C2,C3,O1,O3] becomes [C1,C2,O2',C3,O1,O3] and splits the call group.
 - ``ours`` (turnproof-proposed, also the `turnproof repair` algorithm): pair by position.
-  Outputs with no earlier call, and second outputs for an answered call, are dropped. Every
+  Outputs with no earlier call, and outputs for calls already answered, are dropped. Every
   assistant-side run (reasoning, text and calls with nothing else between them) that holds calls
   is followed directly by the outputs of those calls: the ones already there keep their order,
   outputs recorded further away are moved up, and missing ones get a SYNTHETIC output at the end of
@@ -53,24 +53,25 @@ def normalize_codex(items: tuple) -> tuple:
 def normalize_ours_report(items: tuple) -> tuple[tuple, list[Change]]:
     """The ``ours`` normalization, with the list of edits it made."""
     changes: list[Change] = []
-    # Pass 1: which output answers which call (by position: the latest earlier call with that id
-    # that has no answer yet). Orphans and duplicates are dropped.
-    open_call: dict = {}  # call id -> index of the latest call with that id
-    answered: set = set()  # indexes of calls that have an output
+    # Pass 1: which output answers which call: the earliest earlier call with that id that has no
+    # answer yet (ids can repeat: providers that omit ids get positional ones). Outputs with no
+    # earlier call are orphans; outputs for calls already answered are duplicates.
+    waiting: dict = {}  # call id -> indexes of earlier calls with that id and no answer, oldest first
+    called: set = set()
     answer_of: dict = {}  # output index -> call index
     for i, it in enumerate(items):
         kind = it[0]
         if kind == CALL:
-            open_call[it[1]] = i
+            waiting.setdefault(it[1], []).append(i)
+            called.add(it[1])
         elif kind == OUTPUT:
-            ci = open_call.get(it[1])
-            if ci is None:
-                changes.append(Change("drop-orphan", it[1], i, it[2]))
-            elif ci in answered:
+            q = waiting.get(it[1])
+            if q:
+                answer_of[i] = q.pop(0)
+            elif it[1] in called:
                 changes.append(Change("drop-duplicate", it[1], i, it[2]))
             else:
-                answered.add(ci)
-                answer_of[i] = ci
+                changes.append(Change("drop-orphan", it[1], i, it[2]))
     # Pass 2: rebuild, emitting each group's outputs right after its assistant-side run.
     out_for_call = {ci: oi for oi, ci in answer_of.items()}
     out: list = []

@@ -87,6 +87,7 @@ class TurnLoopSpec:
         self.m = model
         self.calls = model.p.calls
         self._verdicts: dict = {}
+        self._full: dict = {}
         self._keep: list = []
 
     checked_actions = frozenset(("SendRequest",))
@@ -128,10 +129,14 @@ class TurnLoopSpec:
 
     def sometimes(self, s: tuple, action: str, arg: object, t: tuple) -> str | None:
         if action == "SendRequest":
-            items = self.m.request(s).items
-            calls = sum(1 for it in items if it[0] == I.CALL)
-            outs = sum(1 for it in items if it[0] == I.OUTPUT)
-            if calls == self.calls and outs == self.calls:
+            r = self.m.request(s)
+            full = self._full.get(id(r))
+            if full is None:
+                calls = sum(1 for it in r.items if it[0] == I.CALL)
+                outs = sum(1 for it in r.items if it[0] == I.OUTPUT)
+                full = self._full[id(r)] = calls == self.calls and outs == self.calls
+                self._keep.append(r)
+            if full:
                 return "full-batch-sent"
         elif action == "Resume":
             return "crash-then-resume"

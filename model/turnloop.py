@@ -139,6 +139,8 @@ class TurnLoop:
         self.allowed = tuple(enabled & ~used if used.bit_count() < params.max_faults else 0
                              for used in range(1 << len(FAULTS)))
         self._items_cache: dict = {}
+        self._last_state: tuple | None = None
+        self._last_request: Request | None = None
 
     def _may(self, used: int, bit: int) -> bool:
         return bool(self.allowed[used] & bit)
@@ -151,6 +153,8 @@ class TurnLoop:
     # ---- requests ------------------------------------------------------------------------------
     def request(self, s: tuple) -> Request:
         """The request SendRequest builds in state ``s`` (run_turn: prompt from a normalized clone)."""
+        if s is self._last_state:  # SendRequest, its checks and the coverage probe ask in a row
+            return self._last_request
         hist = s[HIST]
         if self.d.retry_prompt == "reuse" and s[PROMPT] >= 0:
             hist = hist[: s[PROMPT]]  # v0.77: a retry reuses the prompt built before attempt 1
@@ -163,6 +167,7 @@ class TurnLoop:
                 r = Request(items, body, tuple(judge(self.d.wire, body)))
                 self._items_cache[items] = r
             self._req_cache[hist] = r
+        self._last_state, self._last_request = s, r
         return r
 
     # ---- successors ----------------------------------------------------------------------------

@@ -28,12 +28,17 @@ GROUPINGS = ("per-call", "consecutive", "response")
 SYSTEM = "You are a coding agent."  # Codex sends its instructions first (chat: a system message)
 
 
+_OUTPUT_TEXT = {"aborted": "aborted", "synthetic": "aborted (synthetic: no result was recorded)",
+                "aborted-by-user": "Wall time: 0.1 seconds\naborted by user"}
+_ITEM_TEXT = {USER: "user message", TEXT: "assistant text"}
+
+
 def _content(item: tuple) -> str:
     kind, cid, tag = item
     if kind == OUTPUT:
-        return {"aborted": "aborted", "synthetic": "aborted (synthetic: no result was recorded)",
-                "aborted-by-user": "Wall time: 0.1 seconds\naborted by user"}.get(tag, f"result of {cid}")
-    return {USER: "user message", TEXT: "assistant text"}.get(kind, "")
+        t = _OUTPUT_TEXT.get(tag) if isinstance(tag, str) else None
+        return t if t is not None else f"result of {cid}"
+    return _ITEM_TEXT.get(kind, "")
 
 
 def build_chat(items: tuple, grouping: str) -> list[dict]:

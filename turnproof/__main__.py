@@ -1,0 +1,5 @@
+import sys
+
+from turnproof.cli import main
+
+sys.exit(main())
