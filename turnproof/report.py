@@ -157,3 +157,64 @@ def result_dict(model: TurnLoop, result, faults: list[str]) -> dict:
                   "states_per_second": round(result.states_per_second)},
         "coverage": result.coverage,
     }
+
+
+# ---- Markdown, for a pull-request comment ------------------------------------------------------
+def _knob_v(v: object) -> str:
+    return str(v).lower() if isinstance(v, bool) else str(v)
+
+
+def markdown_report(model: TurnLoop, result, faults: list[str], design_arg: str | None = None) -> str:
+    """A verdict per property, then each shortest counterexample as a Mermaid sequence diagram.
+
+    ``design_arg`` is what was passed to --design (a name or a file path), for the replay command.
+    """
+    from model.designs import NAMED
+    from turnproof.mermaid import sequence_diagram
+
+    d, p = model.d, model.p
+    bad = [pid for pid in PROPERTIES if pid in result.violations]
+    verdict = (f"all {len(PROPERTIES)} properties hold" if not bad
+               else f"{len(bad)} of {len(PROPERTIES)} properties violated")
+    out = [f"### turnproof check: `{d.name}`: {verdict}", ""]
+    if d.title:
+        out.append(f"**{d.title}**" + (f"  \n{d.description}" if d.description else ""))
+        out.append("")
+    ref = NAMED["codex-0.77-chat"].knobs()
+    changed = [f"`{k}={_knob_v(v)}`" for k, v in d.knobs().items() if v != ref[k]]
+    out.append(f"Wire: {PROVIDERS.get(d.wire, d.wire)}. Knobs changed from `codex-0.77-chat`: "
+               + (", ".join(changed) if changed else "none") + ".")
+    secs = result.seconds + result.graph_seconds
+    out.append(f"Checked with {p.calls} parallel calls, {p.turns} turns, faults "
+               f"{', '.join(faults) or 'none'} (at most {p.max_faults} per session): "
+               f"{result.states:,} states, {result.edges:,} steps, depth {result.depth}, {secs:.2f} s.")
+    out += ["", "| property | kind | verdict | statement |", "|---|---|---|---|"]
+    for pid, prop in PROPERTIES.items():
+        v = result.violations.get(pid)
+        cell = "holds" if v is None else f"**VIOLATED** ({len(v.path) - 1} steps)"
+        statement = prop.statement.replace("|", "\\|")  # a bare | would end the table cell
+        out.append(f"| `{pid}` | {prop.kind} | {cell} | {statement} |")
+    never = [sid for sid in SOMETIMES if result.sometimes.get(sid) is None]
+    reached = [f"`{sid}` (depth {result.sometimes[sid]})" for sid in SOMETIMES if sid not in never]
+    out.append("")
+    out.append("Reachability (`sometimes`): " + (", ".join(reached) or "none") + " reached"
+               + (f"; **never reached**: {', '.join(f'`{s}`' for s in never)} (a verdict that needs them "
+                  "is vacuous; enable more faults)" if never else "") + ".")
+    for pid in bad:
+        v = result.violations[pid]
+        out += ["", f"#### `{pid}`: shortest counterexample, {len(v.path) - 1} steps", "",
+                f"> {PROPERTIES[pid].statement}", ""]
+        if isinstance(v.detail, Rejection):
+            out.append(f"{PROVIDERS.get(d.wire, d.wire)} answers HTTP 400 on step {len(v.path) - 1}:")
+            out += ["", "```text", v.detail.text, "```", ""]
+        else:
+            out += [str(v.detail)[:1].upper() + str(v.detail)[1:] + ".", ""]
+        out += ["```mermaid", sequence_diagram(model, v), "```", "",
+                "<details><summary>the same path as text</summary>", "", "```text",
+                violation_text(model, v), "```", "", "</details>"]
+    if design_arg is not None:
+        cmd = (f"turnproof check --design {design_arg} --calls {p.calls} --turns {p.turns} "
+               f"--faults {','.join(faults) or 'none'} --max-faults {p.max_faults} --retries {p.retries}"
+               + ("" if p.text else " --no-text") + ("" if p.reduce else " --no-reduce"))
+        out += ["", f"Replay: `{cmd}`"]
+    return "\n".join(out) + "\n"
