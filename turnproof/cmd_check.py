@@ -13,7 +13,7 @@ from model.explorer import Explorer
 from model.properties import PROPERTIES, SOMETIMES
 from model.turnloop import FAULTS, Params, TurnLoop, parse_faults
 from model.wire import WIRES
-from turnproof.report import result_dict, violation_text
+from turnproof.report import markdown_report, result_dict, violation_text
 from turnproof.resolve import resolve_design
 
 EXIT_OK, EXIT_VIOLATED = 0, 1
@@ -66,7 +66,15 @@ def add_check_arguments(p) -> None:
     p.add_argument("--design", required=True, metavar="NAME", help="a named design (see `turnproof designs`) or a design file")
     p.add_argument("--wire", choices=WIRES, help="check the design on another wire API")
     _params_args(p)
-    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.add_argument("--format", choices=("text", "markdown", "json"), default=None,
+                   help="text (default), markdown (a PR comment with Mermaid diagrams) or json")
+    p.add_argument("--json", action="store_true", help="the same as --format json")
+    p.add_argument("--itf", metavar="FILE",
+                   help="write the counterexample as an ITF trace (Apalache/Quint); a {property} in "
+                        "FILE writes one file per violated property, else the first one is written")
+    p.add_argument("--dot", metavar="FILE",
+                   help="write the state graph around the counterexample as Graphviz DOT (and SVG "
+                        "beside it when `dot` is installed); {property} as for --itf")
     p.add_argument("--progress", action="store_true", help="report progress on stderr during long runs")
 
 
@@ -77,13 +85,64 @@ def check_design(design, params: Params, progress: bool = False):
     return model, result
 
 
+def _output_format(args) -> str:
+    fmt = getattr(args, "format", None)
+    if getattr(args, "json", False):
+        if fmt not in (None, "json"):
+            raise ValueError(f"--json conflicts with --format {fmt}")
+        return "json"
+    return fmt or "text"
+
+
+def _export_paths(pattern: str, violated: list[str]) -> list[tuple[str, str]]:
+    """[(property, path)]: every violated property if the pattern has {property}, else the first."""
+    if "{property}" in pattern:
+        return [(pid, pattern.replace("{property}", pid)) for pid in violated]
+    return [(violated[0], pattern)] if violated else []
+
+
+def _write(path: str, text: str) -> None:
+    try:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as e:
+        raise ValueError(f"{path}: cannot write: {e.strerror}") from None
+
+
+def write_exports(model, result, itf: str | None, dot: str | None) -> None:
+    """--itf and --dot: files for the violated properties (notes on stderr; stdout stays one document)."""
+    from turnproof import dot as dotmod, itf as itfmod
+
+    violated = [pid for pid in PROPERTIES if pid in result.violations]
+    for flag, pattern in (("--itf", itf), ("--dot", dot)):
+        if pattern is None:
+            continue
+        if not violated:
+            print(f"turnproof check: {flag}: every property holds, no counterexample to write", file=sys.stderr)
+        for pid, path in _export_paths(pattern, violated):
+            v = result.violations[pid]
+            if flag == "--itf":
+                _write(path, itfmod.dumps(itfmod.violation_itf(model, v)))
+                print(f"turnproof check: {pid} counterexample written to {path} (ITF)", file=sys.stderr)
+            else:
+                _write(path, dotmod.violation_dot(model, v))
+                svg = dotmod.render_svg(path)
+                print(f"turnproof check: {pid} state graph written to {path}"
+                      + (f" and {svg}" if svg else " (install Graphviz for SVG: dot -Tsvg)"), file=sys.stderr)
+
+
 def run_check(args) -> int:
+    fmt = _output_format(args)
     design = resolve_design(args.design, args.wire)
     params = make_params(args)
     model, result = check_design(design, params, progress=args.progress)
     faults = sorted(params.faults, key=FAULTS.index)
-    if args.json:
+    write_exports(model, result, getattr(args, "itf", None), getattr(args, "dot", None))
+    if fmt == "json":
         print(json.dumps(result_dict(model, result, faults), indent=2, default=str))
+        return EXIT_VIOLATED if result.violations else EXIT_OK
+    if fmt == "markdown":
+        print(markdown_report(model, result, faults, args.design), end="")
         return EXIT_VIOLATED if result.violations else EXIT_OK
     print(f"turnproof check: design {design.name} (wire {design.wire}), calls {params.calls}, "
           f"turns {params.turns}, faults {','.join(faults) or 'none'} (at most {params.max_faults} per session)")

@@ -15,7 +15,8 @@ import shutil
 import subprocess
 
 from model import items as I
-from model.turnloop import BASE, FAULT_ACTIONS, FILE, HIST, INFL, PH, TurnLoop
+from model.provider import Rejection
+from model.turnloop import BASE, FAULT_ACTIONS, FILE, HIST, INFL, PH, PTEXT, QUEUE, STREAM, TEXT, TurnLoop
 from turnproof.report import step_name
 
 MAX_NODES = 160  # past this the picture stops being readable: neighbours are cut, never the path
@@ -26,10 +27,19 @@ def _q(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\l") + '"'
 
 
+def _held(s: tuple) -> bool:
+    """Assistant text streamed but not yet recorded (chat aggregated mode, or seed fix 1's drain)."""
+    return (s[PH] == STREAM and s[TEXT] == 2) or bool(s[PTEXT])
+
+
 def state_label(s: tuple) -> str:
     infl = ", ".join(f"C{s[BASE] + i}:{st}" for i, st in enumerate(s[INFL]))
     file = I.show_all(tuple(it for it in s[FILE] if it[0] != "turn_aborted"))
-    lines = [f"{s[PH]}", f"history {I.show_all(s[HIST])}", f"file    {file}"]
+    queue = I.show_all(tuple(it for it in s[QUEUE] if it[0] != "turn_aborted"))
+    lines = [f"{s[PH]}" + (" (assistant text held)" if _held(s) else ""),
+             f"history {I.show_all(s[HIST])}", f"file    {file}"]
+    if queue != "[]":
+        lines.append(f"queue   {queue}")  # recorded, not yet written by the rollout writer
     if infl:
         lines.append(f"tools   {infl}")
     return "\n".join(lines) + "\n"
@@ -110,8 +120,27 @@ def violation_dot(model: TurnLoop, v, radius: int = 1, max_nodes: int = MAX_NODE
         if action in FAULT_ACTIONS:
             attrs.append("style=dashed")
         out.append(f"  {ids[s]} -> {ids[t]} [{', '.join(attrs)}];")
+    # what the property says went wrong, pinned to the state it was judged in
+    if isinstance(v.detail, Rejection):
+        why = f"{v.prop}: the provider answers HTTP 400:\n{_wrap(v.detail.text)}"
+    else:
+        why = f"{v.prop}: {_wrap(str(v.detail))}"
+    out.append(f"  why [shape=note, style=filled, fillcolor=\"#fff4c2\", fontname=\"Helvetica\", "
+               f"label={_q(why)}];")
+    out.append(f"  {ids[last]} -> why [style=dotted, arrowhead=none];")
     out.append("}")
     return "\n".join(out) + "\n"
+
+
+def _wrap(text: str, width: int = 60) -> str:
+    lines, cur = [], ""
+    for word in text.split():
+        if cur and len(cur) + 1 + len(word) > width:
+            lines.append(cur)
+            cur = word
+        else:
+            cur = f"{cur} {word}" if cur else word
+    return "\n".join(lines + [cur])
 
 
 def render_svg(dot_path: str) -> str | None:
