@@ -1,0 +1,112 @@
+"""A small Python API, for projects that check a candidate fix in their own test suite:
+
+    from turnproof.api import turnproof_check
+
+    def test_fix_keeps_every_call_answered():
+        r = turnproof_check("designs/fix.toml", calls=2)
+        assert r.holds, r.summary()
+
+``turnproof_check`` runs the same explorer as `turnproof check` on a named design, a design file
+or a ``model.designs.Design``, and returns a ``Check``: the verdict per property ID, the shortest
+counterexample of each violated one, and the reports (text, Markdown, JSON, ITF) the command line
+writes. Bad input raises ValueError with the same one-line message the CLI prints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from model.designs import Design
+from model.properties import PROPERTIES
+from model.turnloop import FAULTS, Params, TurnLoop, parse_faults
+
+
+@dataclass
+class Check:
+    design: Design
+    params: Params
+    model: TurnLoop
+    result: object  # model.explorer.Result
+
+    @property
+    def holds(self) -> bool:
+        """Every property holds (the CLI's exit code 0)."""
+        return not self.result.violations
+
+    @property
+    def verdicts(self) -> dict[str, bool]:
+        """Property ID -> holds, in the order of model.properties.PROPERTIES."""
+        return {pid: pid not in self.result.violations for pid in PROPERTIES}
+
+    @property
+    def violated(self) -> list[str]:
+        return [pid for pid in PROPERTIES if pid in self.result.violations]
+
+    def path_length(self, prop: str) -> int | None:
+        """Steps in the shortest counterexample of ``prop`` (None when it holds)."""
+        if prop not in PROPERTIES:
+            raise ValueError(f"unknown property {prop!r}; property IDs: {', '.join(PROPERTIES)}")
+        v = self.result.violations.get(prop)
+        return None if v is None else len(v.path) - 1
+
+    def counterexample(self, prop: str):
+        """The model.explorer.Violation for ``prop`` (None when it holds)."""
+        self.path_length(prop)
+        return self.result.violations.get(prop)
+
+    @property
+    def faults(self) -> list[str]:
+        return [f for f in FAULTS if f in self.params.faults]
+
+    def summary(self) -> str:
+        """One line per property, then every counterexample as text (a useful assertion message)."""
+        from turnproof.report import violation_text
+
+        lines = [f"turnproof: design {self.design.name} (wire {self.design.wire}), calls {self.params.calls}, "
+                 f"faults {','.join(self.faults) or 'none'}"]
+        lines += [f"  {pid:<19} {'holds' if ok else f'VIOLATED ({self.path_length(pid)} steps)'}"
+                  for pid, ok in self.verdicts.items()]
+        lines += [violation_text(self.model, self.result.violations[pid]) for pid in self.violated]
+        return "\n".join(lines)
+
+    def markdown(self, design_arg: str | None = None) -> str:
+        from turnproof.report import markdown_report
+
+        return markdown_report(self.model, self.result, self.faults, design_arg)
+
+    def to_dict(self) -> dict:
+        """The document `turnproof check --format json` prints."""
+        from turnproof.report import result_dict
+
+        return result_dict(self.model, self.result, self.faults)
+
+    def itf(self, prop: str) -> dict:
+        """The ITF trace of ``prop``'s counterexample."""
+        from turnproof.itf import violation_itf
+
+        v = self.counterexample(prop)
+        if v is None:
+            raise ValueError(f"{prop} holds for {self.design.name}: there is no counterexample")
+        return violation_itf(self.model, v)
+
+
+def turnproof_check(design: str | Design, *, calls: int = 3, faults: str | frozenset = "all", turns: int = 2,
+                    max_faults: int = 2, retries: int = 1, text: bool = True, reduce: bool = True,
+                    wire: str | None = None) -> Check:
+    """Explore ``design`` (a name, a .toml path or a Design) and judge every property."""
+    from turnproof.cmd_check import check_design
+    from turnproof.resolve import resolve_design
+
+    if isinstance(design, Design):
+        d = design
+        if wire is not None and wire != d.wire:
+            from model.designs import with_knobs
+
+            d = with_knobs(d, f"{d.name}@{wire}", wire=wire)
+    else:
+        d = resolve_design(str(design), wire)
+    fs = parse_faults(faults) if isinstance(faults, str) else frozenset(faults)
+    params = Params(calls=calls, turns=turns, faults=fs, retries=retries, max_faults=max_faults,
+                    text=text, reduce=reduce)
+    model, result = check_design(d, params)
+    return Check(d, params, model, result)
