@@ -1,0 +1,65 @@
+"""Design knobs for the reference loop, selectable by the same names as the model's designs.
+
+reference/ may not import model/, so the knobs are declared again here; a conformance test checks
+that every named design has the same knob values on both sides. One knob exists only here:
+``fsync`` (the writer calls fsync after each line), which matters for power loss, not for the
+process crashes both sides reason about, so the model does not need it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+
+@dataclass(frozen=True)
+class Design:
+    name: str
+    wire: str = "chat"  # chat | responses | anthropic
+    chat_grouping: str = "per-call"  # per-call (v0.77) | consecutive (v0.78) | response
+    text_lands: str = "at-completed"  # chat SSE holds aggregated text until Completed
+    drain_on_stream_error: bool = False
+    retry_prompt: str = "reuse"  # reuse | rebuild
+    drain_before_completed: bool = False
+    validate_before_send: bool = False
+    refuse_unanswered_resume: bool = False
+    normalization: str = "codex"  # none | codex | ours
+    persist_synthetic: bool = False
+    hard_abort_drain: bool = True
+    retry_rejected: bool = False
+    fsync: bool = False  # reference only: fsync each rollout line (Codex only flushes)
+
+    def knobs(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("name", "fsync")}
+
+
+def _v(base: Design, name: str, **knobs: object) -> Design:
+    return replace(base, name=name, **knobs)
+
+
+_077 = Design("codex-0.77-chat")
+NAMED: dict[str, Design] = {d.name: d for d in (
+    _077,
+    _v(_077, "codex-0.77-responses", wire="responses", text_lands="as-streamed"),
+    _v(_077, "codex-0.78-chat", chat_grouping="consecutive"),
+    _v(_077, "codex-0.122-responses", wire="responses", text_lands="as-streamed",
+       drain_on_stream_error=True, retry_prompt="rebuild"),
+    _v(_077, "seed-fix-1", drain_before_completed=True),
+    _v(_077, "seed-fix-2", validate_before_send=True),
+    _v(_077, "seed-fix-3", refuse_unanswered_resume=True),
+    _v(_077, "turnproof-proposed", chat_grouping="response", drain_on_stream_error=True,
+       retry_prompt="rebuild", normalization="ours", persist_synthetic=True, fsync=True),
+)}
+
+
+def get(name: str, wire: str | None = None) -> Design:
+    """A named design, optionally moved to another wire (``NAME@wire`` also works)."""
+    if "@" in name and wire is None:
+        name, wire = name.split("@", 1)
+    if name not in NAMED:
+        raise ValueError(f"unknown design {name!r}; named designs: {', '.join(NAMED)}")
+    d = NAMED[name]
+    if wire is not None and wire != d.wire:
+        if wire not in ("chat", "responses", "anthropic"):
+            raise ValueError(f"unknown wire {wire!r}; allowed: chat, responses, anthropic")
+        d = replace(d, name=f"{name}@{wire}", wire=wire)
+    return d

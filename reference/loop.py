@@ -1,0 +1,404 @@
+"""The turn loop (core/src/codex.rs as of rust-v0.77.0, with the knobs of a Design).
+
+One Session is one process's view of a Codex session:
+
+- ``submit`` (run_task): records the user message, then runs turns while a follow-up is needed.
+- ``_run_turn`` (run_turn): builds the prompt from a normalized clone of history, sends it; the
+  stub provider may answer 400 (InvalidRequest: the turn ends, nothing is retried). Stream
+  failures are retried ``max_retries`` times, reusing the first attempt's prompt or rebuilding
+  it, per design.
+- ``_try_run_turn``: writes a turn_context line, reads the stream while racing the cancellation
+  token. Calls, reasoning and (per design) text are recorded as they arrive; each call's tool
+  starts as a task and goes to the back of ``in_flight``. Completed or an early close leave the
+  loop and ``_drain`` records outputs in call order (FuturesOrdered), whatever order the tools
+  finish in; a failed tool is logged and its call gets no output. A stream error returns at once
+  (in_flight is dropped, its tools cancelled) unless the design drains first.
+- ``interrupt`` (handle_task_abort): cancels the token, gives the task 100 ms to finish its drain,
+  then cancels it (hard abort), then persists a turn_aborted event.
+- ``crash``: the process dies (memory, tasks and queued rollout lines are gone).
+- ``resume``: history is rebuilt from the file's response_items and normalized, in memory.
+
+Every step is reported on ``log`` with the model's action names and arguments (calls by number).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+
+from . import items as It
+from .designs import Design
+from .normalize import normalize, unanswered
+from .provider import HttpError, InvalidRequest, judge
+from .rollout import Recorder, read
+from .sched import FreeScheduler, ToolError
+from .tools import ScriptedModel, Tool
+from .wire import build
+
+GRACE_SECONDS = 0.1  # tasks/mod.rs GRACEFULL_INTERRUPTION_TIMEOUT_MS
+
+
+class StreamFailure(Exception):
+    """A stream error or early close, after the retries (an Error event; the turn ends)."""
+
+
+class TurnAborted(Exception):
+    """The turn was interrupted: run_task ends silently."""
+
+
+class Refused(Exception):
+    """seed fix 2: the request would be rejected, so it is not sent."""
+
+
+def call_number(call_id: str) -> int:
+    m = re.search(r"(\d+)$", call_id)
+    return int(m.group(1)) if m else -1
+
+
+class EventLog(list):
+    """(action, arg) steps, across the sessions of one run; ``listener`` sees each as it happens."""
+
+    listener = None
+
+    def emit(self, action: str, arg: object = None) -> None:
+        self.append((action, arg))
+        if self.listener is not None:
+            self.listener(action, arg)
+
+
+class Session:
+    def __init__(self, design: Design, path: str, *, sched=None, server: ScriptedModel | None = None,
+                 tools: dict | None = None, max_retries: int = 5, log: EventLog | None = None):
+        self.d = design
+        self.path = path
+        self.sched = sched or FreeScheduler()
+        self.server = server or ScriptedModel(id_prefix="toolu" if design.wire == "anthropic" else "call")
+        self.tools = tools or {"shell": Tool("shell")}
+        self.max_retries = max_retries
+        self.log = log if log is not None else EventLog()
+        self.history: list = []
+        self.phase = "idle"
+        self.in_flight: list = []  # [call_id, task] in call order
+        self.drained = 0
+        self.retries_left = max_retries
+        self.token = asyncio.Event()
+        self.turn_task: asyncio.Task | None = None
+        self.abort_task: asyncio.Task | None = None
+        self.tool_lock = asyncio.Lock()  # exclusive tools (shell) run one at a time
+        self.recorder: Recorder | None = None
+        self.dead = False
+        self.errors: list = []  # Error events of ended turns (not persisted)
+        self.rejections: list = []  # HttpError answers
+        self.requests: list = []  # (normalized items, body, HttpError | None) for every request built
+        self.skipped: list = []  # lines skipped on resume
+        self.refused_calls: list = []
+
+    # ---- construction ----------------------------------------------------------------------------
+    @classmethod
+    def start(cls, design: Design, path: str, **kw) -> "Session":
+        """A new session: the file gets its session_meta line (call inside the event loop)."""
+        s = cls(design, path, **kw)
+        s.recorder = Recorder(path, s.sched, design.fsync)
+        s.recorder.record("session_meta", {"id": os.path.basename(path), "originator": "turnproof-reference",
+                                           "cwd": os.getcwd(), "design": design.name})
+        return s
+
+    @classmethod
+    def resume(cls, design: Design, path: str, **kw) -> "Session":
+        """A restarted process picks the session up from its rollout file."""
+        s = cls(design, path, **kw)
+        loaded = read(path)
+        s.skipped = loaded.skipped
+        files = loaded.items
+        if design.refuse_unanswered_resume and unanswered(files):
+            s.refused_calls = unanswered(files)
+            s.phase = "refused"
+            s.log.emit("ResumeRefused")
+            return s
+        s.recorder = Recorder(path, s.sched, design.fsync)
+        s.history = normalize(files, design.normalization)
+        if design.persist_synthetic:  # record the fillers, so the file no longer has open calls
+            on_file = {(it.get("call_id"), It.text_of(it)) for it in files if It.is_output(it)}
+            for it in s.history:
+                if It.is_made_up(it) and (it["call_id"], It.text_of(it)) not in on_file:
+                    s.recorder.record("response_item", it)
+        s.log.emit("Resume")
+        return s
+
+    # ---- helpers ---------------------------------------------------------------------------------
+    def _record(self, item: dict) -> None:
+        """Memory first, then the writer's queue (the caller does not wait for the disk)."""
+        if self.dead:
+            return
+        self.history.append(item)
+        self.recorder.record("response_item", item)
+
+    def _emit(self, action: str, arg: object = None) -> None:
+        if not self.dead:
+            self.log.emit(action, arg)
+
+    def _set_phase(self, phase: str) -> None:
+        if not self.dead:
+            self.phase = phase
+
+    # ---- the user's side -------------------------------------------------------------------------
+    def submit(self, text: str = "go on") -> asyncio.Task:
+        """run_task: record the user message and start the turn."""
+        if self.phase != "idle":
+            raise RuntimeError(f"a turn is running (phase {self.phase})")
+        self._record(It.user(text))
+        self.token = asyncio.Event()
+        self._set_phase("ready")
+        self._emit("UserMessage")
+        self.turn_task = asyncio.ensure_future(self._run_task())
+        return self.turn_task
+
+    def interrupt(self) -> None:
+        """handle_task_abort: cancel the token; the abort handler takes it from there."""
+        if self.phase not in ("stream", "drain"):
+            raise RuntimeError(f"nothing to interrupt (phase {self.phase})")
+        self.token.set()
+        self._set_phase("cancel")
+        self._emit("Interrupt")
+        self.abort_task = asyncio.ensure_future(self._handle_task_abort())
+
+    def crash(self, torn: bool = False) -> int:
+        """The process is killed: returns (and logs) how many queued model lines reached the disk."""
+        k = self.recorder.kill(torn) if self.recorder else 0
+        self.log.emit("Crash", k)
+        self.dead = True
+        self.phase = "down"
+        for t in [self.turn_task, self.abort_task] + [task for _, task in self.in_flight]:
+            if t is not None:
+                t.cancel()
+        return k
+
+    async def wait_turn(self) -> None:
+        """Until the current turn (and any abort) is over (free-running use)."""
+        for t in (self.turn_task, self.abort_task):
+            if t is not None:
+                await asyncio.wait({t})
+        if self.abort_task is not None:
+            await asyncio.wait({self.abort_task})
+
+    async def close(self) -> None:
+        if self.recorder is not None and not self.dead:
+            await self.recorder.close()
+
+    # ---- run_task / run_turn ---------------------------------------------------------------------
+    async def _run_task(self) -> None:
+        try:
+            while await self._run_turn():
+                pass
+        except TurnAborted:
+            return  # ends silently; handle_task_abort persists the event
+        except InvalidRequest as e:
+            self.errors.append(e.error.message)
+        except (StreamFailure, Refused) as e:
+            self.errors.append(str(e))
+        if not self.token.is_set():
+            self._end_turn()
+
+    def _end_turn(self) -> None:
+        self.in_flight, self.drained = [], 0
+        self.retries_left = self.max_retries
+        self._set_phase("idle")
+
+    async def _run_turn(self) -> bool:
+        """One model request with its retries; True if the tools' outputs need a follow-up."""
+        self.retries_left = self.max_retries
+        prompt = None
+        while True:
+            self._set_phase("ready")
+            self.in_flight, self.drained = [], 0
+            await self.sched.gate(("SendRequest",))
+            if prompt is None or self.d.retry_prompt == "rebuild":
+                prompt = normalize(self.history, self.d.normalization)  # on a clone: memory is unchanged
+            body = build(prompt, self.d.wire, self.d.chat_grouping)
+            verdict = judge(self.d.wire, body)
+            self.requests.append((prompt, body, verdict))
+            if verdict is not None and self.d.validate_before_send:
+                self._emit("RefuseRequest")
+                raise Refused(f"request not sent: {verdict.message}")
+            if verdict is not None:
+                self.rejections.append(verdict)
+                self._emit("SendRequest", "rejected")
+                if self.d.retry_rejected:
+                    continue
+                raise InvalidRequest(verdict)
+            stream = self.server.stream(body)
+            self._set_phase("stream")
+            self._emit("SendRequest", "accepted")
+            try:
+                return await self._try_run_turn(stream)
+            except StreamFailure:
+                if self.retries_left <= 0:
+                    raise
+                self.retries_left -= 1
+
+    async def _next_event(self, stream):
+        """The next stream event, or None once the token is cancelled."""
+        nxt = asyncio.ensure_future(self.sched.stream_next(stream))
+        stop = asyncio.ensure_future(self.token.wait())
+        try:
+            done, _ = await asyncio.wait({nxt, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for f in (nxt, stop):
+                if not f.done():
+                    f.cancel()
+        return nxt.result() if nxt in done else None
+
+    async def _try_run_turn(self, stream) -> bool:
+        self.recorder.record("turn_context", {"cwd": os.getcwd(), "model": "scripted", "design": self.d.name})
+        held = None  # chat SSE aggregated text, emitted when the stream completes
+        try:
+            while True:
+                ev = await self._next_event(stream)
+                if ev is None:  # cancelled: `break Err(TurnAborted)`; the drain still runs
+                    break
+                kind = ev[0]
+                if kind == "reasoning":
+                    self._record(It.reasoning(ev[1] if len(ev) > 1 else "thinking"))
+                    self._emit("StreamReasoning")
+                elif kind == "text":
+                    if self.d.text_lands == "as-streamed":
+                        self._record(It.assistant(ev[1]))
+                    else:
+                        held = ev[1]
+                    self._emit("StreamText")
+                elif kind == "tool_call":
+                    _, cid, name, args = ev
+                    self._record(It.call(cid, name, args))
+                    task = asyncio.ensure_future(self._run_tool(cid, name, args))
+                    self.in_flight.append([cid, task])
+                    self._emit("StreamToolCall", len(self.in_flight))
+                elif kind == "completed":
+                    self._emit("StreamCompleted")
+                    if held is not None and not self.d.drain_before_completed:
+                        self._record(It.assistant(held))
+                        held = None
+                    self._set_phase("drain")
+                    await self._drain()
+                    if self.token.is_set():
+                        raise TurnAborted()
+                    if held is not None:
+                        self._record(It.assistant(held))
+                    return bool(self.in_flight)
+                elif kind == "error":
+                    self._emit("StreamError")
+                    if self.d.drain_on_stream_error:
+                        break
+                    self._lose_in_flight()  # `res?`: return at once; in_flight is dropped
+                    raise StreamFailure(ev[1] if len(ev) > 1 else "stream error")
+                elif kind == "closed":
+                    self._emit("StreamClosed")
+                    break
+                else:
+                    raise ValueError(f"unknown stream event {ev!r}")
+            if not self.token.is_set():
+                self._set_phase("drain")
+            await self._drain()
+            if self.token.is_set():
+                raise TurnAborted()
+            raise StreamFailure("stream closed before response.completed")
+        finally:
+            for _, task in self.in_flight[self.drained:]:
+                task.cancel()  # dropping in_flight aborts the tools
+
+    async def _drain(self) -> None:
+        """drain_in_flight: outputs in the order the calls were pushed."""
+        while self.drained < len(self.in_flight):
+            cid, task = self.in_flight[self.drained]
+            if not task.done():
+                await asyncio.wait({task})
+            await self.sched.gate(("drain", cid))
+            if task.cancelled() or task.exception() is not None:
+                if self.d.persist_synthetic:
+                    self._record(It.output(cid, It.SYNTHETIC))
+                self.drained += 1
+                self._emit("DrainFailed", call_number(cid))
+            else:
+                self._record(It.output(cid, task.result()))
+                self.drained += 1
+                self._emit("DrainOutput", call_number(cid))
+
+    def _lose_in_flight(self) -> None:
+        """Calls not yet drained get no output (a recorded synthetic one, per design)."""
+        for cid, task in self.in_flight[self.drained:]:
+            task.cancel()
+            if self.d.persist_synthetic:
+                self._record(It.output(cid, It.SYNTHETIC))
+        self.in_flight, self.drained = [], 0
+
+    # ---- tools -----------------------------------------------------------------------------------
+    async def _run_tool(self, cid: str, name: str, args: dict) -> str:
+        tool = self.tools.get(name) or Tool(name)
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        if tool.parallel_safe:
+            return await self._race_tool(cid, tool, args, t0)
+        async with self.tool_lock:
+            return await self._race_tool(cid, tool, args, t0)
+
+    async def _race_tool(self, cid: str, tool: Tool, args: dict, t0: float) -> str:
+        work = asyncio.ensure_future(self.sched.tool_work(cid, tool, args))
+        seen = asyncio.ensure_future(self.sched.cancel_seen(cid, self.token))
+        try:
+            done, _ = await asyncio.wait({work, seen}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for f in (work, seen):
+                if not f.done():
+                    f.cancel()
+        n = call_number(cid)
+        if work in done:
+            try:
+                out = work.result()
+            except ToolError:
+                self._emit("ToolFail", n)
+                raise
+            self._emit("ToolFinish", n)
+            return out
+        self._emit("ToolAbort", n)
+        wall = asyncio.get_running_loop().time() - t0
+        return f"Wall time: {wall:.1f} seconds\n{It.USER_ABORT_SUFFIX}"
+
+    # ---- interrupt -------------------------------------------------------------------------------
+    async def _handle_task_abort(self) -> None:
+        task = self.turn_task
+        if self.d.hard_abort_drain:
+            late = await self.sched.grace_expired(task, GRACE_SECONDS)
+        else:
+            await asyncio.wait({task})
+            late = False
+        if late:  # the grace ran out mid-drain: abort the task
+            task.cancel()
+            await asyncio.wait({task})
+            self._lose_in_flight()
+            self._emit("HardAbort")
+        await self.sched.gate(("TurnAborted",))
+        if self.dead:
+            return
+        self.recorder.record("event_msg", {"type": "turn_aborted", "reason": "interrupted"})
+        self._end_turn()
+        self._emit("TurnAborted")
+
+    # ---- what an observer sees -------------------------------------------------------------------
+    def observe(self) -> dict:
+        pending = []
+        for cid, task in self.in_flight[self.drained:]:
+            if not task.done():
+                st = "running"
+            elif task.cancelled() or task.exception() is not None:
+                st = "failed"
+            else:
+                st = "aborted" if task.result().endswith(It.USER_ABORT_SUFFIX) else "done"
+            pending.append((call_number(cid), st))
+        rec = self.recorder
+        return {"phase": self.phase, "history": list(self.history), "pending": pending,
+                "retries_left": self.retries_left,
+                "records": list(rec.records) if rec else [], "written": rec.written if rec else 0}
+
+
+def rejection_text(e: HttpError) -> str:
+    return e.message

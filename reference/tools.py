@@ -1,0 +1,72 @@
+"""Tools and the scripted model stream (no network).
+
+A tool runs as its own asyncio task (tools/parallel.rs): its work races the turn's cancellation
+token; cancelled first, it answers "Wall time: X seconds\naborted by user". Tools that are not
+parallel-safe (shell) hold an exclusive lock, so "parallel" shell calls run one at a time.
+
+The scripted model answers each accepted request with the next scripted response: a list of
+stream events ("reasoning", text), ("text", text), ("tool_call", call_id, name, args),
+("completed",), ("error", message), ("closed",). Call ids are numbered through the session as a
+provider would (call_1, call_2, ...; toolu_N on the anthropic wire).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from .sched import ToolError
+
+
+class Tool:
+    def __init__(self, name: str = "shell", delay: float = 0.0, fails: bool = False, parallel_safe: bool = False):
+        self.name = name
+        self.delay = delay
+        self.fails = fails
+        self.parallel_safe = parallel_safe
+
+    def output(self, args: dict) -> str:
+        cmd = " ".join(args.get("command", [])) if isinstance(args.get("command"), list) else json.dumps(args)
+        return f"Exit code: 0\nWall time: {self.delay:.1f} seconds\nOutput:\n$ {cmd}\nok"
+
+    async def run(self, args: dict) -> str:
+        await asyncio.sleep(self.delay)
+        if self.fails:
+            raise ToolError(f"{self.name}: sandbox error")
+        return self.output(args)
+
+
+class ScriptedStream:
+    def __init__(self, events: list):
+        self.events = list(events)
+
+    async def scripted_next(self):
+        await asyncio.sleep(0)  # a network read: other tasks run in between
+        return self.events.pop(0) if self.events else ("closed",)
+
+
+class ScriptedModel:
+    """The model server: scripted responses, one per accepted request; then empty completions."""
+
+    def __init__(self, responses: list | None = None, id_prefix: str = "call"):
+        self.responses = list(responses or [])
+        self.prefix = id_prefix
+        self.next_id = 1
+        self.requests: list = []  # bodies of accepted requests
+
+    def stream(self, body: dict) -> ScriptedStream:
+        self.requests.append(body)
+        script = self.responses.pop(0) if self.responses else [("completed",)]
+        events = []
+        for ev in script:
+            if ev[0] == "tool_call" and len(ev) == 3:  # ("tool_call", name, args): give it an id
+                ev = ("tool_call", f"{self.prefix}_{self.next_id}", ev[1], ev[2])
+                self.next_id += 1
+            events.append(ev)
+        return ScriptedStream(events)
+
+
+def shell_calls(n: int, commands: list | None = None) -> list:
+    """n parallel shell-like calls (ids filled in by ScriptedModel)."""
+    cmds = commands or [["ls"], ["git", "status"], ["cat", "README.md"], ["pytest", "-q"]]
+    return [("tool_call", "shell", {"command": cmds[i % len(cmds)]}) for i in range(n)]
