@@ -40,7 +40,7 @@ class Result:
     seconds: float
     violations: dict  # prop id -> Violation
     sometimes: dict  # sometimes id -> path length where first reached (None if never)
-    coverage: dict  # action -> number of states first reached by it (0-count actions never ran)
+    coverage: dict  # action -> number of steps taken (actions never taken are absent)
     graph_seconds: float = 0.0
 
     @property
@@ -61,92 +61,88 @@ class Explorer:
         states: list = list(m.init_states())
         index = {s: i for i, s in enumerate(states)}
         parent = [-1] * len(states)
-        plabel: list = [None] * len(states)
-        depth = [0] * len(states)
-        succ_nf: list = []  # non-fault successors per state
-        succ_f: list = []  # fault successors per state
-        accept_src = bytearray()
-        bad_src: list = []
-        sources: dict = {}  # property -> list of state ids it is judged from
+        succ: list = []  # per state: successor ids, a fault step's stored as ~id (negative)
+        accepting: list = []  # states with an accepted request among their steps
+        sources: dict = {}  # property -> state ids it is judged from
         violations: dict = {}
         sometimes: dict = {}
-        coverage: dict = {}
         checked = spec.checked_actions
         info: dict = {}  # action -> (checked, watched for `sometimes`, `can` source, fault)
         for a in spec.actions:
             info[a] = (a in checked, a in spec.sometimes_actions, spec.can_sources(a), spec.is_fault(a))
+        cov = dict.fromkeys(info, 0)
         edges = 0
         i = 0
+        depth, layer_end = 0, len(states)  # BFS layers: states [.., layer_end) are at ``depth``
         last = t0
         successors = m.successors
+        setdefault = index.setdefault
         while i < len(states):
+            if i == layer_end:
+                depth += 1
+                layer_end = len(states)
             s = states[i]
-            nf: list = []
-            fs: list = []
-            acc = 0
+            out: list = []
             for action, arg, t in successors(s):
-                edges += 1
-                j = index.get(t)
-                if j is None:
-                    j = len(states)
-                    index[t] = j
+                n = len(states)
+                j = setdefault(t, n)  # one hash per step: tuples do not cache theirs
+                if j == n:
                     states.append(t)
                     parent.append(i)
-                    plabel.append((action, arg))
-                    depth.append(depth[i] + 1)
+                cov[action] += 1
                 chk, watch, src, fault = info[action]
                 if chk:
                     for prop, detail in spec.check_edge(s, action, arg, t):
                         if prop not in violations:
                             violations[prop] = (i, action, arg, j, detail)
                     if spec.is_accept(action, arg):
-                        acc = 1
+                        accepting.append(i)
                 if watch:
                     what = spec.sometimes(s, action, arg, t)
                     if what is not None and what not in sometimes:
-                        sometimes[what] = depth[i] + 1
+                        sometimes[what] = depth + 1
                 if src is not None:
                     sources.setdefault(src, []).append(j)
-                if fault:
-                    fs.append(j)
-                else:
-                    nf.append(j)
-            succ_nf.append(nf)
-            succ_f.append(fs)
-            accept_src.append(acc)
+                out.append(~j if fault else j)
+            succ.append(out)
+            edges += len(out)
             i += 1
             if self.progress and (i & 0x3FFF) == 0:
                 now = time.perf_counter()
                 if now - last > 2:
                     last = now
-                    print(f"  ... {i:,} states explored, {len(states) - i:,} queued, depth {depth[i - 1]}, "
+                    print(f"  ... {i:,} states explored, {len(states) - i:,} queued, depth {depth}, "
                           f"{i / (now - t0):,.0f} states/s", file=sys.stderr)
             if len(states) > self.max_states:
                 raise RuntimeError(f"more than {self.max_states:,} states: lower --calls or the faults")
         seconds = time.perf_counter() - t0
-        self._states, self._parent, self._plabel = states, parent, plabel
-        self._succ_nf, self._succ_f = succ_nf, succ_f
-        out: dict = {}
+        self._states, self._parent, self._index = states, parent, index
+        self._succ_nf = [[j for j in out if j >= 0] for out in succ]
+        self._succ_f = [[~j for j in out if j < 0] for out in succ]
+        del succ
+        res: dict = {}
         for prop, (pi, action, arg, j, detail) in violations.items():
-            out[prop] = Violation(prop, self.path_to(pi) + [(action, arg, states[j])], detail)
-        for lab in plabel:
-            if lab is not None:
-                coverage[lab[0]] = coverage.get(lab[0], 0) + 1
-        result = Result(len(states), edges, max(depth), seconds, out, sometimes, coverage)
+            res[prop] = Violation(prop, self.path_to(pi) + [(action, arg, states[j])], detail)
+        coverage = {a: n for a, n in cov.items() if n}
+        result = Result(len(states), edges, depth, seconds, res, sometimes, coverage)
         if not safety_only:
             g0 = time.perf_counter()
-            self._graph_properties(result, accept_src, sources, bad_src)
+            self._graph_properties(result, accepting, sources)
             result.graph_seconds = time.perf_counter() - g0
         return result
 
     # ---- paths ---------------------------------------------------------------------------------
     def path_to(self, j: int) -> list:
-        path = []
+        """The BFS path to state ``j``; step labels are found again from the parent's successors."""
+        chain = []
         while j >= 0:
-            lab = self._plabel[j]
-            path.append((lab[0] if lab else None, lab[1] if lab else None, self._states[j]))
+            chain.append(j)
             j = self._parent[j]
-        path.reverse()
+        chain.reverse()
+        path = [(None, None, self._states[chain[0]])]
+        for a, b in zip(chain, chain[1:]):
+            action, arg = self._label_between(a, b)
+            path.append((action, arg, self._states[b]))
         return path
 
     def _forward_path(self, start: int, goal, nonfault_only: bool = True) -> list:
@@ -176,8 +172,6 @@ class Explorer:
         return []
 
     def _index_of(self, t) -> int:
-        if not hasattr(self, "_index"):
-            self._index = {s: i for i, s in enumerate(self._states)}
         return self._index[t]
 
     # ---- graph properties ----------------------------------------------------------------------
@@ -205,10 +199,10 @@ class Explorer:
                     dq.append(i)
         return seen
 
-    def _graph_properties(self, result: Result, accept_src: bytearray, sources: dict, bad_src: list) -> None:
+    def _graph_properties(self, result: Result, accepting: list, sources: dict) -> None:
         spec, states = self.spec, self._states
         n = len(states)
-        can_accept = self._backward([i for i in range(n) if accept_src[i]])
+        can_accept = self._backward(accepting)
         for prop in ("resumable", "can-proceed"):
             for j in sorted(set(sources.get(prop, []))):
                 if not can_accept[j]:
@@ -255,10 +249,12 @@ class Explorer:
         return v
 
     def _label_between(self, a: int, b: int) -> tuple:
+        """The first step (in successor order) from state ``a`` to state ``b``."""
+        target = self._states[b]
         for action, arg, t in self.model.successors(self._states[a]):
-            if self._index_of(t) == b:
+            if t == target:
                 return (action, arg)
-        return ("?", None)
+        raise AssertionError("no step between two states on a recorded path")
 
     def _find_cycle(self) -> list:
         n = len(self._states)
