@@ -174,6 +174,9 @@ class Session:
                 t.cancel()
         return k
 
+    def turn_task_done(self) -> bool:
+        return all(t is None or t.done() for t in (self.turn_task, self.abort_task))
+
     async def wait_turn(self) -> None:
         """Until the current turn (and any abort) is over (free-running use)."""
         for t in (self.turn_task, self.abort_task):
