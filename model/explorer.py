@@ -71,6 +71,7 @@ class Explorer:
         for a in spec.actions:
             info[a] = (a in checked, a in spec.sometimes_actions, spec.can_sources(a), spec.is_fault(a))
         cov = dict.fromkeys(info, 0)
+        special = frozenset(a for a, flags in info.items() if any(x not in (False, None) for x in flags))
         edges = 0
         i = 0
         depth, layer_end = 0, len(states)  # BFS layers: states [.., layer_end) are at ``depth``
@@ -90,6 +91,9 @@ class Explorer:
                     states.append(t)
                     parent.append(i)
                 cov[action] += 1
+                if action not in special:  # the common case: a plain non-fault step
+                    out.append(j)
+                    continue
                 chk, watch, src, fault = info[action]
                 if chk:
                     for prop, detail in spec.check_edge(s, action, arg, t):
