@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 
 from model import items as I
@@ -162,3 +163,135 @@ async def drive(sim, model: TurnLoop, path: list, start_state: tuple | None = No
         compare(sim, t, where)
         prev = t
     return errors
+
+
+# ---- reference-driven runs (trace validation) ------------------------------------------------------
+class Bounds:
+    """The model's bounds, kept by the test so that schedules stay inside what the model covers:
+    calls only in the session's first turn's first response (and its retries), at most one
+    reasoning and one text per response, held text ends the stream, each fault kind at most once
+    and at most ``max_faults`` in all, user turns as in the model."""
+
+    def __init__(self, model: TurnLoop, text_lands: str):
+        p = model.p
+        self.p, self.text_lands = p, text_lands
+        self.turns_left, self.turn_no, self.calls_ok = p.turns, 0, False
+        self.used: set = set()
+        self._new_response()
+
+    def _new_response(self) -> None:
+        self.reasoned, self.text, self.ncalls = False, 0, 0
+
+    def fault_ok(self, kind: str) -> bool:
+        return kind in self.p.faults and kind not in self.used and len(self.used) < self.p.max_faults
+
+    def allows(self, action: str, phase: str) -> bool:
+        if action == "UserMessage":
+            return self.turns_left > 0
+        if action.startswith("Stream"):
+            if not self.calls_ok:
+                return action == "StreamCompleted"
+            if action == "StreamError":
+                return self.fault_ok("stream-error")
+            if action == "StreamClosed":
+                return self.fault_ok("stream-closed")
+            if action == "StreamCompleted":
+                return True
+            if self.text == 2:
+                return False
+            if action == "StreamReasoning":
+                return not self.reasoned and self.ncalls == 0 and self.text == 0
+            if action == "StreamText":
+                return self.text == 0 and self.p.text
+            return self.ncalls < self.p.calls
+        if action == "ToolFail":
+            return self.fault_ok("tool-failure")
+        if action == "Interrupt":
+            return self.fault_ok("interrupt") and (phase == "drain" or (phase == "stream" and self.calls_ok))
+        if action == "Crash":
+            return self.fault_ok("crash")
+        return True
+
+    def after(self, action: str, arg: object) -> None:
+        if action == "UserMessage":
+            self.turns_left -= 1
+            self.calls_ok = self.turn_no == 0
+            self.turn_no += 1
+            self._new_response()
+        elif action == "SendRequest" and arg == "accepted":
+            self._new_response()
+        elif action == "StreamReasoning":
+            self.reasoned = True
+        elif action == "StreamText":
+            self.text = 1 if self.text_lands == "as-streamed" else 2
+        elif action == "StreamToolCall":
+            self.ncalls += 1
+        elif action == "StreamCompleted":
+            self.calls_ok = False
+        elif action in ("TurnAborted", "Resume"):
+            self.turns_left = max(1, self.turns_left)
+        fault = {"StreamError": "stream-error", "StreamClosed": "stream-closed", "ToolFail": "tool-failure",
+                 "Interrupt": "interrupt", "Crash": "crash"}.get(action)
+        if fault:
+            self.used.add(fault)
+        if action == "Crash":
+            self.calls_ok = False
+
+
+async def run_schedule(name: str, path: str, choose, *, calls: int = 3, max_steps: int = 80,
+                       text: bool = True) -> list:
+    """Let ``choose`` pick each step among those the reference can take inside the bounds (plus
+    writer progress and torn crashes); replay every logged step on the model and compare states
+    after each. Returns the steps taken (action, arg)."""
+    from reference.sim import Sim
+
+    model = make_model(name, calls=calls, text=text)
+    _, rd = designs(name)
+    sim = Sim(rd, path, max_retries=model.p.retries)
+    await sim.start()
+    rep = Replayer(model)
+    bounds = Bounds(model, rd.text_lands)
+    try:
+        compare(sim, rep.s, "start")
+        for n in range(max_steps):
+            choices = [(a, b, False) for a, b in sim.enabled() if bounds.allows(a, sim.phase)]
+            if any(a == "Crash" for a, _, _ in choices) and sim.session.recorder.pending():
+                choices.append(("Crash", sim.session.recorder.written, True))  # a torn last line
+            if not sim.down and sim.can_write():
+                choices.append(("write", None, False))
+            if not choices or all(c[0] in ("write", "Crash") for c in choices):
+                break
+            action, arg, torn = choose(choices)
+            before = len(sim.log)
+            if action == "write":
+                await sim.write()
+            else:
+                await sim.do(action, arg, torn=torn)
+            for ev in sim.log[before:]:
+                rep.step(*ev)
+                bounds.after(*ev)
+            where = f"step {n + 1} {action}({arg}){' torn' if torn else ''} after {rep.path[:-1]}"
+            compare(sim, rep.s, where)
+            if action in ("Resume",) and sim.session.skipped:
+                assert any(r == "torn last line" for _, r in sim.session.skipped), sim.session.skipped
+    finally:
+        await sim.finish()
+    return rep.path
+
+
+FAULT_STEPS = frozenset(("Crash", "Interrupt", "StreamError", "StreamClosed", "ToolFail"))
+
+
+def weighted(pick_fault, pick):
+    """A chooser that takes a fault about one time in ``1/p`` (else faults crowd out the rest):
+    ``pick_fault()`` says whether to, ``pick(list)`` picks an element."""
+    def choose(choices):
+        faults = [c for c in choices if c[0] in FAULT_STEPS]
+        rest = [c for c in choices if c[0] not in FAULT_STEPS]
+        return pick(faults if faults and (not rest or pick_fault()) else rest)
+    return choose
+
+
+def seeded(seed: object, fault_rate: float = 0.15):
+    rng = random.Random(str(seed))
+    return weighted(lambda: rng.random() < fault_rate, rng.choice)
