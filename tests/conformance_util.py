@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import random
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from model import items as I
 from model.designs import get as model_get, with_knobs
@@ -149,17 +149,10 @@ async def drive(sim, model: TurnLoop, path: list, start_state: tuple | None = No
         if got != [(action, arg)]:
             raise Mismatch(f"{where}: the reference logged {got}")
         if action in ("SendRequest", "RefuseRequest"):
-            items, body, verdict = sim.session.requests[nreq]
-            want = model.request(prev)
-            if tuple(abstract(p) for p in items) != want.items:
-                raise Mismatch(f"{where}: request items differ\n  model:     {I.show_all(want.items)}\n"
-                               f"  reference: {I.show_all(tuple(abstract(p) for p in items))}")
-            want_text = want.rejections[0].text if want.rejections else None
-            got_text = verdict.message if verdict else None
-            if want_text != got_text:
-                raise Mismatch(f"{where}: provider verdict differs\n  model:     {want_text}\n  reference: {got_text}")
+            check_request(model, prev, sim.session.requests[nreq], where)
+            verdict = sim.session.requests[nreq][2]
             if verdict is not None:
-                errors.append(got_text)
+                errors.append(verdict.message)
         compare(sim, t, where)
         prev = t
     return errors
@@ -251,6 +244,7 @@ async def run_schedule(name: str, path: str, choose, *, calls: int = 3, max_step
     await sim.start()
     rep = Replayer(model)
     bounds = Bounds(model, rd.text_lands)
+    sends: list = []
     try:
         compare(sim, rep.s, "start")
         for n in range(max_steps):
@@ -263,20 +257,47 @@ async def run_schedule(name: str, path: str, choose, *, calls: int = 3, max_step
                 break
             action, arg, torn = choose(choices)
             before = len(sim.log)
+            nreq = len(sim.session.requests) if not sim.down else 0
             if action == "write":
                 await sim.write()
             else:
                 await sim.do(action, arg, torn=torn)
             for ev in sim.log[before:]:
+                prev = rep.s
                 rep.step(*ev)
                 bounds.after(*ev)
+                if ev[0] in ("SendRequest", "RefuseRequest"):
+                    check_request(model, prev, sim.session.requests[nreq], f"step {n + 1} {ev}")
+                    sends.append((prev, ev[0], ev[1], rep.s))
             where = f"step {n + 1} {action}({arg}){' torn' if torn else ''} after {rep.path[:-1]}"
             compare(sim, rep.s, where)
             if action in ("Resume",) and sim.session.skipped:
                 assert any(r == "torn last line" for _, r in sim.session.skipped), sim.session.skipped
     finally:
         await sim.finish()
-    return rep.path
+    return Run(rep.path, model, sends, sim)
+
+
+@dataclass
+class Run:
+    steps: list  # (action, arg) as logged by the reference and taken by the model
+    model: TurnLoop
+    sends: list  # (state before, action, arg, state after) of every SendRequest / RefuseRequest
+    sim: object
+
+
+def check_request(model: TurnLoop, prev: tuple, request: tuple, where: str) -> None:
+    """The reference built the model's request (normalized items) and got the model's verdict."""
+    items, _body, verdict = request
+    want = model.request(prev)
+    got = tuple(abstract(p) for p in items)
+    if got != want.items:
+        raise Mismatch(f"{where}: request items differ\n  model:     {I.show_all(want.items)}\n"
+                       f"  reference: {I.show_all(got)}")
+    want_text = want.rejections[0].text if want.rejections else None
+    got_text = verdict.message if verdict else None
+    if want_text != got_text:
+        raise Mismatch(f"{where}: provider verdict differs\n  model:     {want_text}\n  reference: {got_text}")
 
 
 FAULT_STEPS = frozenset(("Crash", "Interrupt", "StreamError", "StreamClosed", "ToolFail"))

@@ -17,10 +17,10 @@ from functools import lru_cache
 
 import pytest
 
-from conformance_util import Mismatch, Replayer, abstract, designs, drive, make_model
+from conformance_util import FAULT_STEPS, Mismatch, designs, drive, make_model, run_schedule
 from model.designs import NAMED
 from model.explorer import Explorer
-from model.properties import TurnLoopSpec, dropped_results, orphan_results, unanswered_or_duplicated
+from model.properties import TurnLoopSpec
 from model.turnloop import FILE, QUEUE, Params, TurnLoop
 from reference.sim import Sim
 
@@ -91,3 +91,74 @@ def test_random_model_walks_replay_on_the_reference(name, tmp_path):
             _run(_replay(name, model, path, tmp_path))
         except Mismatch as e:
             raise Mismatch(f"walk {walk}: {[(a, b) for a, b, _ in path[1:]]}\n{e}") from None
+
+
+ENV_KEEP_ARG = ("StreamToolCall", "ToolFinish", "ToolFail", "ToolAbort", "DrainOutput", "DrainFailed")
+INTERNAL = ("DrainOutput", "DrainFailed", "SendRequest", "RefuseRequest", "TurnAborted", "HardAbort",
+            "ToolFinish", "Resume", "ResumeRefused")
+
+
+def follow(steps: list):
+    """A chooser that replays another design's schedule: each step of ``steps`` is taken when the
+    reference offers it (SendRequest and Resume whatever their outcome, Crash once the writer got as
+    far); while it is not offered, the loop's own progress steps go first; a step that cannot
+    happen on this design is dropped. After the schedule, the session runs to rest without faults."""
+    todo = list(steps)
+
+    def choose(choices):
+        while todo:
+            a, b = todo[0]
+            if a == "Crash":
+                crash = [c for c in choices if c[0] == "Crash" and not c[2]]
+                if crash and crash[0][1] < b and ("write", None, False) in choices:
+                    return ("write", None, False)
+                if crash:
+                    todo.pop(0)
+                    return crash[0]
+            for c in choices:
+                if c[0] == a and not c[2] and (c[1] == b or a not in ENV_KEEP_ARG):
+                    todo.pop(0)
+                    return c
+            progress = [c for c in choices if c[0] in INTERNAL]
+            if progress:
+                return progress[0]
+            todo.pop(0)
+        calm = [c for c in choices if c[0] not in FAULT_STEPS and c[0] != "write"]
+        return (calm or choices)[0]
+    return choose
+
+
+def _schedules():
+    for name in NAMED:
+        if name == "turnproof-proposed":
+            continue
+        _, result = explored(name)
+        for prop, v in result.violations.items():
+            path = v.path + list(v.continuation)
+            yield f"{name}:{prop}", [(a, b) for a, b, _ in path[1:]]
+
+
+@pytest.mark.parametrize("case", [c for c, _ in _schedules()])
+def test_turnproof_proposed_passes_every_counterexample_schedule(case, tmp_path):
+    steps = dict(_schedules())[case]
+    run = _run(run_schedule("turnproof-proposed", str(tmp_path / "r.jsonl"), follow(steps), calls=2))
+    spec = TurnLoopSpec(run.model)
+    taken = [a for a, _ in run.steps]
+    assert run.sends, "no request was sent"
+    for prev, action, arg, t in run.sends:
+        assert (action, arg) == ("SendRequest", "accepted"), (case, run.steps)
+        assert spec.check_edge(prev, action, arg, t) == [], (case, run.steps)
+    # the schedule's faults really happened on the proposed design too
+    for fault in ("Crash", "Interrupt", "StreamError", "StreamClosed", "ToolFail"):
+        if any(a == fault for a, _ in steps):
+            assert fault in taken, (case, fault, run.steps)
+    assert taken.count("StreamToolCall") == [a for a, _ in steps].count("StreamToolCall")
+    assert run.sim.phase != "refused"
+    # the same schedule on its own design still fails there (the adapter keeps the schedule's point)
+    name, prop = case.split(":")
+    own = _run(run_schedule(name, str(tmp_path / "own.jsonl"), follow(steps), calls=2))
+    own_spec = TurnLoopSpec(own.model)
+    found = {p for prev, a, b, t in own.sends for p, _ in own_spec.check_edge(prev, a, b, t)}
+    bad_end = any(a in ("RefuseRequest", "ResumeRefused") or (a, b) == ("SendRequest", "rejected")
+                  for a, b in own.steps)
+    assert prop in found or (prop in ("resumable", "can-proceed") and bad_end), (case, own.steps)
