@@ -176,9 +176,15 @@ def test_json_format_and_its_alias(capsys):
     assert code == 2 and "--json conflicts with --format markdown" in err
 
 
-def test_matrix_markdown_still_works(capsys):
-    code, out, _ = run_cli(capsys, "matrix", "--calls", "1", "--faults", "none", "--jobs", "1", "--format", "markdown")
-    assert code == 1 and "| codex-0.77-chat | chat |" in out and "| turnproof-proposed | chat | ok |" in out
+def test_matrix_markdown_with_a_design_file_row(capsys):
+    code, out, _ = run_cli(capsys, "matrix", "--calls", "2", "--faults", "none", "--jobs", "1", "--format", "markdown",
+                           "--design", os.path.join(ROOT, "examples", "designs", "pr-8556.toml"))
+    rows = {r.split(" | ")[0][2:]: r for r in out.splitlines() if r.startswith("| ") and " | chat | " in r}
+    assert code == 1 and rows["pr-8556"].split(" | ")[1:] == rows["codex-0.78-chat"].split(" | ")[1:]
+    assert set(rows["turnproof-proposed"].split(" | ")[2:-1]) == {"ok"}
+    assert f"- `pr-8556`, `wire-valid`: `{MISSING_1}`" in out
+    code, _, err = run_cli(capsys, "matrix", "--calls", "1", "--design", "no/such.toml")
+    assert code == 2 and "no/such.toml: no such design file" in err
 
 
 # ---- ITF ---------------------------------------------------------------------------------------

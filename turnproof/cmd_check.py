@@ -176,6 +176,8 @@ def model_actions() -> list[str]:
 def add_matrix_arguments(p) -> None:
     _params_args(p)
     p.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    p.add_argument("--design", action="append", default=[], metavar="NAME|FILE",
+                   help="add a row for this design (a name or a design file); repeatable")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, metavar="J", help="parallel processes")
 
 
@@ -198,7 +200,9 @@ def _matrix_cell(job: tuple) -> dict:
 
 def run_matrix(args) -> int:
     params = make_params(args)
-    jobs = [(n, w, params) for n, w in matrix_rows()]
+    for extra in args.design:
+        resolve_design(extra)  # a bad file is a usage error here, not a traceback from a worker
+    jobs = [(n, w, params) for n, w in matrix_rows() + [(x, None) for x in args.design]]
     t0 = time.perf_counter()
     if args.jobs > 1:
         with ProcessPoolExecutor(max_workers=args.jobs) as ex:
@@ -225,6 +229,12 @@ def run_matrix(args) -> int:
         for r in body:
             print("| " + " | ".join(r) + " |")
         print("\nFAIL(n): violated, shortest counterexample of n steps (`turnproof check --design NAME`).")
+        errors = [(c["design"], p, e) for c in cells for p, e in c["errors"].items()]
+        if errors:
+            print("\n<details><summary>what the provider answers</summary>\n")
+            for design, prop, err in errors:
+                print(f"- `{design}`, `{prop}`: `{err}`" if "`" not in err else f"- `{design}`, `{prop}`: ``` {err} ```")
+            print("\n</details>")
     else:
         widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
         print(title)
