@@ -8,7 +8,7 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 
-from model.designs import KNOBS, NAMED
+from model.designs import NAMED
 from model.explorer import Explorer
 from model.properties import PROPERTIES, SOMETIMES
 from model.turnloop import FAULTS, Params, TurnLoop, parse_faults

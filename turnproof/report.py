@@ -5,7 +5,7 @@ from __future__ import annotations
 from model import items as I
 from model.properties import PROPERTIES, SOMETIMES
 from model.provider import PROVIDERS, Rejection
-from model.turnloop import FILE, HIST, INFL, PH, QUEUE, TURNS, BASE, DRAINED, TurnLoop
+from model.turnloop import BASE, FILE, HIST, INFL, PH, QUEUE, TURNS, TurnLoop
 
 
 def _seq_change(name: str, old: tuple, new: tuple) -> str | None:
@@ -146,7 +146,8 @@ def result_dict(model: TurnLoop, result, faults: list[str]) -> dict:
                 entry["cycle"] = [step_name(a, b) for (a, b), _ in v.cycle]
         props[pid] = entry
     return {
-        "design": model.d.name, "wire": model.d.wire, "knobs": model.d.knobs(),
+        "design": model.d.name, "title": model.d.title, "description": model.d.description,
+        "wire": model.d.wire, "knobs": model.d.knobs(),
         "calls": model.p.calls, "turns": model.p.turns, "faults": faults, "max_faults": model.p.max_faults,
         "holds": not result.violations,
         "properties": props,
