@@ -19,20 +19,25 @@ from .sched import ToolError
 
 
 class Tool:
-    def __init__(self, name: str = "shell", delay: float = 0.0, fails: bool = False, parallel_safe: bool = False):
+    """A shell-like tool. Commands are simulated: ``sleep S`` takes S seconds, ``tool-error``
+    makes the tool's future fail (as a sandbox error would); anything else answers at once."""
+
+    def __init__(self, name: str = "shell", delay: float = 0.0, parallel_safe: bool = False):
         self.name = name
         self.delay = delay
-        self.fails = fails
         self.parallel_safe = parallel_safe
 
     def output(self, args: dict) -> str:
-        cmd = " ".join(args.get("command", [])) if isinstance(args.get("command"), list) else json.dumps(args)
-        return f"Exit code: 0\nWall time: {self.delay:.1f} seconds\nOutput:\n$ {cmd}\nok"
+        cmd = args.get("command")
+        shown = " ".join(cmd) if isinstance(cmd, list) else json.dumps(args)
+        return f"Exit code: 0\nWall time: {self.delay:.1f} seconds\nOutput:\n$ {shown}\nok"
 
     async def run(self, args: dict) -> str:
-        await asyncio.sleep(self.delay)
-        if self.fails:
-            raise ToolError(f"{self.name}: sandbox error")
+        cmd = args.get("command") if isinstance(args.get("command"), list) else []
+        delay = float(cmd[1]) if len(cmd) == 2 and cmd[0] == "sleep" else self.delay
+        await asyncio.sleep(delay)
+        if cmd[:1] == ["tool-error"]:
+            raise ToolError(f"{self.name}: sandbox error running {' '.join(cmd)}")
         return self.output(args)
 
 

@@ -1,0 +1,117 @@
+"""``python -m reference``: one process of a session, for tests that kill it and for
+`turnproof reproduce` (which resumes in a fresh process).
+
+  python -m reference run    --design NAME --file PATH [scenario options] [--pause-lines]
+  python -m reference resume --design NAME --file PATH [--message TEXT]
+
+Runs free (real asyncio scheduling, real timers, tools as tasks) and prints one JSON object per
+line: {"event": [action, arg]} as each loop step happens, {"line": n} after the writer has put
+the n-th line on disk (with --pause-lines the process then waits for a line on stdin, so a
+parent can SIGKILL it at an exact point), and finally {"result": {...}}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+
+from .designs import get
+from .loop import EventLog, Session
+from .tools import ScriptedModel, Tool
+
+
+def _out(obj: dict) -> None:
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m reference")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    for name in ("run", "resume"):
+        q = sub.add_parser(name)
+        q.add_argument("--design", required=True)
+        q.add_argument("--file", required=True)
+        q.add_argument("--message", default=None)
+        q.add_argument("--pause-lines", action="store_true")
+    r = sub.choices["run"]
+    r.add_argument("--calls", type=int, default=3)
+    r.add_argument("--text", action="store_true", help="assistant text alongside the calls")
+    r.add_argument("--reasoning", action="store_true")
+    r.add_argument("--parallel", action="store_true", help="parallel-safe tools (default: shell, one at a time)")
+    r.add_argument("--tool-delay", type=float, default=0.0)
+    r.add_argument("--fail-call", type=int, default=0, help="this call's tool fails (1-based)")
+    r.add_argument("--slow-call", type=int, default=0, help="this call's tool takes --slow seconds")
+    r.add_argument("--slow", type=float, default=1.0)
+    r.add_argument("--interrupt-at", default="", help="interrupt right after this step is logged")
+    r.add_argument("--close-early", action="store_true", help="the first response closes after its calls")
+    r.add_argument("--turns", type=int, default=1, help="user turns to run")
+    return p
+
+
+def scenario(a) -> tuple[list, dict]:
+    """The scripted responses and tools for ``run``."""
+    first: list = []
+    if a.reasoning:
+        first.append(("reasoning", "Looking at the repository first."))
+    cmds = [["ls"], ["git", "status"], ["cat", "README.md"], ["pytest", "-q"], ["make"], ["du", "-sh"]]
+    for i in range(a.calls):
+        cmd = cmds[i % len(cmds)]
+        if i + 1 == a.fail_call:
+            cmd = ["tool-error"]
+        elif i + 1 == a.slow_call:
+            cmd = ["sleep", str(a.slow)]
+        first.append(("tool_call", "shell", {"command": cmd}))
+    if a.text:
+        first.append(("text", "I ran the commands."))
+    first.append(("closed",) if a.close_early else ("completed",))
+    responses = [first]
+    if a.close_early:  # the retry answers with the same calls, completed this time
+        responses.append([e for e in first if e[0] != "closed"] + [("completed",)])
+    return responses, {"shell": Tool("shell", delay=a.tool_delay, parallel_safe=a.parallel)}
+
+
+async def _main(a) -> int:
+    d = get(a.design)
+    log = EventLog()
+    log.listener = lambda action, arg: _out({"event": [action, arg]})
+    prefix = "toolu" if d.wire == "anthropic" else "call"
+    if a.cmd == "run":
+        responses, tools = scenario(a)
+        s = Session.start(d, a.file, server=ScriptedModel(responses, prefix), tools=tools, log=log)
+    else:
+        s = Session.resume(d, a.file, server=ScriptedModel([], prefix), log=log)
+    if s.recorder is not None:
+        def on_line(rec) -> None:
+            _out({"line": rec.lines_written, "model_lines": rec.written})
+            if a.pause_lines:
+                sys.stdin.readline()  # blocks the whole process: the parent may kill it here
+        s.recorder.on_line = on_line
+    if a.cmd == "run" and a.interrupt_at:
+        def listener(action, arg, _prev=log.listener):
+            _prev(action, arg)
+            if action == a.interrupt_at and s.phase in ("stream", "drain"):
+                asyncio.get_running_loop().call_soon(s.interrupt)
+        log.listener = listener
+    if s.phase != "refused":
+        turns = a.turns if a.cmd == "run" else 1
+        for t in range(turns):
+            s.submit(a.message or ("Fix the failing build." if t == 0 else "continue"))
+            await s.wait_turn()
+        await s.close()
+    _out({"result": {"phase": s.phase, "errors": s.errors, "skipped": s.skipped,
+                     "refused_calls": s.refused_calls, "file": a.file,
+                     "rejections": [{"message": r.message, "param": r.param} for r in s.rejections],
+                     "requests": [body for _, body, _ in s.requests]}})
+    return 0
+
+
+def main(argv: list | None = None) -> int:
+    a = _parser().parse_args(argv)
+    return asyncio.run(_main(a))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
