@@ -104,6 +104,41 @@ def test_markdown_for_codex_077_has_a_mermaid_diagram_of_the_counterexample(caps
     assert "Replay: `turnproof check --design codex-0.77-chat --calls 3" in md
 
 
+PINNED_8479 = """\
+    U->>L: 1. UserMessage: a new turn
+    L-)R: record [U]
+    L->>P: 2. SendRequest accepted: [U]
+    P-->>M: 200: the response streams
+    M->>L: 3. StreamToolCall(#35;1): call C1
+    L-)R: record [C1]
+    L-)T: spawn C1 (in_flight: C1)
+    M->>L: 4. StreamToolCall(#35;2): call C2
+    L-)R: record [C2]
+    L-)T: spawn C2 (in_flight: C1, C2)
+    M->>L: 5. StreamCompleted: Completed, then drain_in_flight
+    T-->>L: 6. ToolFinish(C1): done
+    T->>L: 7. DrainOutput(C1): output taken, in call order
+    L-)R: record [O1]
+    T-->>L: 8. ToolFinish(C2): done
+    T->>L: 9. DrainOutput(C2): output taken, in call order
+    L-)R: record [O2]
+    rect rgb(255, 228, 228)
+        L->>P: 10. SendRequest rejected: [U,C1,C2,O1,O2]
+        P--xL: HTTP 400 (chat-missing-tool-response)
+        Note over P: An assistant message with 'tool_calls' must be followed<br/>by tool messages \
+responding to each 'tool_call_id'. The<br/>following tool_call_ids did not have response messages:<br/>call_1 \
+(param: messages.[3].role)
+    end
+    Note over U,R: VIOLATED wire-valid: the provider rejects the request"""
+
+
+def test_the_8479_diagram_is_pinned():
+    # the one diagram a reader of #8479 should see; a change to it is a change of format
+    r = turnproof_check("codex-0.77-chat", calls=3, faults="none", text=False)
+    src = sequence_diagram(r.model, r.counterexample("wire-valid"))
+    assert src.split("\n", 7)[7] == PINNED_8479
+
+
 def test_markdown_diagrams_follow_every_counterexample_step(v077):
     from turnproof.report import markdown_report
 
@@ -188,6 +223,18 @@ def test_matrix_markdown_with_a_design_file_row(capsys):
 
 
 # ---- ITF ---------------------------------------------------------------------------------------
+def _no_variant_lookalikes(x) -> bool:
+    """Quint reads any object with a "tag" key as a variant, and "#..." keys as ITF encodings."""
+    if isinstance(x, dict):
+        keys = set(x) - {"#meta"}
+        if "tag" in keys or any(k.startswith("#") and k not in ("#bigint", "#set", "#tup", "#map") for k in keys):
+            return False
+        return all(_no_variant_lookalikes(v) for k, v in x.items() if k != "#meta")
+    if isinstance(x, list):
+        return all(_no_variant_lookalikes(v) for v in x)
+    return True
+
+
 def _ints_are_bigints(x) -> bool:
     if isinstance(x, bool) or isinstance(x, str):
         return True
@@ -218,7 +265,7 @@ def test_itf_trace_replays_in_the_model(v077):
         assert [s["#meta"]["index"] for s in tr["states"]] == list(range(len(tr["states"])))
         assert len(tr["states"]) == len(v.path) + len(v.continuation) and "loop" not in tr
         assert all(set(s) == set(tr["vars"]) | {"#meta"} for s in tr["states"])
-        assert _ints_are_bigints(tr["states"])
+        assert _ints_are_bigints(tr["states"]) and _no_variant_lookalikes(tr["states"])
         assert [decode_state(s) for s in tr["states"][: len(v.path)]] == [s for _, _, s in v.path]
         assert tr["states"][0]["mbt::actionTaken"] == "init"
         _replays(model, tr)

@@ -122,7 +122,7 @@ def step_lines(model: TurnLoop, n: int, action: str, arg: object, s: tuple, t: t
     elif action == "ToolAbort":
         arrow("T", "-->>", "L", f"{lab}: aborted by user")
     elif action == "DrainOutput":
-        arrow("T", "->>", "L", f"{lab}: the head of in_flight is ready")
+        arrow("T", "->>", "L", f"{lab}: output taken, in call order")
     elif action == "DrainFailed":
         note("over L", f"{lab}: the head of in_flight failed: logged, no output")
     elif action == "Interrupt":
