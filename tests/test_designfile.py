@@ -131,6 +131,10 @@ def test_name_title_and_description(tmp_path):
     assert (d.name, d.title, d.description) == ("a", "T", "line one line two")
 
 
+def test_a_file_name_with_spaces_gives_a_usable_design_name():
+    assert parse_design('base = "codex-0.77-chat"\n', "dir/my fix (v2).toml").name == "my-fix--v2-"
+
+
 def test_design_toml_round_trips_every_named_design():
     for name, d in NAMED.items():
         back = parse_design(design_toml(d), f"{name}.toml")

@@ -158,6 +158,21 @@ def test_markdown_diagrams_follow_every_counterexample_step(v077):
     assert re.search(r"R->>L: \d+\. Resume: replay", resumable)
 
 
+def test_the_replay_command_in_the_report_reproduces_it(capsys, tmp_path):
+    import shlex
+
+    spaced = tmp_path / "my fix.toml"
+    spaced.write_text('base = "codex-0.77-chat"\n[knobs]\nhard_abort_drain = false\n')
+    code, md, _ = run_cli(capsys, "check", "--design", str(spaced), "--wire", "anthropic", "--calls", "2",
+                          "--faults", "crash,interrupt", "--no-text", "--format", "markdown")
+    cmd = re.search(r"^Replay: `(.*)`$", md, flags=re.M).group(1)
+    argv = shlex.split(cmd)
+    assert argv[0] == "turnproof" and "--wire" in argv
+    code2, again, _ = run_cli(capsys, *argv[1:], "--format", "markdown")
+    strip = lambda s: re.sub(r", [\d.]+ s\.", "", s)  # noqa: E731
+    assert code2 == code and strip(again) == strip(md)
+
+
 def test_cycle_is_drawn_as_a_mermaid_loop(looping):
     model, result = looping
     v = result.violations["turn-ends"]
@@ -361,6 +376,7 @@ def test_api_on_a_design_file_and_a_name(capsys):
     assert {p: bad.path_length(p) for p in PROPERTIES} == {p: v.get("path_length") for p, v in doc["properties"].items()}
     assert "VIOLATED wire-valid" in bad.summary() and "```mermaid" in bad.markdown()
     assert bad.itf("wire-valid")["#meta"]["property"] == "wire-valid"
+    assert bad.dot("wire-valid").startswith("digraph turnproof {")
     with pytest.raises(ValueError, match="unknown property 'wire_valid'"):
         bad.path_length("wire_valid")
     with pytest.raises(ValueError, match="calls-answered holds"):

@@ -80,6 +80,15 @@ class Check:
 
         return result_dict(self.model, self.result, self.faults)
 
+    def dot(self, prop: str, radius: int = 1) -> str:
+        """Graphviz DOT of the state graph around ``prop``'s counterexample."""
+        from turnproof.dot import violation_dot
+
+        v = self.counterexample(prop)
+        if v is None:
+            raise ValueError(f"{prop} holds for {self.design.name}: there is no counterexample")
+        return violation_dot(self.model, v, radius=radius)
+
     def itf(self, prop: str) -> dict:
         """The ITF trace of ``prop``'s counterexample."""
         from turnproof.itf import violation_itf

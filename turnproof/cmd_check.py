@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -142,7 +143,8 @@ def run_check(args) -> int:
         print(json.dumps(result_dict(model, result, faults), indent=2, default=str))
         return EXIT_VIOLATED if result.violations else EXIT_OK
     if fmt == "markdown":
-        print(markdown_report(model, result, faults, args.design), end="")
+        replay = shlex.quote(args.design) + (f" --wire {args.wire}" if args.wire else "")
+        print(markdown_report(model, result, faults, replay), end="")
         return EXIT_VIOLATED if result.violations else EXIT_OK
     print(f"turnproof check: design {design.name} (wire {design.wire}), calls {params.calls}, "
           f"turns {params.turns}, faults {','.join(faults) or 'none'} (at most {params.max_faults} per session)")

@@ -87,7 +87,8 @@ def parse_design(text: str, path: str) -> Design:
     if not isinstance(knobs, dict):
         raise fail("'knobs' must be a table ([knobs])", "knobs")
     stem = os.path.splitext(os.path.basename(path))[0]
-    name = data.get("name", stem)
+    # a file name may hold characters a design name may not (spaces): those become "-"
+    name = data.get("name", re.sub(r"[^A-Za-z0-9._@-]", "-", stem).lstrip("-._@") or "design")
     if not _NAME_OK.match(name):
         raise fail(f"design name {name!r} must be letters, digits, '.', '_', '@' or '-'",
                    "name" if "name" in data else None)

@@ -168,7 +168,8 @@ def _knob_v(v: object) -> str:
 def markdown_report(model: TurnLoop, result, faults: list[str], design_arg: str | None = None) -> str:
     """A verdict per property, then each shortest counterexample as a Mermaid sequence diagram.
 
-    ``design_arg`` is what was passed to --design (a name or a file path), for the replay command.
+    ``design_arg`` is what selects the design on the command line (``--design`` and its value's
+    other options, shell-quoted), for the replay command.
     """
     from model.designs import NAMED
     from turnproof.mermaid import sequence_diagram
