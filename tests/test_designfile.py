@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from model.designs import KNOB_VALUES, NAMED
 from turnproof.cli import main
-from turnproof.designfile import design_toml, load_design_file, parse_design
+from turnproof.designfile import DesignFileError, design_toml, load_design_file, parse_design
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = os.path.join(ROOT, "examples", "designs")
@@ -156,3 +158,29 @@ def test_the_installed_command_exits_2_on_a_bad_knob(tmp_path):
                           capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.strip().endswith("bad value 'grpc' for knob 'wire'; allowed values: chat, responses, anthropic")
+
+
+# ---- any text at all: a Design or a one-line DesignFileError, never another exception ----------
+_LINES = st.sampled_from([
+    'base = "codex-0.77-chat"', 'base = "seed-fix-1"', "base = 3", "[knobs]", "[knobs.wire]", "[other]",
+    'wire = "responses"', 'wire = "grpc"', "persist_synthetic = true", "persist_synthetic = 1",
+    'normalization = "ours"', 'chat_grouping = ["a"]', 'title = "t"', 'name = "x"', 'name = "codex-0.78-chat"',
+    "knobs = {}", 'knobs = { wire = "chat" }', "drain_faster = true", '"quoted key" = 1', "= 1", "[", '"""',
+    "base = \"codex-0.77-chat\" # comment", "", "\x00", "title = '''multi", "line'''",
+])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_LINES, max_size=8))
+def test_any_design_text_is_a_design_or_one_line_error(lines):
+    text = "\n".join(lines)
+    try:
+        d = parse_design(text, "f.toml")
+    except DesignFileError as e:
+        msg = str(e)
+        assert msg.startswith("f.toml") and "\n" not in msg
+        m = re.match(r"f\.toml:(\d+)", msg)
+        if m:  # a line number, when given, points into the file
+            assert 1 <= int(m.group(1)) <= max(1, text.count("\n") + 1)
+    else:
+        assert d.knobs().keys() == KNOB_VALUES.keys()

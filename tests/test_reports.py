@@ -9,6 +9,7 @@ import re
 import shutil
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from model.designs import NAMED, with_knobs
 from model.properties import PROPERTIES
@@ -18,7 +19,7 @@ from turnproof.cli import main
 from turnproof.cmd_check import check_design
 from turnproof.dot import violation_dot
 from turnproof.itf import decode_state, violation_itf
-from turnproof.mermaid import LANES, escape, sequence_diagram
+from turnproof.mermaid import LANES, escape, sequence_diagram, wrap
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MISSING_1 = ("An assistant message with 'tool_calls' must be followed by tool messages responding to each "
@@ -406,3 +407,13 @@ def test_package_level_reexport():
     assert turnproof.turnproof_check is turnproof_check
     with pytest.raises(AttributeError):
         turnproof.no_such_thing  # noqa: B018
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=120))
+def test_any_text_escapes_into_valid_mermaid_and_back(text):
+    # provider texts and design titles are quoted as they are: nothing in them may become syntax
+    line = "    Note over P: " + wrap(text)
+    check_mermaid("sequenceDiagram\n" + line)
+    shown = line.split(": ", 1)[1].replace("<br/>", " ")
+    assert re.sub(r"#(\d+);", lambda m: chr(int(m.group(1))), shown) == " ".join(text.split())
