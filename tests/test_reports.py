@@ -417,3 +417,13 @@ def test_any_text_escapes_into_valid_mermaid_and_back(text):
     check_mermaid("sequenceDiagram\n" + line)
     shown = line.split(": ", 1)[1].replace("<br/>", " ")
     assert re.sub(r"#(\d+);", lambda m: chr(int(m.group(1))), shown) == " ".join(text.split())
+
+
+def test_dot_without_graphviz_writes_the_dot_file_only(tmp_path, capsys, monkeypatch):
+    import turnproof.dot
+
+    monkeypatch.setattr(turnproof.dot.shutil, "which", lambda name: None)  # as on a CI machine without it
+    code, _, err = run_cli(capsys, "check", "--design", "codex-0.77-chat", "--calls", "2", "--faults", "none",
+                           "--dot", str(tmp_path / "g-{property}.dot"))
+    assert code == 1 and sorted(os.listdir(tmp_path)) == ["g-can-proceed.dot", "g-wire-valid.dot"]
+    assert "install Graphviz for SVG" in err
