@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 
 from .designs import get
@@ -45,6 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--fail-call", type=int, default=0, help="this call's tool fails (1-based)")
     r.add_argument("--slow-call", type=int, default=0, help="this call's tool takes --slow seconds")
     r.add_argument("--slow", type=float, default=1.0)
+    r.add_argument("--stubborn-call", type=int, default=0,
+                   help="this call's tool ignores the cancellation for --slow seconds")
     r.add_argument("--interrupt-at", default="", help="interrupt right after this step is logged")
     r.add_argument("--close-early", action="store_true", help="the first response closes after its calls")
     r.add_argument("--turns", type=int, default=1, help="user turns to run")
@@ -63,6 +66,8 @@ def scenario(a) -> tuple[list, dict]:
             cmd = ["tool-error"]
         elif i + 1 == a.slow_call:
             cmd = ["sleep", str(a.slow)]
+        elif i + 1 == a.stubborn_call:
+            cmd = ["uninterruptible", str(a.slow)]
         first.append(("tool_call", "shell", {"command": cmd}))
     if a.text:
         first.append(("text", "I ran the commands."))
@@ -104,7 +109,10 @@ async def _main(a) -> int:
     _out({"result": {"phase": s.phase, "errors": s.errors, "skipped": s.skipped,
                      "refused_calls": s.refused_calls, "file": a.file,
                      "rejections": [{"message": r.message, "param": r.param} for r in s.rejections],
-                     "requests": [body for _, body, _ in s.requests]}})
+                     "requests": [{"body": body, "rejected": v.message if v else None,
+                                   "param": v.param if v else None, "lost_results": lost}
+                                  for (_, body, v), lost in zip(s.requests, s.lost_results)],
+                     "history": len(s.history), "pid": os.getpid()}})
     return 0
 
 

@@ -92,6 +92,7 @@ class Session:
         self.rejections: list = []  # HttpError answers
         self.requests: list = []  # (normalized items, body, HttpError | None) for every request built
         self.skipped: list = []  # lines skipped on resume
+        self.lost_results: list = []  # per request: ids of real results recorded but not sent
         self.refused_calls: list = []
 
     # ---- construction ----------------------------------------------------------------------------
@@ -221,6 +222,7 @@ class Session:
             body = build(prompt, self.d.wire, self.d.chat_grouping)
             verdict = judge(self.d.wire, body)
             self.requests.append((prompt, body, verdict))
+            self.lost_results.append(self._lost(prompt))
             if verdict is not None and self.d.validate_before_send:
                 self._emit("RefuseRequest")
                 raise Refused(f"request not sent: {verdict.message}")
@@ -239,6 +241,12 @@ class Session:
                 if self.retries_left <= 0:
                     raise
                 self.retries_left -= 1
+
+    def _lost(self, prompt: list) -> list:
+        """results-kept: real tool results in history (= recorded) that this prompt leaves out."""
+        sent = {(it["call_id"], It.text_of(it)) for it in prompt if It.is_output(it)}
+        return [it["call_id"] for it in self.history
+                if It.is_output(it) and not It.is_made_up(it) and (it["call_id"], It.text_of(it)) not in sent]
 
     async def _next_event(self, stream):
         """The next stream event, or None once the token is cancelled."""
@@ -346,7 +354,10 @@ class Session:
 
     async def _race_tool(self, cid: str, tool: Tool, args: dict, t0: float) -> str:
         work = asyncio.ensure_future(self.sched.tool_work(cid, tool, args))
-        seen = asyncio.ensure_future(self.sched.cancel_seen(cid, self.token))
+        if tool.honours_cancel(args):
+            seen = asyncio.ensure_future(self.sched.cancel_seen(cid, self.token))
+        else:  # never notices the token: only the hard abort stops it
+            seen = asyncio.get_running_loop().create_future()
         try:
             done, _ = await asyncio.wait({work, seen}, return_when=asyncio.FIRST_COMPLETED)
         finally:

@@ -31,16 +31,20 @@ class ProcessRun:
     killed: bool = False
     result: dict | None = None
     returncode: int | None = None
+    pid: int = 0
 
 
-def _drive(out, inp, pid: int, kill_after_line: int | None, run: ProcessRun) -> None:
+def _drive(out, inp, pid: int, kill_after_line: int | None, run: ProcessRun,
+           kill_after_model_line: int | None = None) -> None:
     for raw in out:
         msg = json.loads(raw)
         if "event" in msg:
             run.events.append(tuple(msg["event"]))
         elif "line" in msg:
             run.lines, run.model_lines = msg["line"], msg["model_lines"]
-            if kill_after_line is not None and run.lines >= kill_after_line and not run.killed:
+            due = (kill_after_line is not None and run.lines >= kill_after_line) or (
+                kill_after_model_line is not None and run.model_lines >= kill_after_model_line)
+            if due and not run.killed:
                 os.kill(pid, signal.SIGKILL)
                 run.killed = True
                 continue
@@ -51,7 +55,9 @@ def _drive(out, inp, pid: int, kill_after_line: int | None, run: ProcessRun) -> 
             run.result = msg["result"]
 
 
-def run_process(argv: list, kill_after_line: int | None = None, fork: bool = False) -> ProcessRun:
+def run_process(argv: list, kill_after_line: int | None = None, fork: bool = False,
+                kill_after_model_line: int | None = None) -> ProcessRun:
+    """``kill_after_model_line`` counts only response_item and turn_aborted lines."""
     argv = list(argv) + ["--pause-lines"]
     run = ProcessRun()
     if not fork:
@@ -59,7 +65,8 @@ def run_process(argv: list, kill_after_line: int | None = None, fork: bool = Fal
         p = subprocess.Popen([sys.executable, "-m", "reference", *argv], stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, text=True, env=env, cwd=_ROOT)
         try:
-            _drive(p.stdout, p.stdin, p.pid, kill_after_line, run)
+            run.pid = p.pid
+            _drive(p.stdout, p.stdin, p.pid, kill_after_line, run, kill_after_model_line)
         except BrokenPipeError:
             pass
         finally:
@@ -86,11 +93,12 @@ def run_process(argv: list, kill_after_line: int | None = None, fork: bool = Fal
             sys.stdout.flush()
         finally:
             os._exit(code)
+    run.pid = pid
     os.close(w_out)
     os.close(r_in)
     with os.fdopen(r_out, "r") as out, os.fdopen(w_in, "w") as inp:
         try:
-            _drive(out, inp, pid, kill_after_line, run)
+            _drive(out, inp, pid, kill_after_line, run, kill_after_model_line)
         except BrokenPipeError:
             pass
     _, status = os.waitpid(pid, 0)

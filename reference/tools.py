@@ -20,7 +20,9 @@ from .sched import ToolError
 
 class Tool:
     """A shell-like tool. Commands are simulated: ``sleep S`` takes S seconds, ``tool-error``
-    makes the tool's future fail (as a sandbox error would); anything else answers at once."""
+    makes the tool's future fail (as a sandbox error would), ``uninterruptible S`` takes S
+    seconds and does not notice the cancellation (a process slow to die); anything else answers
+    at once."""
 
     def __init__(self, name: str = "shell", delay: float = 0.0, parallel_safe: bool = False):
         self.name = name
@@ -32,9 +34,13 @@ class Tool:
         shown = " ".join(cmd) if isinstance(cmd, list) else json.dumps(args)
         return f"Exit code: 0\nWall time: {self.delay:.1f} seconds\nOutput:\n$ {shown}\nok"
 
+    def honours_cancel(self, args: dict) -> bool:
+        cmd = args.get("command")
+        return not (isinstance(cmd, list) and cmd[:1] == ["uninterruptible"])
+
     async def run(self, args: dict) -> str:
         cmd = args.get("command") if isinstance(args.get("command"), list) else []
-        delay = float(cmd[1]) if len(cmd) == 2 and cmd[0] == "sleep" else self.delay
+        delay = float(cmd[1]) if len(cmd) == 2 and cmd[0] in ("sleep", "uninterruptible") else self.delay
         await asyncio.sleep(delay)
         if cmd[:1] == ["tool-error"]:
             raise ToolError(f"{self.name}: sandbox error running {' '.join(cmd)}")

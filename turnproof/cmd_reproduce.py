@@ -1,0 +1,165 @@
+"""`turnproof reproduce`: replay a reported incident end to end on the reference loop.
+
+Process 1 (`python -m reference run`, a fresh interpreter) runs the scenario's session with the
+chosen design and writes a real rollout file; process 2 (`python -m reference resume`) starts
+from that file, as a restarted Codex would, and sends the next request. Both talk to the stub
+provider, which answers with the real providers' error texts. Exit 1 when the session fails
+(a request rejected, or tool results recorded but left out of a request), 0 when it works.
+
+Scenarios: 8479 is the issue as reported; the others are the residual failures the model finds
+for shipped Codex designs (see `turnproof check --design NAME`).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+
+from reference.designs import get as ref_get
+from reference.proc import run_process
+from reference.rollout import new_session_file
+
+EXIT_OK, EXIT_FAILED = 0, 1
+PROVIDERS = {"chat": "OpenAI Chat Completions", "responses": "OpenAI Responses", "anthropic": "Anthropic Messages"}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    design: str  # the shipped design it fails on by default
+    args: tuple  # for `python -m reference run`
+    title: str
+    kill_after_model_line: int | None = None  # SIGKILL process 1 once this many items are on disk
+
+
+SCENARIOS = {
+    "8479": Scenario("codex-0.77-chat", ("--calls", "3"),
+                     "three parallel shell calls, no assistant text (openai/codex #8479)"),
+    "text-with-calls": Scenario("codex-0.78-chat", ("--calls", "2", "--text"),
+                                "assistant text alongside two calls on the chat wire"),
+    "tool-failure": Scenario("codex-0.78-chat", ("--calls", "3", "--fail-call", "2"),
+                             "the second of three tools fails: its call gets no output"),
+    "hard-abort": Scenario("codex-0.78-chat", ("--calls", "3", "--stubborn-call", "2", "--slow", "0.5",
+                                               "--interrupt-at", "StreamCompleted"),
+                           "interrupt while a tool ignores the cancellation: the 100 ms grace runs out"),
+    "crash": Scenario("codex-0.78-chat", ("--calls", "3"),
+                      "SIGKILL after the first of three outputs reached the rollout file",
+                      kill_after_model_line=5),
+    "stream-closed-retry": Scenario("codex-0.77-responses", ("--calls", "2", "--close-early", "--parallel"),
+                                    "the stream closes after two calls; the retry reuses the old prompt"),
+}
+
+
+def add_reproduce_arguments(p) -> None:
+    p.add_argument("scenario", metavar="SCENARIO", help=f"one of: {', '.join(SCENARIOS)}")
+    p.add_argument("--design", metavar="NAME", help="a named design (default: the one the incident was on)")
+    p.add_argument("--dir", metavar="DIR", help="where to write the session file (default: a new temporary folder)")
+
+
+def _steps(events: list) -> str:
+    out = []
+    for a, b in events:
+        if b is None:
+            out.append(a)
+        elif a == "StreamToolCall":
+            out.append(f"{a}(#{b})")
+        elif a in ("SendRequest",):
+            out.append(f"{a} {b}")
+        elif a == "Crash":
+            out.append(f"Crash(k={b})")
+        else:
+            out.append(f"{a}(C{b})")
+    lines, cur = [], "    "
+    for s in out:
+        if len(cur) + len(s) > 98:
+            lines.append(cur.rstrip(", "))
+            cur = "    "
+        cur += s + ", "
+    lines.append(cur.rstrip(", "))
+    return "\n".join(lines)
+
+
+def _message_line(i: int, m: dict, wire: str) -> str:
+    if wire == "responses":
+        cid = f" {m['call_id']}" if "call_id" in m else ""
+        return f"    [{i}] {m.get('type')}{' ' + m['role'] if 'role' in m else ''}{cid}"
+    role = m.get("role")
+    if wire == "chat":
+        extra = ""
+        if m.get("tool_calls"):
+            extra = " tool_calls=[" + ", ".join(tc["id"] for tc in m["tool_calls"]) + "]"
+        elif role == "tool":
+            extra = f" {m['tool_call_id']}"
+        elif role == "assistant":
+            extra = " (text)"
+        return f"    [{i}] {role}{extra}"
+    blocks = ", ".join(b.get("type") + (f" {b.get('id') or b.get('tool_use_id')}" if b.get("type") != "text" else "")
+                       for b in m.get("content", []))
+    return f"    [{i}] {role}: {blocks}"
+
+
+def _report_process(n: int, label: str, run, wire: str) -> bool:
+    """Print what one process did; True if its session failed."""
+    print(f"process {n} (pid {run.pid}, {label}):")
+    print(_steps(run.events + ([("Crash", run.model_lines)] if run.killed else [])))
+    if run.killed:
+        print(f"  killed with SIGKILL after {run.lines} rollout lines ({run.model_lines} history items) "
+              "reached the file")
+        return False
+    res = run.result or {}
+    if res.get("skipped"):
+        print("  skipped on load: " + "; ".join(f"line {ln}: {why}" for ln, why in res["skipped"]))
+    if res.get("refused_calls"):
+        print(f"  resume refused: calls without output: {', '.join(res['refused_calls'])}")
+        return True
+    failed = False
+    for k, req in enumerate(res.get("requests", []), start=1):
+        body = req["body"]
+        msgs = body.get("messages") if wire != "responses" else body.get("input")
+        verdict = "REJECTED" if req["rejected"] else "accepted"
+        print(f"  request {k}: {len(msgs)} {'items' if wire == 'responses' else 'messages'}, {verdict}")
+        if req["rejected"] or req["lost_results"]:
+            for i, m in enumerate(msgs):
+                print(_message_line(i, m, wire))
+        if req["lost_results"]:
+            failed = True
+            print(f"  results-kept broken: tool results in the rollout but not in this request: "
+                  f"{', '.join(req['lost_results'])}")
+        if req["rejected"]:
+            failed = True
+            print(f"  {PROVIDERS[wire]} answers HTTP 400:")
+            print(f"    {req['rejected']}")
+            if req.get("param"):
+                print(f"    (param: {req['param']})")
+    return failed
+
+
+def run_reproduce(args) -> int:
+    sc = SCENARIOS.get(args.scenario)
+    if sc is None:
+        raise ValueError(f"unknown scenario {args.scenario!r}; scenarios: {', '.join(SCENARIOS)}")
+    design = ref_get(args.design or sc.design)
+    directory = args.dir or tempfile.mkdtemp(prefix="turnproof-reproduce-")
+    try:
+        os.makedirs(directory, exist_ok=True)
+        path = new_session_file(directory)
+    except OSError as e:
+        raise ValueError(f"{directory}: cannot write the session file there ({e.strerror})") from None
+    print(f"turnproof reproduce {args.scenario}: {sc.title}")
+    print(f"design {design.name} (wire {design.wire}); session file {path}")
+    print()
+    first = run_process(["run", "--design", design.name, "--file", path, *sc.args],
+                        kill_after_model_line=sc.kill_after_model_line)
+    failed = _report_process(1, "the session", first, design.wire)
+    print()
+    second = run_process(["resume", "--design", design.name, "--file", path, "--message", "continue"])
+    failed_again = _report_process(2, "a fresh process resumed from the rollout file", second, design.wire)
+    print()
+    if failed_again:
+        print(f"FAILED: the session is dead: the request rebuilt from {os.path.basename(path)} fails again.")
+    elif failed:
+        print("FAILED: the session broke (it recovered after the restart).")
+    else:
+        print("ok: every request was accepted and kept every recorded tool result, before and after the restart.")
+    print(f"rollout file left at {path}")
+    return EXIT_FAILED if failed or failed_again else EXIT_OK
