@@ -69,7 +69,10 @@ def parse_design(text: str, path: str) -> Design:
     except tomllib.TOMLDecodeError as e:
         msg = str(e)
         m = _AT.search(msg)
-        where = f"{path}:{m.group(1)}:{m.group(2)}" if m else path
+        line, col = getattr(e, "lineno", None), getattr(e, "colno", None)  # Python 3.14 has them
+        if m:
+            line, col = m.group(1), m.group(2)
+        where = f"{path}:{line}:{col}" if line else path
         raise DesignFileError(f"{where}: malformed TOML: {_AT.sub('', msg).strip()}") from None
     for k in data:
         if k not in TOP_KEYS:
