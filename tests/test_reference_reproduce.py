@@ -1,0 +1,104 @@
+"""`turnproof reproduce`, and each residual failure the model finds for a shipped Codex design
+reproduced end to end: two real processes (the session, then a resume from its file), every step
+replayed on the model, the provider's answers equal to the model's, and the property the model
+says is broken found broken in the real run; turnproof-proposed passes the same scenarios.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+
+from conformance_util import Replayer, file_items, make_model
+from model.properties import TurnLoopSpec
+from model.turnloop import FILE
+from reference.proc import run_process
+from turnproof.cli import main
+from turnproof.cmd_reproduce import SCENARIOS
+
+CHAT_8479 = ("An assistant message with 'tool_calls' must be followed by tool messages responding to each "
+             "'tool_call_id'. The following tool_call_ids did not have response messages: call_1")
+
+# scenario -> (model faults besides the restart, the property the default design breaks)
+EXPECT = {
+    "8479": (set(), "wire-valid"),
+    "text-with-calls": (set(), "wire-valid"),
+    "tool-failure": ({"tool-failure"}, "wire-valid"),
+    "hard-abort": ({"interrupt"}, "wire-valid"),
+    "crash": (set(), "wire-valid"),
+    "stream-closed-retry": ({"stream-closed"}, "results-kept"),
+}
+
+
+def test_8479_fails_and_fails_again_after_resume(tmp_path, capsys):
+    assert main(["reproduce", "8479", "--dir", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert out.count(CHAT_8479) == 2  # the session, then the fresh process resumed from its file
+    assert "process 2 (pid" in out and "resumed from the rollout file" in out
+    path = re.search(r"rollout file left at (\S+)", out).group(1)
+    assert os.path.exists(path) and path.startswith(str(tmp_path))
+    assert file_items(path)[:4] == (("user", None, None), ("call", 1, None), ("call", 2, None), ("call", 3, None))
+
+
+def test_8479_passes_on_codex_078(tmp_path, capsys):
+    assert main(["reproduce", "8479", "--design", "codex-0.78-chat", "--dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "REJECTED" not in out and "ok: every request was accepted" in out
+
+
+def test_reproduce_usage_errors(tmp_path, capsys):
+    assert main(["reproduce", "9999"]) == 2
+    assert main(["reproduce", "8479", "--design", "codex-9"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown scenario '9999'" in err and "unknown design 'codex-9'" in err
+
+
+def _two_processes(design: str, scenario: str, tmp_path) -> tuple:
+    sc = SCENARIOS[scenario]
+    faults, _ = EXPECT[scenario]
+    path = str(tmp_path / f"{scenario}-{design}.jsonl")
+    model = make_model(design, calls=3, faults=faults | {"crash"}, text=True)
+    rep = Replayer(model)
+    spec = TurnLoopSpec(model)
+    broken: set = set()
+    verdicts: list = []
+
+    def replay(events):
+        verdicts.clear()
+        for ev in events:
+            prev = rep.s
+            rep.step(*ev)
+            if ev[0] == "SendRequest":
+                broken.update(p for p, _ in spec.check_edge(prev, ev[0], ev[1], rep.s))
+                r = model.request(prev)
+                verdicts.append(r.rejections[0].text if r.rejections else None)
+
+    first = run_process(["run", "--design", design, "--file", path, *sc.args], fork=True,
+                        kill_after_model_line=sc.kill_after_model_line)
+    replay(first.events)
+    if first.result is not None:
+        assert [r["rejected"] for r in first.result["requests"]] == verdicts
+    on_disk = file_items(path)
+    rep.step("Crash", len(on_disk))  # killed, or ended by itself: the writer had caught up
+    assert on_disk == rep.s[FILE]
+    second = run_process(["resume", "--design", design, "--file", path, "--message", "continue"], fork=True)
+    replay(second.events)
+    # the stub provider answered what the model's provider rules answer
+    assert [r["rejected"] for r in second.result["requests"]] == verdicts
+    return broken, first, second
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_residual_failure_reproduced_and_fixed(scenario, tmp_path):
+    _, prop = EXPECT[scenario]
+    broken, first, second = _two_processes(SCENARIOS[scenario].design, scenario, tmp_path)
+    assert prop in broken, (scenario, broken, first.events)
+    if prop == "wire-valid":  # dead for good: the resumed process is rejected too
+        assert second.result["rejections"]
+    else:
+        assert any(r["lost_results"] for r in first.result["requests"])
+    broken, _, second = _two_processes("turnproof-proposed", scenario, tmp_path)
+    assert not broken
+    assert not second.result["rejections"]
