@@ -427,3 +427,15 @@ def test_dot_without_graphviz_writes_the_dot_file_only(tmp_path, capsys, monkeyp
                            "--dot", str(tmp_path / "g-{property}.dot"))
     assert code == 1 and sorted(os.listdir(tmp_path)) == ["g-can-proceed.dot", "g-wire-valid.dot"]
     assert "install Graphviz for SVG" in err
+
+
+def test_a_retry_that_reuses_the_old_prompt_is_named_in_the_diagram():
+    r = turnproof_check("codex-0.77-chat", calls=2, faults="stream-closed", text=False)
+    src = sequence_diagram(r.model, r.counterexample("results-kept"))
+    check_mermaid(src)
+    shaded = src[src.index("rect rgb"):]
+    assert "SendRequest accepted: [U] (a retry: the first<br/>attempt's prompt" in shaded
+    # a design that rebuilds the prompt never shows it
+    r = turnproof_check(with_knobs(NAMED["codex-0.77-chat"], "rebuild", retry_prompt="rebuild"),
+                        calls=2, faults="stream-closed", text=False)
+    assert all("a retry" not in sequence_diagram(r.model, v) for v in r.result.violations.values())

@@ -15,7 +15,7 @@ from __future__ import annotations
 from model import items as I
 from model.properties import PROPERTIES
 from model.provider import PROVIDERS, Rejection
-from model.turnloop import BASE, DRAINED, FILE, HIST, INFL, QUEUE, TEXT, TurnLoop
+from model.turnloop import BASE, DRAINED, FILE, HIST, INFL, PROMPT, QUEUE, TEXT, TurnLoop
 from turnproof.report import step_name
 
 LANES = (("actor", "U", "user"), ("participant", "P", "provider"), ("participant", "M", "model stream"),
@@ -92,7 +92,9 @@ def step_lines(model: TurnLoop, n: int, action: str, arg: object, s: tuple, t: t
             note("over L", f"{lab}: {I.show_all(r.items)} would be rejected, so it is not sent: "
                            f"{r.rejections[0].text}")
         else:
-            arrow("L", "->>", "P", f"{lab}: {I.show_all(r.items)}")
+            stale = model.d.retry_prompt == "reuse" and 0 <= s[PROMPT] < len(s[HIST])
+            arrow("L", "->>", "P", f"{lab}: {I.show_all(r.items)}"
+                  + (" (a retry: the first attempt's prompt, not current history)" if stale else ""))
             if arg == "accepted":
                 arrow("P", "-->>", "M", "200: the response streams")
             else:
