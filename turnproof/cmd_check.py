@@ -64,7 +64,8 @@ def _v(v: object) -> str:
 
 # ---- check -------------------------------------------------------------------------------------
 def add_check_arguments(p) -> None:
-    p.add_argument("--design", required=True, metavar="NAME", help="a named design (see `turnproof designs`) or a design file")
+    p.add_argument("--design", required=True, metavar="NAME|FILE",
+                   help="a named design (see `turnproof designs`) or a design file (TOML, see examples/designs)")
     p.add_argument("--wire", choices=WIRES, help="check the design on another wire API")
     _params_args(p)
     p.add_argument("--format", choices=("text", "markdown", "json"), default=None,
