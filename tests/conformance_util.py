@@ -27,12 +27,20 @@ RUNTIME_PHASES = ("ready", "stream", "drain")
 
 
 def designs(name: str):
-    """(model Design, reference Design) for a name, or NAME@wire."""
+    """(model Design, reference Design) for NAME, NAME@wire, or NAME+knob=value+knob=value."""
+    name, *changes = name.split("+")
+    knobs = {}
+    for c in changes:
+        k, v = c.split("=")
+        knobs[k] = {"true": True, "false": False}.get(v, v)
     base, _, wire = name.partition("@")
     md = model_get(base)
     if wire:
         md = replace(with_knobs(md, md.name, wire=wire), name=name)
-    return md, ref_get(name)
+    rd = ref_get(name)
+    if knobs:
+        md, rd = with_knobs(md, md.name, **knobs), replace(rd, **knobs)
+    return md, rd
 
 
 def origin(text: str) -> str:

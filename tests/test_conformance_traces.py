@@ -45,13 +45,26 @@ def test_reference_traces_without_text(name, data):
     asyncio.run(run_schedule(name, _path(name), choose, calls=2, text=False))
 
 
+VARIANTS = ["codex-0.77-chat+hard_abort_drain=false", "codex-0.77-chat+retry_rejected=true",
+            "codex-0.78-chat+normalization=none", "codex-0.77-responses+persist_synthetic=true",
+            "seed-fix-1+text_lands=as-streamed", "turnproof-proposed+retry_prompt=reuse+drain_on_stream_error=false"]
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@given(data=st.data())
+def test_reference_traces_on_knob_variants(name, data):
+    choose = weighted(lambda: data.draw(st.integers(0, 6)) == 0, lambda cs: data.draw(st.sampled_from(cs)))
+    asyncio.run(run_schedule(name, _path(name.replace("+", "_")), choose, calls=3))
+
+
 def exercised(runs_per_design: int = 80) -> Counter:
     """Which model actions the reference took, over seeded schedules on every design."""
     counts: Counter = Counter()
     for name in DESIGNS:
         for i in range(runs_per_design):
             steps = asyncio.run(run_schedule(name, _path(name), seeded((name, i))))
-            counts.update(a for a, _ in steps)
+            counts.update(a for a, _ in steps.steps)
     return counts
 
 

@@ -126,3 +126,14 @@ def test_fsync_per_design(design, expect, tmp_path, monkeypatch):
     monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real(fd)))
     run(design, str(tmp_path / "r.jsonl"), [[("completed",)]])
     assert bool(synced) is expect
+
+
+def test_reference_imports_neither_model_nor_turnproof():
+    import ast
+    import pathlib
+    for f in pathlib.Path(__file__).parent.parent.joinpath("reference").glob("*.py"):
+        for node in ast.walk(ast.parse(f.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else [])
+            for n in names:
+                assert n.split(".")[0] not in ("model", "turnproof", "proofs"), (f.name, n)

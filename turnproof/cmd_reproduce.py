@@ -117,7 +117,8 @@ def _report_process(n: int, label: str, run, wire: str) -> bool:
         body = req["body"]
         msgs = body.get("messages") if wire != "responses" else body.get("input")
         verdict = "REJECTED" if req["rejected"] else "accepted"
-        print(f"  request {k}: {len(msgs)} {'items' if wire == 'responses' else 'messages'}, {verdict}")
+        unit = "item" if wire == "responses" else "message"
+        print(f"  request {k}: {len(msgs)} {unit}{'' if len(msgs) == 1 else 's'}, {verdict}")
         if req["rejected"] or req["lost_results"]:
             for i, m in enumerate(msgs):
                 print(_message_line(i, m, wire))
