@@ -6,7 +6,7 @@
 
 Runs free (real asyncio scheduling, real timers, tools as tasks) and prints one JSON object per
 line: {"event": [action, arg]} as each loop step happens, {"line": n} after the writer has put
-the n-th line on disk (with --pause-lines the process then waits for a line on stdin, so a
+the n-th line on disk, {"half": n} when half of it is (--split-writes) (with --pause-lines the process then waits for a line on stdin, so a
 parent can SIGKILL it at an exact point), and finally {"result": {...}}.
 """
 
@@ -37,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
         q.add_argument("--file", required=True)
         q.add_argument("--message", default=None)
         q.add_argument("--pause-lines", action="store_true")
+        q.add_argument("--split-writes", action="store_true", help="write each line in two halves")
     r = sub.choices["run"]
     r.add_argument("--calls", type=int, default=3)
     r.add_argument("--text", action="store_true", help="assistant text alongside the calls")
@@ -94,6 +95,12 @@ async def _main(a) -> int:
             if a.pause_lines:
                 sys.stdin.readline()  # blocks the whole process: the parent may kill it here
         s.recorder.on_line = on_line
+        if a.split_writes:
+            def on_half(rec) -> None:
+                _out({"half": rec.lines_written + 1})
+                if a.pause_lines:
+                    sys.stdin.readline()
+            s.recorder.on_half = on_half
     if a.cmd == "run" and a.interrupt_at:
         def listener(action, arg, _prev=log.listener):
             _prev(action, arg)

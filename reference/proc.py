@@ -29,16 +29,24 @@ class ProcessRun:
     lines: int = 0  # lines the child reported written
     model_lines: int = 0
     killed: bool = False
+    torn: bool = False  # killed halfway through a line
     result: dict | None = None
     returncode: int | None = None
     pid: int = 0
 
 
 def _drive(out, inp, pid: int, kill_after_line: int | None, run: ProcessRun,
-           kill_after_model_line: int | None = None) -> None:
+           kill_after_model_line: int | None = None, tear_line: int | None = None) -> None:
     for raw in out:
         msg = json.loads(raw)
-        if "event" in msg:
+        if "half" in msg:
+            if msg["half"] == tear_line and not run.killed:
+                os.kill(pid, signal.SIGKILL)
+                run.killed = run.torn = True
+            elif not run.killed:
+                inp.write("\n")
+                inp.flush()
+        elif "event" in msg:
             run.events.append(tuple(msg["event"]))
         elif "line" in msg:
             run.lines, run.model_lines = msg["line"], msg["model_lines"]
@@ -56,9 +64,10 @@ def _drive(out, inp, pid: int, kill_after_line: int | None, run: ProcessRun,
 
 
 def run_process(argv: list, kill_after_line: int | None = None, fork: bool = False,
-                kill_after_model_line: int | None = None) -> ProcessRun:
-    """``kill_after_model_line`` counts only response_item and turn_aborted lines."""
-    argv = list(argv) + ["--pause-lines"]
+                kill_after_model_line: int | None = None, tear_line: int | None = None) -> ProcessRun:
+    """``kill_after_model_line`` counts only response_item and turn_aborted lines;
+    ``tear_line=n`` kills the process halfway through writing its n-th line."""
+    argv = list(argv) + ["--pause-lines"] + (["--split-writes"] if tear_line else [])
     run = ProcessRun()
     if not fork:
         env = dict(os.environ, PYTHONPATH=_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
@@ -66,7 +75,7 @@ def run_process(argv: list, kill_after_line: int | None = None, fork: bool = Fal
                              stdout=subprocess.PIPE, text=True, env=env, cwd=_ROOT)
         try:
             run.pid = p.pid
-            _drive(p.stdout, p.stdin, p.pid, kill_after_line, run, kill_after_model_line)
+            _drive(p.stdout, p.stdin, p.pid, kill_after_line, run, kill_after_model_line, tear_line)
         except BrokenPipeError:
             pass
         finally:
@@ -98,7 +107,7 @@ def run_process(argv: list, kill_after_line: int | None = None, fork: bool = Fal
     os.close(r_in)
     with os.fdopen(r_out, "r") as out, os.fdopen(w_in, "w") as inp:
         try:
-            _drive(out, inp, pid, kill_after_line, run, kill_after_model_line)
+            _drive(out, inp, pid, kill_after_line, run, kill_after_model_line, tear_line)
         except BrokenPipeError:
             pass
     _, status = os.waitpid(pid, 0)

@@ -59,6 +59,7 @@ class Recorder:
             self.f.flush()
         self.task = asyncio.ensure_future(self._writer())
         self.on_line = None  # hook called after each written line (the SIGKILL tests pause there)
+        self.on_half = None  # if set: each line is written in two halves, this is called between
 
     def record(self, kind: str, payload: dict) -> None:
         if self.dead:
@@ -74,7 +75,14 @@ class Recorder:
             await self.sched.gate(("write",))
             if self.dead:
                 return
-            self.f.write(text + "\n")
+            if self.on_half is not None:  # two writes per line: a kill in between tears it
+                half = len(text) // 2
+                self.f.write(text[:half])
+                self.f.flush()
+                self.on_half(self)
+                self.f.write(text[half:] + "\n")
+            else:
+                self.f.write(text + "\n")
             self.f.flush()
             if self.fsync:
                 os.fsync(self.f.fileno())

@@ -22,12 +22,13 @@ SCENARIOS = {  # name -> (extra args for `python -m reference run`, model faults
 }
 
 
-def crash_and_resume(design: str, scenario: str, k: int, tmp_path, fork: bool = True) -> dict:
+def crash_and_resume(design: str, scenario: str, k: int, tmp_path, fork: bool = True, tear: bool = False) -> dict:
     extra, faults = SCENARIOS[scenario]
     path = str(tmp_path / f"{design}-{scenario}-{k}.jsonl")
     model = make_model(design, calls=3, faults=faults)
     rep = Replayer(model)
-    first = run_process(["run", "--design", design, "--file", path, *extra], kill_after_line=k, fork=fork)
+    first = run_process(["run", "--design", design, "--file", path, *extra], fork=fork,
+                        kill_after_line=None if tear else k, tear_line=k if tear else None)
     for ev in first.events:
         rep.step(*ev)
     # a process that ends by itself is, to the model, a crash with the writer caught up
@@ -45,6 +46,8 @@ def crash_and_resume(design: str, scenario: str, k: int, tmp_path, fork: bool = 
             r = model.request(prev)
             verdicts.append(r.rejections[0].text if r.rejections else None)
     assert second.returncode == 0 and second.result is not None
+    # a line torn by the kill is skipped on load, and reported
+    assert [why for _, why in second.result["skipped"]] == (["torn last line"] if first.torn else [])
     got = [r["message"] for r in second.result["rejections"]]
     assert got == [v for v in verdicts if v is not None]
     assert file_items(path) == rep.s[FILE] + rep.s[QUEUE]  # the resumed process closed cleanly
@@ -73,3 +76,14 @@ def test_sigkill_of_a_fresh_interpreter(tmp_path):
     assert r["killed"]
     r = crash_and_resume("turnproof-proposed", "three-shell-calls", 6, tmp_path, fork=False)
     assert r["killed"] and all(v is None for v in r["verdicts"])
+
+
+@pytest.mark.parametrize("design", ["codex-0.78-chat", "turnproof-proposed"])
+def test_sigkill_halfway_through_a_line(design, tmp_path):
+    torn = 0
+    for k in range(2, 14):
+        r = crash_and_resume(design, "three-shell-calls", k, tmp_path, tear=True)
+        torn += r["killed"]
+        if not r["killed"]:
+            break
+    assert torn >= 8
