@@ -74,10 +74,13 @@ class ControlledScheduler:
 
     async def grace_expired(self, task: asyncio.Task, seconds: float) -> bool:
         expiry = asyncio.ensure_future(self.gate(("HardAbort",)))
-        done, _ = await asyncio.wait({task, expiry}, return_when=asyncio.FIRST_COMPLETED)
+        try:
+            done, _ = await asyncio.wait({task, expiry}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not expiry.done():
+                expiry.cancel()
         if task in done:
-            expiry.cancel()
-            await asyncio.wait({expiry})
+            await asyncio.wait({expiry})  # withdrawn before anyone can take it
             return False
         return True
 
