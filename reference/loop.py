@@ -30,7 +30,7 @@ import re
 from . import items as It
 from .designs import Design
 from .normalize import normalize, unanswered
-from .provider import HttpError, InvalidRequest, judge
+from .provider import InvalidRequest, judge
 from .rollout import Recorder, read
 from .sched import FreeScheduler, ToolError
 from .tools import ScriptedModel, Tool
@@ -183,7 +183,7 @@ class Session:
         for t in (self.turn_task, self.abort_task):
             if t is not None:
                 await asyncio.wait({t})
-        if self.abort_task is not None:
+        if self.abort_task is not None:  # an interrupt may have started it while we waited
             await asyncio.wait({self.abort_task})
 
     async def close(self) -> None:
@@ -413,6 +413,3 @@ class Session:
                 "retries_left": self.retries_left,
                 "records": list(rec.records) if rec else [], "written": rec.written if rec else 0}
 
-
-def rejection_text(e: HttpError) -> str:
-    return e.message

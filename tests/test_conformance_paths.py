@@ -74,6 +74,18 @@ def test_counterexamples_replay_on_the_reference(name, tmp_path):
             assert sim.log[-1][0] == last_action and sim.log[-1][1] in (None, "rejected")
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(NAMED))
+def test_counterexamples_at_three_calls_replay_on_the_reference(name, tmp_path):
+    md, _ = designs(name)
+    model = TurnLoop(md, Params())  # the explorer's defaults, as `turnproof check` runs them
+    result = Explorer(model, TurnLoopSpec(model)).run()
+    for prop, v in result.violations.items():
+        sim, errors = _run(_replay(name, model, v.path + list(v.continuation), tmp_path))
+        if prop == "wire-valid":
+            assert errors and errors[-1] == v.detail.text
+
+
 @pytest.mark.parametrize("name", DESIGNS)
 def test_random_model_walks_replay_on_the_reference(name, tmp_path):
     model = make_model(name, calls=3)

@@ -39,7 +39,7 @@ SCENARIOS = {
                                 "assistant text alongside two calls on the chat wire"),
     "tool-failure": Scenario("codex-0.78-chat", ("--calls", "3", "--fail-call", "2"),
                              "the second of three tools fails: its call gets no output"),
-    "hard-abort": Scenario("codex-0.78-chat", ("--calls", "3", "--stubborn-call", "2", "--slow", "0.5",
+    "hard-abort": Scenario("codex-0.78-chat", ("--calls", "3", "--stubborn-call", "2", "--slow", "3",
                                                "--interrupt-at", "StreamCompleted"),
                            "interrupt while a tool ignores the cancellation: the 100 ms grace runs out"),
     "crash": Scenario("codex-0.78-chat", ("--calls", "3"),
