@@ -18,7 +18,7 @@ import json
 import os
 import sys
 
-from .designs import get
+from .designs import from_knobs, get
 from .loop import EventLog, Session
 from .tools import ScriptedModel, Tool
 
@@ -34,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     for name in ("run", "resume"):
         q = sub.add_parser(name)
         q.add_argument("--design", required=True)
+        q.add_argument("--knobs", default=None, help="JSON knob values: the design is these, named --design")
         q.add_argument("--file", required=True)
         q.add_argument("--message", default=None)
         q.add_argument("--pause-lines", action="store_true")
@@ -80,7 +81,7 @@ def scenario(a) -> tuple[list, dict]:
 
 
 async def _main(a) -> int:
-    d = get(a.design)
+    d = from_knobs(a.design, json.loads(a.knobs)) if a.knobs else get(a.design)
     log = EventLog()
     log.listener = lambda action, arg: _out({"event": [action, arg]})
     prefix = "toolu" if d.wire == "anthropic" else "call"

@@ -63,3 +63,12 @@ def get(name: str, wire: str | None = None) -> Design:
             raise ValueError(f"unknown wire {wire!r}; allowed: chat, responses, anthropic")
         d = replace(d, name=f"{name}@{wire}", wire=wire)
     return d
+
+
+def from_knobs(name: str, knobs: dict) -> Design:
+    """A design given as knob values (a candidate fix from a design file)."""
+    allowed = {f.name for f in fields(Design)} - {"name"}
+    bad = sorted(set(knobs) - allowed)
+    if bad:
+        raise ValueError(f"unknown knob {bad[0]!r}; allowed knobs: {', '.join(sorted(allowed))}")
+    return replace(Design(name), **knobs)

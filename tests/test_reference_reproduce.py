@@ -102,3 +102,12 @@ def test_residual_failure_reproduced_and_fixed(scenario, tmp_path):
     broken, _, second = _two_processes("turnproof-proposed", scenario, tmp_path)
     assert not broken
     assert not second.result["rejections"]
+
+
+def test_reproduce_with_a_design_file(tmp_path, capsys):
+    f = tmp_path / "fix.toml"
+    f.write_text('base = "codex-0.77-chat"\ntitle = "group calls"\n\n[knobs]\nchat_grouping = "consecutive"\n')
+    assert main(["reproduce", "8479", "--design", str(f), "--dir", str(tmp_path)]) == 0
+    f.write_text('base = "codex-0.77-chat"\ntitle = "no change"\n\n[knobs]\nchat_grouping = "per-call"\n')
+    assert main(["reproduce", "8479", "--design", str(f), "--dir", str(tmp_path)]) == 1
+    assert CHAT_8479 in capsys.readouterr().out

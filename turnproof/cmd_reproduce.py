@@ -12,11 +12,12 @@ for shipped Codex designs (see `turnproof check --design NAME`).
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from dataclasses import dataclass
 
-from reference.designs import get as ref_get
+from reference.designs import from_knobs as ref_from_knobs, get as ref_get
 from reference.proc import run_process
 from reference.rollout import new_session_file
 
@@ -52,7 +53,7 @@ SCENARIOS = {
 
 def add_reproduce_arguments(p) -> None:
     p.add_argument("scenario", metavar="SCENARIO", help=f"one of: {', '.join(SCENARIOS)}")
-    p.add_argument("--design", metavar="NAME", help="a named design (default: the one the incident was on)")
+    p.add_argument("--design", metavar="NAME", help="a named design or a design file (default: the design the incident was on)")
     p.add_argument("--dir", metavar="DIR", help="where to write the session file (default: a new temporary folder)")
 
 
@@ -139,7 +140,16 @@ def run_reproduce(args) -> int:
     sc = SCENARIOS.get(args.scenario)
     if sc is None:
         raise ValueError(f"unknown scenario {args.scenario!r}; scenarios: {', '.join(SCENARIOS)}")
-    design = ref_get(args.design or sc.design)
+    knob_args: list = []
+    try:
+        design = ref_get(args.design or sc.design)
+    except ValueError:
+        if not args.design or not (args.design.endswith(".toml") or os.path.exists(args.design)):
+            raise
+        from turnproof.resolve import resolve_design  # a design file: run the reference with its knobs
+        md = resolve_design(args.design)
+        design = ref_from_knobs(md.name, md.knobs())
+        knob_args = ["--knobs", json.dumps(md.knobs())]
     directory = args.dir or tempfile.mkdtemp(prefix="turnproof-reproduce-")
     try:
         os.makedirs(directory, exist_ok=True)
@@ -149,11 +159,11 @@ def run_reproduce(args) -> int:
     print(f"turnproof reproduce {args.scenario}: {sc.title}")
     print(f"design {design.name} (wire {design.wire}); session file {path}")
     print()
-    first = run_process(["run", "--design", design.name, "--file", path, *sc.args],
+    first = run_process(["run", "--design", design.name, *knob_args, "--file", path, *sc.args],
                         kill_after_model_line=sc.kill_after_model_line)
     failed = _report_process(1, "the session", first, design.wire)
     print()
-    second = run_process(["resume", "--design", design.name, "--file", path, "--message", "continue"])
+    second = run_process(["resume", "--design", design.name, *knob_args, "--file", path, "--message", "continue"])
     failed_again = _report_process(2, "a fresh process resumed from the rollout file", second, design.wire)
     print()
     if failed_again:
