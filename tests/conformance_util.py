@@ -253,6 +253,7 @@ async def run_schedule(name: str, path: str, choose, *, calls: int = 3, max_step
     rep = Replayer(model)
     bounds = Bounds(model, rd.text_lands)
     sends: list = []
+    taken: list = []  # the choices, replayable with scripted(taken)
     try:
         compare(sim, rep.s, "start")
         for n in range(max_steps):
@@ -264,6 +265,7 @@ async def run_schedule(name: str, path: str, choose, *, calls: int = 3, max_step
             if not choices or all(c[0] in ("write", "Crash") for c in choices):
                 break
             action, arg, torn = choose(choices)
+            taken.append((action, arg, torn))
             before = len(sim.log)
             nreq = len(sim.session.requests) if not sim.down else 0
             if action == "write":
@@ -281,9 +283,18 @@ async def run_schedule(name: str, path: str, choose, *, calls: int = 3, max_step
             compare(sim, rep.s, where)
             if action in ("Resume",) and sim.session.skipped:
                 assert any(r == "torn last line" for _, r in sim.session.skipped), sim.session.skipped
+    except Mismatch as e:
+        raise Mismatch(f"{e}\nreplay: run_schedule({name!r}, PATH, scripted({taken!r}), calls={calls}, "
+                       f"text={text})") from None
     finally:
         await sim.finish()
     return Run(rep.path, model, sends, sim)
+
+
+def scripted(choices: list):
+    """A chooser that repeats a recorded schedule (from a Mismatch message)."""
+    todo = list(choices)
+    return lambda offered: todo.pop(0)
 
 
 @dataclass
