@@ -172,7 +172,7 @@ def prove(design: Design, faults: frozenset = frozenset(M.FAULTS), timeout_ms: i
         st = _check(sol, z3.Not(c.fn(design, init, p)))
         cti = None
         if st == "failed":
-            m = sol.model()
+            m = _small_model(sol, z3.Not(c.fn(design, init, p)), p)
             cti = {"params": _params(m, p), "choices": {}, "before": None, "after": _decode(m, init)}
         emit(Obligation("init", c.name, st, time.perf_counter() - t0, cti))
 
@@ -193,7 +193,7 @@ def prove(design: Design, faults: frozenset = frozenset(M.FAULTS), timeout_ms: i
             for sol, t in sols:
                 st = _check(sol, z3.Not(c.fn(design, t, p)))
                 if st == "failed":
-                    m = sol.model()
+                    m = _small_model(sol, z3.Not(c.fn(design, t, p)), p)
                     cti = {"params": _params(m, p),
                            "choices": {k: str(m.eval(v, model_completion=True)) for k, v in choices.vars.items()},
                            "before": _decode(m, s), "after": _decode(m, t)}
@@ -204,6 +204,15 @@ def prove(design: Design, faults: frozenset = frozenset(M.FAULTS), timeout_ms: i
             emit(Obligation(action, c.name, status, time.perf_counter() - t0, cti))
     res.seconds = time.perf_counter() - t_all
     return res
+
+
+def _small_model(sol: z3.Solver, negated, p: Params) -> z3.ModelRef:
+    """The counterexample with the fewest calls z3 finds quickly (a readable one), else any."""
+    for n in (1, 2, 3):
+        if sol.check(negated, p.N <= n) == z3.sat:
+            return sol.model()
+    sol.check(negated)
+    return sol.model()
 
 
 def _params(m: z3.ModelRef, p: Params) -> dict:
