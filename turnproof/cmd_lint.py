@@ -1,0 +1,187 @@
+"""`turnproof lint` and `turnproof repair`: the command-line side of turnproof/lint/.
+
+lint exit codes: 0 no findings, 1 findings, 2 a file could not be read (the others are still
+linted and reported). repair exit codes: 0 written (or nothing to repair), 2 unreadable input or
+usage error, and then nothing is written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+from model.designs import NAMED
+
+from turnproof.cli import UsageError
+from turnproof.lint import DEFAULT_MAX_LINE, DIALECTS, LintError, expand, lint_path, sniff
+from turnproof.lint.repair import repair_in_place, repair_to
+
+EXIT_OK, EXIT_FINDINGS, EXIT_INPUT = 0, 1, 2
+
+
+class Progress:
+    """Progress on stderr, at most twice a second: on request, or by itself when stderr is a terminal."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.last = 0.0
+        self.path = ""
+        self.size = 1
+        self.shown = False
+
+    def start(self, path: str) -> None:
+        self.path = path
+        try:
+            self.size = max(1, os.path.getsize(path))
+        except OSError:
+            self.size = 1
+
+    def __call__(self, done: int, rpass: int) -> None:
+        now = time.monotonic()
+        if now - self.last < 0.5:
+            return
+        self.last = now
+        self.shown = True
+        sys.stderr.write(f"\r{self.path}: pass {rpass}/2, {done / 1e6:,.0f} of {self.size / 1e6:,.0f} MB "
+                         f"({100 * done / self.size:.0f}%)   ")
+        sys.stderr.flush()
+
+    def end(self) -> None:
+        if self.shown:
+            sys.stderr.write("\n")
+            self.shown = False
+
+
+def _common(p) -> None:
+    p.add_argument("--dialect", choices=DIALECTS, help="the file format (default: detected)")
+    p.add_argument("--max-line-mb", type=float, default=DEFAULT_MAX_LINE / (1 << 20), metavar="MB",
+                   help=f"longest line (or JSON document) read, in MiB (default {DEFAULT_MAX_LINE >> 20})")
+    p.add_argument("--progress", action="store_true", help="report progress on stderr (default: when it is a terminal)")
+
+
+def _max_line(args) -> int:
+    if not args.max_line_mb > 0:
+        raise UsageError("--max-line-mb must be positive")
+    return int(args.max_line_mb * (1 << 20))
+
+
+# ---- lint --------------------------------------------------------------------------------------
+def add_lint_arguments(p) -> None:
+    p.add_argument("paths", nargs="+", metavar="PATH", help="files, or directories to search for .jsonl/.json files")
+    _common(p)
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.add_argument("--design", action="append", default=[], metavar="NAME",
+                   help="count this design's request builder rejections as findings (rollouts; repeatable)")
+
+
+def run_lint(args) -> int:
+    for d in args.design:
+        if d not in NAMED:
+            raise UsageError(f"unknown design {d!r}; named designs: {', '.join(NAMED)}")
+    max_line = _max_line(args)
+    files = expand(args.paths)
+    if not files:
+        raise UsageError("no .jsonl or .json files found under " + ", ".join(args.paths))
+    prog = Progress(args.progress or sys.stderr.isatty())
+    reports = []
+    for path in files:
+        prog.start(path)
+        rep = lint_path(path, args.dialect, tuple(args.design), max_line, prog if prog.enabled else None)
+        prog.end()
+        reports.append(rep)
+        if rep.error:
+            print(f"turnproof lint: error: {rep.error}", file=sys.stderr)
+        if not args.json:
+            _print_report(rep)
+    if args.json:
+        print(json.dumps({"files": [r.to_json() for r in reports]}, indent=2, ensure_ascii=False))
+    elif len(reports) > 1:
+        bad = sum(1 for r in reports if r.findings)
+        errs = sum(1 for r in reports if r.error)
+        print(f"{len(reports)} files: {bad} with findings, {errs} unreadable")
+    if any(r.error for r in reports):
+        return EXIT_INPUT
+    return EXIT_FINDINGS if any(r.findings for r in reports) else EXIT_OK
+
+
+def _print_report(rep) -> None:
+    if rep.error:
+        return
+    for f in sorted(rep.findings, key=lambda f: f.sort_key()):
+        where = f"{rep.path}:{f.line}" if f.line is not None else f"{rep.path}: {f.pointer}"
+        who = f" [{f.design}]" if f.design else ""
+        print(f"{where}: {f.call_id or '-'}: {f.rule}{who}: {f.provider_error or f.message}")
+    for bv in rep.builders:
+        if bv.accepted:
+            print(f"{rep.path}: {bv.design} ({bv.wire}) accepts this history")
+        else:
+            f = bv.findings[0]
+            more = f" (+{len(bv.findings) - 1} more)" if len(bv.findings) > 1 else ""
+            print(f"{rep.path}: {bv.design} ({bv.wire}) rejects this history: line {f.line}, {f.call_id}, "
+                  f"{f.rule}: {f.provider_error}{more}")
+    n = len(rep.findings)
+    print(f"{rep.path}: {rep.dialect}: " + (f"{n} finding{'s' if n != 1 else ''}" if n else "clean"))
+
+
+# ---- repair ------------------------------------------------------------------------------------
+def add_repair_arguments(p) -> None:
+    p.add_argument("path", metavar="FILE", help="a Codex rollout (.jsonl)")
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("-o", "--output", metavar="OUT", help="write the repaired file here")
+    g.add_argument("--in-place", action="store_true", help="repair FILE itself, keeping a backup beside it")
+    _common(p)
+    p.add_argument("--json", action="store_true", help="print the edits as JSON")
+
+
+def run_repair(args) -> int:
+    max_line = _max_line(args)
+    path = args.path
+    if not os.path.isfile(path):
+        raise UsageError(f"{path}: no such file" if not os.path.exists(path) else f"{path}: not a regular file")
+    dialect = args.dialect or sniff(path)
+    if dialect not in (None, "codex-rollout") or (dialect is None and not _looks_rollout(path)):
+        raise UsageError(f"{path}: repair handles Codex rollouts (codex-rollout) only, "
+                         f"not {dialect or 'this file'}")
+    prog = Progress(args.progress or sys.stderr.isatty())
+    prog.start(path)
+    cb = prog if prog.enabled else None
+    try:
+        if args.in_place:
+            edits, backup = repair_in_place(path, max_line, cb)
+            target = path
+        else:
+            if os.path.exists(args.output) and os.path.samefile(args.output, path):
+                raise UsageError(f"{args.output}: is the input file; use --in-place to repair it in place")
+            edits = repair_to(path, args.output, max_line, cb)
+            backup, target = None, args.output
+    except LintError as e:
+        raise UsageError(str(e)) from None
+    finally:
+        prog.end()
+    if args.json:
+        print(json.dumps({"path": path, "output": target, "backup": backup,
+                          "edits": [e.to_json() for e in edits]}, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    for e in edits:
+        print(f"{path}: {e.describe()}")
+    if args.in_place:
+        if backup is None:
+            print(f"{path}: nothing to repair; file left as it was")
+        else:
+            print(f"{path}: repaired in place ({len(edits)} edits); the original is kept at {backup}")
+    else:
+        print(f"{target}: written ({len(edits)} edits" + ("" if edits else ": nothing to repair") + ")")
+    return EXIT_OK
+
+
+def _looks_rollout(path: str) -> bool:
+    """Without --dialect, a file is repaired only if its first line reads as a rollout line."""
+    try:
+        with open(path, "rb") as f:
+            first = f.readline(1 << 16)
+        obj = json.loads(first)
+    except (OSError, ValueError, RecursionError):
+        return True  # let the reader name the line and the problem
+    return isinstance(obj, dict) and "payload" in obj

@@ -1,0 +1,97 @@
+"""What lint reports: findings (problems a file has) and input errors (files it cannot read).
+
+A finding names the rule broken in the project's vocabulary: a property id
+(model.properties.PROPERTIES: calls-answered, no-orphan-results), a provider rule id from
+model.provider (chat-missing-tool-response, responses-orphan-output, ...), or lint's own
+``torn-last-line``. Provider findings carry the provider's exact error text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from model.properties import PROPERTIES
+from model.provider import PROVIDERS
+
+TORN = "torn-line"
+LINT_RULES = {
+    TORN: "A line cut short (JSON that just stops): a crash tore the write. "
+          "Codex skips it silently on load, so whatever it held is lost.",
+}
+assert not set(LINT_RULES) & set(PROPERTIES)
+
+
+class LintError(ValueError):
+    """A file lint cannot read; ``str()`` is one line naming the file and the line or pointer."""
+
+
+@dataclass
+class Finding:
+    rule: str
+    call_id: str | None
+    line: int | None = None  # JSONL files
+    pointer: str | None = None  # JSON documents (RFC 6901)
+    provider_error: str | None = None  # the provider's exact answer, when the rule is a provider's
+    wire: str | None = None  # chat | responses | anthropic | gemini
+    design: str | None = None  # the Codex request builder (a model.designs name), when it is one
+    message: str | None = None  # for rules no provider words: what is wrong, in one line
+
+    def where(self) -> str:
+        if self.line is not None:
+            return str(self.line)
+        return self.pointer if self.pointer is not None else ""
+
+    def to_json(self) -> dict:
+        d: dict = {"rule": self.rule, "call_id": self.call_id}
+        if self.line is not None:
+            d["line"] = self.line
+        else:
+            d["pointer"] = self.pointer
+        d["provider_error"] = self.provider_error
+        if self.wire:
+            d["wire"] = self.wire
+            d["provider"] = PROVIDERS[self.wire]
+        if self.design:
+            d["design"] = self.design
+        if self.message:
+            d["message"] = self.message
+        return d
+
+    def sort_key(self) -> tuple:
+        return (self.line if self.line is not None else -1, self.pointer or "", self.call_id or "", self.rule)
+
+
+@dataclass
+class BuilderVerdict:
+    """Whether one Codex request builder (a named design) accepts the history of a rollout."""
+
+    design: str
+    wire: str
+    findings: list = field(default_factory=list)
+
+    @property
+    def accepted(self) -> bool:
+        return not self.findings
+
+    def to_json(self) -> dict:
+        return {"design": self.design, "wire": self.wire, "accepted": self.accepted,
+                "findings": [f.to_json() for f in self.findings]}
+
+
+@dataclass
+class FileReport:
+    path: str
+    dialect: str | None
+    findings: list = field(default_factory=list)
+    builders: list = field(default_factory=list)  # rollouts only
+    error: str | None = None  # set when the file could not be read (exit 2)
+    items: int = 0  # calls, results and messages seen
+
+    def to_json(self) -> dict:
+        d: dict = {"path": self.path, "dialect": self.dialect,
+                   "findings": [f.to_json() for f in sorted(self.findings, key=Finding.sort_key)]}
+        if self.builders:
+            d["builders"] = [b.to_json() for b in self.builders]
+        if self.error is not None:
+            d["error"] = self.error
+        return d

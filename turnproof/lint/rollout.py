@@ -1,0 +1,277 @@
+"""Reading a Codex rollout (JSONL) as history items, in bounded memory.
+
+A rollout line is ``{"timestamp", "type", "payload"}`` (core/src/rollout/recorder.rs). Only
+``response_item`` lines are history: messages become user / text items, reasoning a reasoning
+item, function / custom / local shell calls a call, their outputs an output (model/items.py), each
+tagged with its line number. A ``compacted`` line starts a new history (resume replaces everything
+before it with its ``replacement_history``, when it has one).
+
+Bounded memory: pairing is decided per call id, so the file is read twice. Pass 1 scans the raw
+bytes for ``"call_id"`` and keeps, per id, the last line it occurs on. Pass 2 parses each line and
+cuts the item stream into *chunks* at points no id spans, where an assistant-side item follows a
+user-side one (a user message or an output). Every normalization (model/normalize.py), request
+builder (model/wire.py) and provider judge (model/provider.py) gives on a chunk exactly what it
+gives on the whole history at those items, because none of them relates items of different ids
+and no builder merges a user-side item with an assistant-side one. So only one chunk (usually one
+round of calls and results) and the per-id table are in memory, whatever the file's size. If pass
+2 meets an id pass 1 missed, it stops cutting: still correct, only no longer bounded.
+
+A line cut short by a crash (valid UTF-8, JSON that merely ends too soon) is a ``torn-line``
+finding, as Codex skips it; every other unreadable line is a LintError naming file and line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from dataclasses import dataclass, field
+
+from model.items import ASSISTANT_SIDE, CALL, OUTPUT, REASONING, TEXT, USER
+
+from .findings import LintError
+
+CALL_TYPES = ("function_call", "custom_tool_call", "local_shell_call")
+OUTPUT_TYPES = ("function_call_output", "custom_tool_call_output")
+ROLLOUT_TYPES = ("session_meta", "response_item", "compacted", "turn_context", "event_msg")
+DEFAULT_MAX_LINE = 256 << 20  # Codex writes whole tool outputs on one line; beyond this, refuse
+
+_CID = re.compile(rb'"call_id"\s*:\s*"((?:[^"\\]|\\.)*)"')
+_ID = re.compile(rb'"id"\s*:\s*"((?:[^"\\]|\\.)*)"')  # local_shell_call may carry only `id`
+INF = float("inf")
+
+
+@dataclass
+class Line:
+    """One line of a chunk's region, kept for repair: raw bytes and the item tags it holds."""
+
+    n: int
+    raw: bytes
+    tags: tuple = ()  # item tags on this line (several for a compacted line)
+    payload_type: str | None = None
+    timestamp: object = None
+    torn: bool = False
+
+
+@dataclass
+class Chunk:
+    items: tuple
+    restart: bool = False  # first chunk of a new history (file start or a compacted line)
+    lines: list = field(default_factory=list)  # repair only: every line since the previous chunk
+
+
+def _cid_text(raw: bytes) -> str:
+    return json.loads(b'"' + raw + b'"') if b"\\" in raw else raw.decode("utf-8", "replace")
+
+
+def _open_lines(path: str, max_line: int):
+    """(line number, raw bytes) for each line; a line longer than ``max_line`` is a LintError."""
+    try:
+        f = open(path, "rb")
+    except OSError as e:
+        raise LintError(f"{path}: cannot read: {e.strerror or e}") from None
+    with f:
+        n = 0
+        read = f.readline
+        while True:
+            try:
+                raw = read(max_line + 1)
+            except OSError as e:
+                raise LintError(f"{path}:{n + 1}: cannot read: {e.strerror or e}") from None
+            if not raw:
+                return
+            n += 1
+            if len(raw) > max_line and not (len(raw) == max_line + 1 and raw.endswith(b"\n")):
+                raise LintError(f"{path}:{n}: line longer than {max_line} bytes; raise --max-line-mb to read it")
+            yield n, raw
+
+
+def scan_ids(path: str, max_line: int = DEFAULT_MAX_LINE, progress=None) -> tuple[dict, int]:
+    """Pass 1: {call id: last line it occurs on}, and the number of lines."""
+    last: dict = {}
+    n = 0
+    done = 0
+    for n, raw in _open_lines(path, max_line):
+        done += len(raw)
+        if progress is not None and not n & 1023:
+            progress(done)
+        i = raw.find(b'"call_id"')
+        while i >= 0:
+            m = _CID.match(raw, i)
+            if m:
+                try:
+                    last[_cid_text(m.group(1))] = n
+                except ValueError:
+                    pass  # not a valid escape: pass 2 reports the line
+            i = raw.find(b'"call_id"', i + 9)
+        if b'"local_shell_call"' in raw:
+            for m in _ID.finditer(raw):
+                try:
+                    last[_cid_text(m.group(1))] = n
+                except ValueError:
+                    pass
+    return last, n
+
+
+class RolloutReader:
+    """Pass 2: the items of a rollout, in chunks (see the module docstring)."""
+
+    def __init__(self, path: str, max_line: int = DEFAULT_MAX_LINE, keep_lines: bool = False, progress=None):
+        self.path = path
+        self.max_line = max_line
+        self.keep_lines = keep_lines
+        self.progress = progress
+        self.torn: list[int] = []  # lines cut short
+        self.lines = 0
+        self.items = 0
+        self.bounded = True  # False once an id pass 1 missed turned cutting off
+
+    def fail(self, n: int, msg: str) -> LintError:
+        return LintError(f"{self.path}:{n}: {msg}")
+
+    def chunks(self):
+        path = self.path
+        if os.path.isdir(path):
+            raise LintError(f"{path}: is a directory")
+        last, nlines = scan_ids(path, self.max_line,
+                                None if self.progress is None else (lambda b: self.progress(b, 1)))
+        if nlines == 0:
+            raise LintError(f"{path}: empty file")
+        open_calls: dict = {}  # call id -> line of a call with no result yet (duplicate-id check)
+        items: list = []
+        region: list = []
+        open_until = 0
+        prev_user_side = True
+        restart = True
+        keep = self.keep_lines
+        loads = json.loads
+        done = 0
+        seen_content = False
+        for n, raw in _open_lines(path, self.max_line):
+            self.lines = n
+            done += len(raw)
+            if self.progress is not None and not n & 1023:
+                self.progress(done, 2)
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise self.fail(n, f"not valid UTF-8 (byte {e.start + 1})") from None
+            if not text.strip():
+                if keep:
+                    region.append(Line(n, raw))
+                continue
+            seen_content = True
+            try:
+                obj = loads(text)
+            except RecursionError:
+                raise self.fail(n, "JSON nested too deeply") from None
+            except ValueError as e:
+                if self._is_torn(text, e):
+                    self.torn.append(n)
+                    if keep:
+                        region.append(Line(n, raw, torn=True))
+                    continue
+                raise self.fail(n, f"not valid JSON ({getattr(e, 'msg', e)}, column {getattr(e, 'colno', '?')})") from None
+            if type(obj) is not dict:
+                raise self.fail(n, f"a rollout line must be a JSON object, not {_tname(obj)}")
+            ltype = obj.get("type")
+            payload = obj.get("payload")
+            if not isinstance(ltype, str):
+                raise self.fail(n, "rollout line without a \"type\" string")
+            if ltype in ROLLOUT_TYPES and type(payload) is not dict:
+                raise self.fail(n, f"\"payload\" of a {ltype} line must be an object, not {_tname(payload)}")
+            new: list = []
+            ptype = None
+            if ltype == "response_item":
+                ptype = payload.get("type")
+                it = self._item(payload, n, n)
+                if it is not None:
+                    new.append(it)
+            elif ltype == "compacted":
+                # history is replaced here: close the chunk whatever spans it
+                if items or region:
+                    yield Chunk(tuple(items), restart, region)
+                items, region, open_until, prev_user_side, restart = [], [], 0, True, True
+                open_calls.clear()
+                rh = payload.get("replacement_history")
+                if rh is not None:
+                    if type(rh) is not list:
+                        raise self.fail(n, f"\"replacement_history\" must be a list, not {_tname(rh)}")
+                    for k, p in enumerate(rh):
+                        if type(p) is not dict:
+                            raise self.fail(n, f"replacement_history[{k}] must be an object, not {_tname(p)}")
+                        it = self._item(p, (n, k), n, where=f"replacement_history[{k}]: ")
+                        if it is not None:
+                            new.append(it)
+            for it in new:
+                kind, cid = it[0], it[1]
+                if kind in ASSISTANT_SIDE and prev_user_side and open_until < n and items:
+                    yield Chunk(tuple(items), restart, region)
+                    items, region, open_until, restart = [], [], 0, False
+                if cid is not None:
+                    lst = last.get(cid)
+                    if lst is None or lst < n:
+                        self.bounded = False
+                        open_until = INF
+                    elif lst > open_until:
+                        open_until = lst
+                    if kind == CALL:
+                        if cid in open_calls:
+                            raise self.fail(n, f"call id {cid} is used again while the call on line "
+                                               f"{open_calls[cid]} has no result: which result answers which "
+                                               "is ambiguous")
+                        open_calls[cid] = n
+                    else:
+                        open_calls.pop(cid, None)
+                prev_user_side = kind not in ASSISTANT_SIDE
+                items.append(it)
+                self.items += 1
+            if keep:
+                region.append(Line(n, raw, tuple(it[2] for it in new), ptype,
+                                   obj.get("timestamp")))
+        if not seen_content:
+            raise LintError(f"{path}: no JSON lines (only blank lines)")
+        if items or region:
+            yield Chunk(tuple(items), restart, region)
+
+    @staticmethod
+    def _is_torn(text: str, e: ValueError) -> bool:
+        """JSON that is fine as far as it goes and just stops: a write cut short."""
+        s = text.rstrip()
+        if not s.startswith("{"):
+            return False
+        msg = getattr(e, "msg", "")
+        pos = getattr(e, "pos", None)
+        if msg.startswith("Unterminated string"):
+            return True
+        return pos is not None and pos >= len(s) - (6 if "escape" in msg else 0)
+
+    def _item(self, p: dict, tag: object, n: int, where: str = "") -> tuple | None:
+        t = p.get("type")
+        if not isinstance(t, str):
+            raise self.fail(n, f"{where}response_item payload without a \"type\" string")
+        if t == "message":
+            role = p.get("role")
+            if not isinstance(role, str):
+                raise self.fail(n, f"{where}message without a \"role\" string")
+            return (TEXT if role == "assistant" else USER, None, tag)
+        if t == "reasoning":
+            return (REASONING, None, tag)
+        if t in CALL_TYPES or t in OUTPUT_TYPES:
+            cid = p.get("call_id")
+            if cid is None and t == "local_shell_call":
+                cid = p.get("id")
+            if not isinstance(cid, str):
+                what = "missing" if cid is None else f"a {_tname(cid)}, not a string"
+                raise self.fail(n, f"{where}{t} with call_id {what}")
+            if not cid:
+                raise self.fail(n, f"{where}{t} with an empty call_id")
+            return (CALL if t in CALL_TYPES else OUTPUT, cid, tag)
+        return None  # web_search_call, ghost_snapshot, compaction...: not part of the pairing
+
+
+def _tname(x: object) -> str:
+    return {dict: "an object", list: "a list", str: "a string", int: "a number", float: "a number",
+            bool: "a boolean", type(None): "null"}.get(type(x), type(x).__name__)
+
