@@ -7,7 +7,7 @@ import os
 import pytest
 
 from model import provider as P
-from tests.lint_util import DATA, lint_json, run, write_rollout
+from tests.test_lint_helpers import DATA, lint_json, run, write_rollout
 
 
 def findings(capsys, name: str, *extra) -> tuple[int, dict]:
