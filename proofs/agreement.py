@@ -40,10 +40,12 @@ def _z(v):
     return z3.BoolVal(v) if isinstance(v, bool) else (z3.IntVal(v) if isinstance(v, int) else v)
 
 
-def step_matches(enc: Encoding, p: Params, params_vals: dict, s: tuple, action: str, t: tuple) -> bool:
-    """Is the model step s --action--> t matched by an abstract step?"""
+def step_matches(enc: Encoding, p: Params, params_vals: dict, s: tuple, action: str, t: tuple,
+                 a_t: dict | None = None) -> bool:
+    """Is the model step s --action--> t matched by an abstract step? (``a_t`` replaces alpha(t).)"""
     d = enc.d
-    a_s, a_t = alpha(d, s), alpha(d, t)
+    a_s = alpha(d, s)
+    a_t = alpha(d, t) if a_t is None else a_t
     zs = z3_value(a_s)
     cases, _ = enc.cases(action, zs, p, tag="_m")
     sol = z3.Solver()

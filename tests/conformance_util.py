@@ -332,6 +332,16 @@ def weighted(pick_fault, pick):
     return choose
 
 
-def seeded(seed: object, fault_rate: float = 0.15):
+def seeded(seed: object, fault_rate: float = 0.15, busy: bool = False):
+    """Random choices from a seed; ``busy``: responses stream every call they may carry before
+    completing, so faults land while tools are in flight."""
     rng = random.Random(str(seed))
-    return weighted(lambda: rng.random() < fault_rate, rng.choice)
+    choose = weighted(lambda: rng.random() < fault_rate, rng.choice)
+    if not busy:
+        return choose
+
+    def busy_choose(choices):
+        if any(c[0] == "StreamToolCall" for c in choices):
+            choices = [c for c in choices if c[0] != "StreamCompleted"]
+        return choose(choices)
+    return busy_choose

@@ -29,7 +29,7 @@ def _path(name: str) -> str:
 
 
 @pytest.mark.parametrize("name", DESIGNS)
-@settings(max_examples=220, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 @given(data=st.data())
 def test_reference_traces_are_model_paths(name, data):
     choose = weighted(lambda: data.draw(st.integers(0, 6), label="fault?") == 0,
@@ -58,19 +58,25 @@ def test_reference_traces_on_knob_variants(name, data):
     asyncio.run(run_schedule(name, _path(name.replace("+", "_")), choose, calls=3))
 
 
-def exercised(runs_per_design: int = 80) -> Counter:
-    """Which model actions the reference took, over seeded schedules on every design."""
+def exercised(schedules: int = 40, walks: int = 15) -> Counter:
+    """Which model actions the reference took (logged) on every design, over seeded schedules
+    (reference-driven; half of them busy: every call streamed before Completed) and random model
+    walks (model-driven, full interleavings)."""
+    from test_conformance_mutants import _walk
+
     counts: Counter = Counter()
     for name in DESIGNS:
-        for i in range(runs_per_design):
-            steps = asyncio.run(run_schedule(name, _path(name), seeded((name, i))))
-            counts.update(a for a, _ in steps.steps)
+        for i in range(schedules):
+            run = asyncio.run(run_schedule(name, _path(name), seeded((name, i), busy=i % 2 == 1)))
+            counts.update(a for a, _ in run.steps)
+        for i in range(walks):
+            counts.update(a for a, _ in _walk(name, _path(name), i))
     return counts
 
 
 def test_every_model_action_is_exercised_by_the_reference():
     counts = exercised()
-    print("\nmodel actions taken by the reference (seeded schedules, all designs):")
+    print("\nmodel actions taken by the reference (seeded schedules and model walks, all designs):")
     for a in ACTIONS:
         print(f"  {a:<16} {counts[a]:>6}")
     missing = [a for a in ACTIONS if counts[a] == 0]

@@ -113,7 +113,8 @@ def run_prove(args) -> int:
     for g in GOALS:
         tr = traces.get(g)
         if tr is None:
-            print(f"  {g}: unknown (no counterexample with up to {args.max_calls} calls)")
+            print(f"  {g}: unknown (not proved for any number of calls; the explorer finds no counterexample "
+                  f"with up to {args.max_calls} calls)")
             continue
         first = _refuted_obligation(res, g, tr)
         where = f"; refuted obligation: {first.line()}" if first else ""

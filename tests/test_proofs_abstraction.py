@@ -1,0 +1,199 @@
+"""The abstraction agrees with the explicit model: every explored step is matched by the abstract
+action of the same name, the invariant holds on the proposed design's reachable states, and the
+verdicts the abstraction guarantees are the model's (on explored states and on random histories)."""
+
+import random
+from functools import lru_cache
+
+import pytest
+import z3
+from hypothesis import given, settings, strategies as st
+
+from model import items as I
+from model.designs import NAMED, with_knobs
+from model.explorer import Explorer
+from model.normalize import normalize
+from model.properties import TurnLoopSpec, orphan_results, unanswered_or_duplicated
+from model.provider import judge
+from model.turnloop import READY, PH, Params as MP, TurnLoop
+from model.wire import build_request
+from proofs.abstract import Params, alpha, automaton, ok_props, z3_value
+from proofs.agreement import step_matches, verdicts_sound
+from proofs.induction import CLAUSES
+from proofs.transitions import Encoding
+
+VALS = {"N": 2, "T": 2, "R": 1}
+
+
+@lru_cache(maxsize=None)
+def explored(name: str, calls: int = 2):
+    m = TurnLoop(NAMED[name], MP(calls=calls))
+    ex = Explorer(m, TurnLoopSpec(m))
+    ex.run(safety_only=True)
+    return m, ex._states
+
+
+def sample(states, k, seed=7, model=None, per_action=10):
+    """k random states, plus (with ``model``) states where each action is enabled."""
+    rnd = random.Random(seed)
+    out = rnd.sample(states, min(k, len(states)))
+    if model is not None:
+        counts: dict = {}
+        for s in rnd.sample(states, len(states)):
+            acts = {a for a, _, _ in model.successors(s)}
+            if any(counts.get(a, 0) < per_action for a in acts):
+                out.append(s)
+                for a in acts:
+                    counts[a] = counts.get(a, 0) + 1
+    return out
+
+
+@pytest.mark.parametrize("name", list(NAMED))
+def test_every_model_step_is_an_abstract_step(name):
+    m, states = explored(name)
+    enc, p = Encoding(m.d), Params.fresh()
+    seen_actions = set()
+    for s in sample(states, 40, model=m, per_action=6):
+        for action, arg, t in m.successors(s):
+            seen_actions.add(action)
+            assert step_matches(enc, p, VALS, s, action, t), (action, arg, s, t)
+    assert {"SendRequest", "StreamToolCall", "DrainOutput", "Crash", "Resume"} <= seen_actions
+
+
+@pytest.mark.parametrize("name", ["codex-0.77-chat", "turnproof-proposed"])
+def test_wrong_targets_are_not_abstract_steps(name):
+    # the match is not vacuous: a target with another next call id, or another phase, is refused
+    m, states = explored(name)
+    enc, p = Encoding(m.d), Params.fresh()
+    checked = 0
+    for s in sample(states, 60, seed=3):
+        for action, arg, t in m.successors(s):
+            a_t = alpha(m.d, t)
+            assert not step_matches(enc, p, VALS, s, action, t, {**a_t, "nxt": a_t["nxt"] + 1})
+            others = {alpha(m.d, u)["ph"] for a2, _, u in m.successors(s) if a2 == action}
+            wrong = next(x for x in range(7) if x not in others)
+            assert not step_matches(enc, p, VALS, s, action, t, {**a_t, "ph": wrong})
+            checked += 1
+    assert checked > 50
+
+
+def test_a_step_under_another_action_name_is_refused():
+    m, states = explored("turnproof-proposed")
+    enc, p = Encoding(m.d), Params.fresh()
+    for s in sample(states, 40, seed=5):
+        for action, arg, t in m.successors(s):
+            if action == "StreamToolCall":
+                assert not step_matches(enc, p, VALS, s, "StreamReasoning", t)
+            if action == "DrainOutput":
+                assert not step_matches(enc, p, VALS, s, "DrainFailed", t)
+
+
+@pytest.mark.parametrize("calls", [2, 3])
+def test_invariant_holds_on_reachable_states_of_proposed(calls):
+    m, states = explored("turnproof-proposed", calls)
+    p = Params(z3.IntVal(calls), z3.IntVal(2), z3.IntVal(1))
+    for s in sample(states, 400, seed=calls):
+        zs = z3_value(alpha(m.d, s))
+        for c in CLAUSES:
+            assert z3.is_true(z3.simplify(c.fn(m.d, zs, p))), (c.name, s)
+
+
+@pytest.mark.parametrize("name", list(NAMED))
+def test_guaranteed_verdicts_hold_on_explored_requests(name):
+    m, states = explored(name)
+    ready = [s for s in states if s[PH] == READY]
+    assert ready
+    for s in ready:
+        assert verdicts_sound(m, s) == [], s
+    if name == "turnproof-proposed":  # not vacuous: the proof's goals are guaranteed everywhere
+        assert all(all(v is True for v in ok_props(m.d, alpha(m.d, s)).values()) for s in ready)
+
+
+# ---- the verdict characterization on random histories -------------------------------------------
+@st.composite
+def orderly_histories(draw):
+    """Histories the automaton calls orderly: ids increase; each group's outputs follow its run in
+    call order; the last group may be left partly unanswered."""
+    items, nxt = [], 1
+    for _ in range(draw(st.integers(0, 5))):
+        kind = draw(st.sampled_from(["user", "run"]))
+        if kind == "user":
+            items.append(I.user())
+            continue
+        run, ids = [], []
+        for _ in range(draw(st.integers(1, 5))):
+            k = draw(st.sampled_from(["reasoning", "text", "call", "call"]))
+            if k == "call":
+                if not ids:  # ids may skip between groups (calls lost in a crash), not inside one
+                    nxt += draw(st.integers(0, 2))
+                run.append(I.call(nxt))
+                ids.append(nxt)
+                nxt += 1
+            else:
+                run.append(I.reasoning() if k == "reasoning" else I.text())
+        items += run
+        tags = [draw(st.sampled_from([I.OK, I.USER_ABORT, I.SYNTHETIC])) for _ in ids]
+        items += [I.output(c, tg) for c, tg in zip(ids, tags)]
+    if draw(st.booleans()):  # an open group at the end
+        ids = [nxt + i for i in range(draw(st.integers(1, 3)))]
+        items += [I.call(c) for c in ids]
+        if draw(st.booleans()):
+            items.append(I.text())
+        items += [I.output(c) for c in ids[: draw(st.integers(0, len(ids) - 1))]]
+    return tuple(items)
+
+
+ITEM = st.one_of(st.just(I.user()), st.just(I.reasoning()), st.just(I.text()),
+                 st.builds(I.call, st.integers(1, 4)), st.builds(I.output, st.integers(1, 4)))
+WIRINGS = [("chat", "per-call"), ("chat", "consecutive"), ("chat", "response"), ("responses", "consecutive"),
+           ("anthropic", "consecutive")]
+
+
+def _design(wire, grouping, mode):
+    return with_knobs(NAMED["codex-0.77-chat"], "x", wire=wire, chat_grouping=grouping, normalization=mode)
+
+
+def _check_characterization(h):
+    for wire, grouping in WIRINGS:
+        for mode in ("none", "codex", "ours"):
+            d = _design(wire, grouping, mode)
+            a = automaton(d, h)
+            if not a["hok"]:
+                continue
+            req = normalize(h, mode)
+            # every normalization keeps the outputs of an orderly record
+            assert all(o in req for o in h if o[0] == I.OUTPUT), (h, mode)
+            if a["plo"] == a["phi"]:  # paired: unchanged, answered, no orphans
+                assert req == h
+                assert not unanswered_or_duplicated(req) and not orphan_results(req)
+                accepted = not judge(wire, build_request(req, wire, grouping))
+                if a["gok"]:
+                    assert accepted, (h, wire, grouping)
+            elif mode == "ours":  # synthetic outputs for the pending calls, at the end
+                tail = tuple(I.output(c, I.SYNTHETIC) for c in range(a["plo"], a["phi"]))
+                assert req == h + tail
+
+
+@settings(max_examples=400, deadline=None)
+@given(orderly_histories())
+def test_orderly_histories_are_judged_as_the_abstraction_says(h):
+    assert automaton(NAMED["turnproof-proposed"], h)["hok"], h  # the generator makes orderly ones
+    _check_characterization(h)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(ITEM, max_size=10).map(tuple))
+def test_random_histories_are_judged_as_the_abstraction_says(h):
+    _check_characterization(h)
+
+
+def test_the_characterization_is_not_vacuous():
+    # the #8479 history is orderly and paired, but its run of two calls does not suit per-call chat
+    h = (I.user(), I.call(1), I.call(2), I.output(1), I.output(2))
+    d = NAMED["codex-0.77-chat"]
+    a = automaton(d, h)
+    assert a["hok"] and a["plo"] == a["phi"] and not a["gok"]
+    assert judge("chat", build_request(h, "chat", "per-call"))
+    assert automaton(NAMED["codex-0.78-chat"], h)["gok"]
+    # an output out of call order is not orderly
+    assert not automaton(d, (I.user(), I.call(1), I.call(2), I.output(2), I.output(1)))["hok"]

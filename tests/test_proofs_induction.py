@@ -1,0 +1,127 @@
+"""The inductive proof for any number of calls, its refutations, and `turnproof prove`."""
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from model.designs import NAMED, with_knobs
+from model.properties import SAFETY
+from model.turnloop import FAULTS, TurnLoop, Params as MP
+from proofs.induction import CLAUSES, GOALS, Obligation, ProofResult, prove
+from proofs.refute import find_traces, replay
+from proofs.transitions import Encoding
+from turnproof.cli import main
+
+PROPOSED = NAMED["turnproof-proposed"]
+
+
+def test_goals_are_the_safety_properties():
+    assert GOALS == SAFETY
+    assert [c.name for c in CLAUSES if not c.goal]  # strengthening clauses exist and are labelled
+
+
+@pytest.mark.parametrize("wire", ["chat", "responses", "anthropic"])
+def test_proposed_design_is_proved_for_any_number_of_calls(wire):
+    d = PROPOSED if wire == "chat" else with_knobs(PROPOSED, f"turnproof-proposed@{wire}", wire=wire)
+    r = prove(d)
+    assert r.proved, [o.line() for o in r.obligations if o.status != "ok"]
+    # init plus every action the design can take, each against every clause
+    assert len(r.obligations) == (1 + len(Encoding(d).actions())) * len(CLAUSES)
+    assert {o.action for o in r.obligations} >= {"init", "StreamToolCall", "DrainOutput", "HardAbort", "Crash", "Resume"}
+
+
+@pytest.mark.parametrize("knob,value,goal,where", [
+    ("chat_grouping", "per-call", "wire-valid", ("DrainOutput", "wire-valid")),  # #8479 itself
+    # "aborted" at call+1 splits a group: the resumed history is no longer orderly
+    ("normalization", "codex", "wire-valid", ("Resume", "orderly")),
+    ("retry_prompt", "reuse", "results-kept", ("StreamClosed", "results-kept")),  # the first prompt again
+])
+def test_the_proof_fails_when_a_fix_is_taken_back(knob, value, goal, where):
+    d = with_knobs(PROPOSED, "mutant", **{knob: value})
+    r = prove(d)
+    assert not r.proved
+    assert where in {(o.action, o.clause) for o in r.failed}
+    assert goal in find_traces(d, [goal], max_calls=2)  # and the model confirms it is broken
+
+
+def test_codex_077_chat_is_refuted_with_a_replayed_trace():
+    d = NAMED["codex-0.77-chat"]
+    r = prove(d)
+    failed = {(o.action, o.clause) for o in r.failed}
+    assert ("DrainOutput", "wire-valid") in failed
+    traces = find_traces(d, ["wire-valid"], max_calls=2)
+    tr = traces["wire-valid"]
+    assert replay(tr.model, tr.violation.path, "wire-valid")
+    assert tr.violation.path[-2][0] == "DrainOutput" and tr.violation.path[-1][0] == "SendRequest"
+
+
+def test_replay_rejects_a_trace_the_model_cannot_take():
+    d = NAMED["codex-0.77-chat"]
+    tr = find_traces(d, ["wire-valid"], max_calls=1)["wire-valid"]
+    path = list(tr.violation.path)
+    assert replay(tr.model, path, "wire-valid")
+    assert not replay(tr.model, path, "calls-answered")  # the last step does not violate it
+    assert not replay(tr.model, path[:3] + path[4:], "wire-valid")  # a step left out
+    assert not replay(TurnLoop(PROPOSED, MP(calls=1)), path, "wire-valid")  # another design
+
+
+def test_cli_proves_the_proposed_design(capsys):
+    assert main(["prove", "--design", "turnproof-proposed"]) == 0
+    out = capsys.readouterr().out
+    assert "PROVED for any number of parallel calls" in out
+    assert "StreamToolCall preserves calls-answered ... ok (" in out
+    assert "init establishes wire-valid ... ok (" in out
+    goals_at, strength_at = out.index("\nsafety goals (property IDs)\n"), out.index("\nstrengthening clauses\n")
+    assert goals_at < out.index("preserves wire-valid") < strength_at < out.index("preserves orderly")
+
+
+def test_cli_refutes_codex_077_chat(capsys):
+    assert main(["prove", "--design", "codex-0.77-chat"]) == 1
+    out = capsys.readouterr().out
+    assert "wire-valid: REFUTED by a 8-step trace with 1 call(s), replayed through the model; " \
+           "refuted obligation: DrainOutput preserves wire-valid ... FAILED" in out
+    assert "counterexample to induction" in out and "ph: " in out  # a two-state difference
+    assert "The following tool_call_ids did not have response messages: call_1" in out
+
+
+def test_cli_json(capsys):
+    assert main(["prove", "--design", "codex-0.78-chat", "--json"]) == 1
+    j = json.loads(capsys.readouterr().out)
+    assert j["verdict"] == "refuted" and not j["any_number_of_calls"]
+    assert j["goals"]["wire-valid"]["status"] == "refuted"
+    assert j["goals"]["wire-valid"]["trace"]["replayed"] is True
+    assert j["goals"]["calls-answered"]["status"] == "unknown"
+    assert main(["prove", "--design", "turnproof-proposed", "--json"]) == 0
+    j = json.loads(capsys.readouterr().out)
+    assert j["verdict"] == "proved" and all(o["status"] == "ok" for o in j["obligations"])
+
+
+def test_unknown_is_a_failure_exit_3(monkeypatch, capsys):
+    import turnproof.cmd_prove as cp
+
+    def fake(design, faults, timeout_ms, on_line=None):
+        r = ProofResult(design.name)
+        r.obligations = [Obligation("init", g, "ok", 0.0) for g in GOALS]
+        r.obligations.append(Obligation("Crash", "orderly", "unknown", 0.0))
+        return r
+    monkeypatch.setattr(cp, "prove", fake)
+    # the proposed design has no counterexample, so an unknown obligation leaves it unknown
+    assert main(["prove", "--design", "turnproof-proposed", "--max-calls", "1"]) == 3
+    assert "UNKNOWN" in capsys.readouterr().out
+
+
+def test_cli_usage_errors(capsys):
+    assert main(["prove", "--design", "no-such-design"]) == 2
+    assert "unknown design" in capsys.readouterr().err
+    assert main(["prove", "--design", "turnproof-proposed", "--timeout", "0"]) == 2
+    assert main(["prove", "--design", "turnproof-proposed", "--faults", "meteor"]) == 2
+
+
+def test_design_files_work(tmp_path, capsys):
+    f = tmp_path / "fix.toml"
+    f.write_text('base = "turnproof-proposed"\nname = "my-fix"\n[knobs]\nwire = "responses"\n')
+    code = main(["prove", "--design", str(f)])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    assert "design my-fix (wire responses)" in out.out
