@@ -32,6 +32,9 @@ def load_document(path: str, max_bytes: int) -> object:
         raise LintError(f"{path}: larger than {max_bytes} bytes; raise --max-line-mb to read it")
     if not data.strip():
         raise LintError(f"{path}: empty file")
+    if b"\0" in data:
+        line = data.count(b"\n", 0, data.index(b"\0")) + 1
+        raise LintError(f"{path}:{line}: binary data (a NUL byte), not JSON")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:

@@ -153,6 +153,8 @@ class RolloutReader:
             done += len(raw)
             if self.progress is not None and not n & 1023:
                 self.progress(done, 2)
+            if b"\0" in raw:
+                raise self.fail(n, "binary data (a NUL byte), not a JSON line")
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as e:
@@ -263,7 +265,7 @@ class RolloutReader:
             if cid is None and t == "local_shell_call":
                 cid = p.get("id")
             if not isinstance(cid, str):
-                what = "missing" if cid is None else f"a {_tname(cid)}, not a string"
+                what = "missing" if cid is None else f"{_tname(cid)}, not a string"
                 raise self.fail(n, f"{where}{t} with call_id {what}")
             if not cid:
                 raise self.fail(n, f"{where}{t} with an empty call_id")
