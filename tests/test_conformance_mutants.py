@@ -22,7 +22,7 @@ from reference.sim import Sim
 DETECT_RUNS = 120
 
 
-def _walk(name: str, path: str, seed: int) -> list:
+def _walk(name: str, path: str, seed: int, fault_rate: float = 0.15) -> list:
     """A random path of the model (no reductions), driven into the reference; returns the
     reference's log."""
     model = cu.make_model(name)
@@ -33,7 +33,7 @@ def _walk(name: str, path: str, seed: int) -> list:
         succ = model.successors(s)
         if not succ:
             break
-        a, b, s = pick(rng, succ)
+        a, b, s = pick(rng, succ, fault_rate)
         steps.append((a, b, s))
 
     async def go():
@@ -53,7 +53,7 @@ def caught(names: list, tmp_path) -> bool:
         for name in names:
             try:
                 if i % 2:
-                    _walk(name, str(tmp_path / f"w{i}-{name}.jsonl"), i)
+                    _walk(name, str(tmp_path / f"w{i}-{name}.jsonl"), i, fault_rate=0.5)
                 else:
                     asyncio.run(cu.run_schedule(name, str(tmp_path / f"s{i}-{name}.jsonl"), cu.seeded((name, i, "m"))))
             except (AssertionError, LookupError, RuntimeError, KeyError):
@@ -152,10 +152,10 @@ def test_the_unmutated_reference_passes_the_same_runs(tmp_path):
     assert not caught(["codex-0.77-chat", "codex-0.78-chat", "turnproof-proposed"], tmp_path)
 
 
-def pick(rng, succ: list) -> tuple:
+def pick(rng, succ: list, fault_rate: float = 0.15) -> tuple:
     """A random successor: a fault about one step in seven when there is a choice, then the action,
     then its argument (else Crash(k), one successor per k, crowds out everything else)."""
     calm = [x for x in succ if x[0] not in FAULT_STEPS]
-    pool = succ if not calm or rng.random() < 0.15 else calm
+    pool = succ if not calm or rng.random() < fault_rate else calm
     action = rng.choice(sorted({a for a, _, _ in pool}))
     return rng.choice([x for x in pool if x[0] == action])
