@@ -7,7 +7,9 @@ no reductions, and after every step the abstract states must agree (conformance_
 from __future__ import annotations
 
 import asyncio
+import atexit
 import itertools
+import shutil
 import tempfile
 from collections import Counter
 
@@ -21,6 +23,7 @@ from model.turnloop import ACTIONS
 
 DESIGNS = list(NAMED) + ["turnproof-proposed@responses", "turnproof-proposed@anthropic"]
 _DIR = tempfile.mkdtemp(prefix="turnproof-traces-")
+atexit.register(shutil.rmtree, _DIR, True)  # thousands of small session files
 _SEQ = itertools.count()
 
 
