@@ -206,11 +206,12 @@ class RolloutReader:
                         it = self._item(p, (n, k), n, where=f"replacement_history[{k}]: ")
                         if it is not None:
                             new.append(it)
+            # a cut goes before a line, never inside one (a compacted line holds many items)
+            if new and new[0][0] in ASSISTANT_SIDE and prev_user_side and open_until < n and items:
+                yield Chunk(tuple(items), restart, region)
+                items, region, open_until, restart = [], [], 0, False
             for it in new:
                 kind, cid = it[0], it[1]
-                if kind in ASSISTANT_SIDE and prev_user_side and open_until < n and items:
-                    yield Chunk(tuple(items), restart, region)
-                    items, region, open_until, restart = [], [], 0, False
                 if cid is not None:
                     lst = last.get(cid)
                     if lst is None or lst < n:

@@ -1,0 +1,140 @@
+"""turnproof repair: normalize_ours_report mapped onto a rollout's lines."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+from model.normalize import normalize_ours
+from tests.test_lint_helpers import DATA, lint_json, rollout_text, run, write_rollout
+from turnproof.lint.repair import MARKER
+from turnproof.lint.rollout import RolloutReader
+
+
+def lines(p) -> list[dict]:
+    return [json.loads(x) for x in open(p, encoding="utf-8").read().splitlines() if x.strip()]
+
+
+def items(p) -> tuple:
+    """The file's history as (kind, call id) pairs."""
+    out = []
+    for ch in RolloutReader(str(p)).chunks():
+        out += [(k, c) for k, c, _ in ch.items]
+    return tuple(out)
+
+
+def repaired(capsys, tmp_path, src: str) -> tuple[str, str]:
+    out = tmp_path / "out.jsonl"
+    code, text, err = run(capsys, "repair", src, "-o", out)
+    assert code == 0 and err == "", err
+    return str(out), text
+
+
+def assert_clean_and_fixed(capsys, tmp_path, out: str) -> None:
+    code, doc = lint_json(capsys, out)
+    assert code == 0 and doc["files"][0]["findings"] == []
+    again = tmp_path / "again.jsonl"
+    assert run(capsys, "repair", out, "-o", again)[0] == 0
+    assert again.read_bytes() == open(out, "rb").read()  # idempotent
+
+
+def test_crash_partial_gets_a_marked_synthetic_result_after_its_group(capsys, tmp_path):
+    src = os.path.join(DATA, "rollout-crash-partial.jsonl")
+    before = open(src, "rb").read()
+    out, text = repaired(capsys, tmp_path, src)
+    assert "added synthetic result for call_B2 after line 9" in text
+    got = lines(out)
+    assert len(got) == len(lines(src)) + 1
+    syn = got[9]
+    assert syn["type"] == "response_item" and syn["payload"]["call_id"] == "call_B2"
+    assert syn["payload"][MARKER] is True and "synthetic" in syn["payload"]["output"]
+    assert syn["payload"]["type"] == "function_call_output"
+    assert open(src, "rb").read() == before
+    assert_clean_and_fixed(capsys, tmp_path, out)
+    code, doc = lint_json(capsys, out)
+    assert all(b["accepted"] for b in doc["files"][0]["builders"] if b["design"] != "codex-0.77-chat")
+
+
+def test_orphan_is_dropped_and_reported(capsys, tmp_path):
+    src = os.path.join(DATA, "rollout-orphan.jsonl")
+    out, text = repaired(capsys, tmp_path, src)
+    assert "line 4: dropped result for call_ghost: no call before it" in text
+    assert [x for x in lines(src) if x["payload"].get("call_id") != "call_ghost"] == lines(out)
+    assert_clean_and_fixed(capsys, tmp_path, out)
+
+
+def test_result_recorded_after_a_user_message_moves_up(capsys, tmp_path):
+    src = os.path.join(DATA, "rollout-result-after-user.jsonl")
+    out, text = repaired(capsys, tmp_path, src)
+    assert "line 10: moved result for call_F2 up, after line 7" in text
+    raw_in = open(src).read().splitlines()
+    raw_out = open(out).read().splitlines()
+    assert sorted(raw_in) == sorted(raw_out)  # nothing lost, nothing rewritten
+    assert raw_out[7] == raw_in[9] and raw_out[8] == raw_in[7]
+    assert_clean_and_fixed(capsys, tmp_path, out)
+
+
+def test_torn_line_is_dropped_and_reported(capsys, tmp_path):
+    src = os.path.join(DATA, "rollout-torn.jsonl")
+    out, text = repaired(capsys, tmp_path, src)
+    assert "line 7: dropped torn line" in text
+    assert open(out).read() == "".join(open(src).readlines()[:6])
+    assert_clean_and_fixed(capsys, tmp_path, out)
+
+
+def test_user_and_assistant_content_is_never_dropped_or_changed(capsys, tmp_path):
+    spec = "U R C1 K2 C3 T O3 U E O1 X R C4 O9 T O4 O4 U"
+    src = write_rollout(tmp_path, spec, "in.jsonl")
+    out, text = repaired(capsys, tmp_path, src)
+    keep = lambda p: [x for x in open(p).read().splitlines() if '"_output"' not in x and "_output" not in x]
+    assert keep(src) == keep(out)  # every non-result line, byte for byte, in order
+    assert items(out) == tuple((k, c) for k, c, _ in normalize_ours(
+        tuple((k, c, None) for k, c in items(src))))
+    syn = [x for x in lines(out) if x["payload"].get(MARKER)]
+    assert [(x["payload"]["type"], x["payload"]["call_id"]) for x in syn] == [("custom_tool_call_output", "call_2")]
+    assert "dropped second result for call_4" in text and "dropped result for call_9" in text
+    assert_clean_and_fixed(capsys, tmp_path, out)
+
+
+def test_in_place_keeps_a_backup_and_says_where(capsys, tmp_path):
+    p = tmp_path / "rollout.jsonl"
+    shutil.copy(os.path.join(DATA, "rollout-crash-partial.jsonl"), p)
+    before = p.read_bytes()
+    code, text, err = run(capsys, "repair", p, "--in-place")
+    assert code == 0 and f"the original is kept at {p}.bak" in text
+    assert (tmp_path / "rollout.jsonl.bak").read_bytes() == before
+    assert p.read_bytes() != before
+    code, text, err = run(capsys, "repair", p, "--in-place")
+    assert code == 0 and "nothing to repair" in text
+    assert sorted(os.listdir(tmp_path)) == ["rollout.jsonl", "rollout.jsonl.bak"]
+
+
+def test_clean_file_is_copied_unchanged(capsys, tmp_path):
+    src = os.path.join(DATA, "rollout-8479.jsonl")
+    out, text = repaired(capsys, tmp_path, src)
+    assert open(out, "rb").read() == open(src, "rb").read() and "nothing to repair" in text
+
+
+def test_repair_json_lists_the_edits(capsys, tmp_path):
+    src = write_rollout(tmp_path, "U C1 C2 O2 U O7", "in.jsonl")
+    code, text, err = run(capsys, "repair", src, "-o", tmp_path / "o.jsonl", "--json")
+    doc = json.loads(text)
+    assert code == 0 and doc["backup"] is None
+    assert doc["edits"] == [{"op": "drop-orphan", "call_id": "call_7", "line": 7, "after": None},
+                            {"op": "synthesize", "call_id": "call_1", "line": None, "after": 5}]
+
+
+def test_compacted_history(capsys, tmp_path):
+    comp = {"timestamp": "t", "type": "compacted", "payload": {"message": "summary", "replacement_history": [
+        {"type": "message", "role": "user", "content": []},
+        {"type": "function_call", "name": "shell", "arguments": "{}", "call_id": "call_r1"}]}}
+    p = tmp_path / "c.jsonl"
+    p.write_text(rollout_text("U C1 O1") + json.dumps(comp) + "\n" + rollout_text("O2 U").split("\n", 1)[1])
+    code, doc = lint_json(capsys, p)
+    got = {(f["rule"], f["call_id"], f["line"]) for f in doc["files"][0]["findings"]}
+    # the history restarts at the compacted line: call_r1 is open there, call_2's result has no call
+    assert ("calls-answered", "call_r1", 5) in got and ("no-orphan-results", "call_2", 6) in got
+    out = tmp_path / "o.jsonl"
+    assert run(capsys, "repair", p, "-o", out)[0] == 0
+    assert lint_json(capsys, out)[0] == 0
