@@ -1,0 +1,56 @@
+"""z3 proof speed: seconds per obligation and in total, for the proposed design and every named one.
+
+    python3 benchmarks/bench_proofs.py [--all-lines]
+
+Target (issue: z3 proofs): the whole proof of turnproof-proposed under 10 s on this machine.
+Figures only: nothing here fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+from model.designs import NAMED, with_knobs  # noqa: E402
+from proofs.induction import prove  # noqa: E402
+from proofs.refute import find_traces  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--all-lines", action="store_true", help="print every obligation of the proposed design")
+    args = ap.parse_args()
+    d = NAMED["turnproof-proposed"]
+    t0 = time.perf_counter()
+    r = prove(d)
+    wall = time.perf_counter() - t0
+    secs = [o.seconds for o in r.obligations]
+    print(f"turnproof-proposed: {'PROVED' if r.proved else 'NOT PROVED'}, {len(secs)} obligations, "
+          f"{wall:.2f} s wall (target < 10 s)")
+    print(f"  per obligation: mean {statistics.mean(secs) * 1000:.1f} ms, median "
+          f"{statistics.median(secs) * 1000:.1f} ms, max {max(secs) * 1000:.1f} ms")
+    slow = sorted(r.obligations, key=lambda o: -o.seconds)
+    for o in (r.obligations if args.all_lines else slow[:8]):
+        print(f"  {o.line().rsplit(' (', 1)[0]} ({o.seconds * 1000:.2f} ms)")
+    print()
+    print(f"{'design':<30}{'verdict':>10}{'obligations':>13}{'failed':>8}{'proof s':>9}{'traces s':>10}")
+    rows = [(n, NAMED[n]) for n in NAMED]
+    rows += [(f"turnproof-proposed@{w}", with_knobs(d, f"turnproof-proposed@{w}", wire=w))
+             for w in ("responses", "anthropic")]
+    for name, design in rows:
+        r = prove(design)
+        t1 = time.perf_counter()
+        traces = {} if r.proved else find_traces(design, ["calls-answered", "no-orphan-results", "wire-valid",
+                                                          "results-kept"])
+        tt = time.perf_counter() - t1
+        verdict = "proved" if r.proved else ("refuted" if traces else "unknown")
+        print(f"{name:<30}{verdict:>10}{len(r.obligations):>13}{len(r.failed):>8}{r.seconds:>9.2f}{tt:>10.2f}")
+
+
+if __name__ == "__main__":
+    main()
