@@ -184,3 +184,12 @@ def test_any_design_text_is_a_design_or_one_line_error(lines):
             assert 1 <= int(m.group(1)) <= max(1, text.count("\n") + 1)
     else:
         assert d.knobs().keys() == KNOB_VALUES.keys()
+
+
+def test_prove_accepts_design_files_too(tmp_path, capsys):
+    code, out, _ = run_cli(capsys, "prove", "--design", os.path.join(EXAMPLES, "turnproof-proposed.toml"),
+                           "--faults", "none")
+    assert code == 0 and "design turnproof-proposed" in out
+    p = write(tmp_path, 'base = "codex-0.77-chat"\n[knobs]\nretry_prompt = "fresh"\n')
+    code, out, err = run_cli(capsys, "prove", "--design", p, "--faults", "none")
+    assert code == 2 and out == "" and "fix.toml:3: bad value 'fresh' for knob 'retry_prompt'" in err
