@@ -121,9 +121,7 @@ class Explorer:
                 raise RuntimeError(f"more than {self.max_states:,} states: lower --calls or the faults")
         seconds = time.perf_counter() - t0
         self._states, self._parent, self._index = states, parent, index
-        self._succ_nf = [[j for j in out if j >= 0] for out in succ]
-        self._succ_f = [[~j for j in out if j < 0] for out in succ]
-        del succ
+        self._succ = succ
         res: dict = {}
         for prop, (pi, action, arg, j, detail) in violations.items():
             res[prop] = Violation(prop, self.path_to(pi) + [(action, arg, states[j])], detail)
@@ -179,17 +177,27 @@ class Explorer:
         return self._index[t]
 
     # ---- graph properties ----------------------------------------------------------------------
+    def _nf(self, i: int) -> list:
+        """Non-fault successors of state ``i``."""
+        return [j for j in self._succ[i] if j >= 0]
+
+    def _reverse(self) -> list:
+        """Predecessors of every state (a fault step's stored as ~id), built once."""
+        if not hasattr(self, "_rev"):
+            rev: list = [[] for _ in range(len(self._states))]
+            for i, out in enumerate(self._succ):
+                for j in out:
+                    if j >= 0:
+                        rev[j].append(i)
+                    else:
+                        rev[~j].append(~i)
+            self._rev = rev
+        return self._rev
+
     def _backward(self, targets: list) -> bytearray:
         """States that reach a target state through non-fault steps."""
-        n = len(self._states)
-        if not hasattr(self, "_rev"):
-            rev: list = [[] for _ in range(n)]
-            for i, nf in enumerate(self._succ_nf):
-                for j in nf:
-                    rev[j].append(i)
-            self._rev = rev
-        rev = self._rev
-        seen = bytearray(n)
+        rev = self._reverse()
+        seen = bytearray(len(self._states))
         dq = deque()
         for t in targets:
             if not seen[t]:
@@ -198,7 +206,7 @@ class Explorer:
         while dq:
             j = dq.popleft()
             for i in rev[j]:
-                if not seen[i]:
+                if i >= 0 and not seen[i]:
                     seen[i] = 1
                     dq.append(i)
         return seen
@@ -236,16 +244,16 @@ class Explorer:
         dq = deque([j])
         while dq:
             i = dq.popleft()
-            if not self._succ_nf[i]:
+            if not self._nf(i):
                 v = Violation("turn-ends", self.path_to(j),
                               "no end of turn is reachable from here without faults: a deadlock")
                 v.continuation = self._forward_path(j, lambda a, b, t: False)
                 return v
-            for k in self._succ_nf[i]:
+            for k in self._nf(i):
                 if k not in seen:
                     seen.add(k)
                     dq.append(k)
-        g = nx.DiGraph((i, k) for i in seen for k in self._succ_nf[i])
+        g = nx.DiGraph((i, k) for i in seen for k in self._nf(i))
         cyc = [a for a, _ in nx.find_cycle(g, source=j)]
         v = Violation("turn-ends", self.path_to(cyc[0]),
                       "no end of turn is reachable from here without faults: the session can only cycle")
@@ -261,20 +269,18 @@ class Explorer:
         raise AssertionError("no step between two states on a recorded path")
 
     def _find_cycle(self) -> list:
+        """Kahn: peel off states whose successors are all peeled; what remains reaches a cycle."""
         n = len(self._states)
-        outdeg = [len(a) + len(b) for a, b in zip(self._succ_nf, self._succ_f)]
-        rev_all: list = [[] for _ in range(n)]
-        for i in range(n):
-            for j in self._succ_nf[i]:
-                rev_all[j].append(i)
-            for j in self._succ_f[i]:
-                rev_all[j].append(i)
+        succ = self._succ
+        rev = self._reverse()
+        outdeg = [len(out) for out in succ]
         dq = deque(i for i in range(n) if outdeg[i] == 0)
         removed = bytearray(n)
         while dq:
             j = dq.popleft()
             removed[j] = 1
-            for i in rev_all[j]:
+            for i in rev[j]:
+                i = i if i >= 0 else ~i
                 outdeg[i] -= 1
                 if outdeg[i] == 0:
                     dq.append(i)
@@ -283,9 +289,9 @@ class Explorer:
             return []
         g = nx.DiGraph()
         for i in rest:
-            for j in self._succ_nf[i] + self._succ_f[i]:
+            for j in succ[i]:
+                j = j if j >= 0 else ~j
                 if not removed[j]:
                     g.add_edge(i, j)
-        start = min(rest)
-        edges = nx.find_cycle(g, source=start)
+        edges = nx.find_cycle(g, source=min(rest))
         return [a for a, _ in edges]
