@@ -21,7 +21,7 @@ from conformance_util import FAULT_STEPS, Mismatch, designs, drive, make_model, 
 from model.designs import NAMED
 from model.explorer import Explorer
 from model.properties import TurnLoopSpec
-from model.turnloop import FILE, QUEUE, Params, TurnLoop
+from model.turnloop import Params, TurnLoop
 from reference.sim import Sim
 
 _SEQ = itertools.count()
