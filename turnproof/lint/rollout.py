@@ -8,12 +8,14 @@ before it with its ``replacement_history``, when it has one).
 
 Bounded memory: pairing is decided per call id, so the file is read twice. Pass 1 scans the raw
 bytes for ``"call_id"`` and keeps, per id, the last line it occurs on. Pass 2 parses each line and
-cuts the item stream into *chunks* at points no id spans, where an assistant-side item follows a
-user-side one (a user message or an output). Every normalization (model/normalize.py), request
-builder (model/wire.py) and provider judge (model/provider.py) gives on a chunk exactly what it
-gives on the whole history at those items, because none of them relates items of different ids
-and no builder merges a user-side item with an assistant-side one. So only one chunk (usually one
-round of calls and results) and the per-id table are in memory, whatever the file's size. If pass
+cuts the item stream into *chunks* at points no id spans, just before assistant text or a call
+whose nearest earlier item other than reasoning is a user message or an output (reasoning is not
+a message on the chat or Anthropic wire, so it cannot separate two user-side messages). Every
+normalization (model/normalize.py), request builder (model/wire.py) and provider judge
+(model/provider.py) gives on a chunk exactly what it gives on the whole history at those items,
+because none of them relates items of different ids and no builder merges a user-side item with an
+assistant-side one (tests/test_lint_chunks.py checks this). So only one chunk (usually one round
+of calls and results) and the per-id table are in memory, whatever the file's size. If pass
 2 meets an id pass 1 missed, it stops cutting: still correct, only no longer bounded.
 
 A line cut short by a crash (valid UTF-8, JSON that merely ends too soon) is a ``torn-line``
@@ -40,6 +42,7 @@ DEFAULT_MAX_LINE = 256 << 20  # Codex writes whole tool outputs on one line; bey
 _CID = re.compile(rb'"call_id"\s*:\s*"((?:[^"\\]|\\.)*)"')
 _ID = re.compile(rb'"id"\s*:\s*"((?:[^"\\]|\\.)*)"')  # local_shell_call may carry only `id`
 INF = float("inf")
+OPENS_MESSAGE = (TEXT, CALL)  # assistant-side items every wire sends in an assistant message
 
 
 @dataclass
@@ -207,7 +210,7 @@ class RolloutReader:
                         if it is not None:
                             new.append(it)
             # a cut goes before a line, never inside one (a compacted line holds many items)
-            if new and new[0][0] in ASSISTANT_SIDE and prev_user_side and open_until < n and items:
+            if new and new[0][0] in OPENS_MESSAGE and prev_user_side and open_until < n and items:
                 yield Chunk(tuple(items), restart, region)
                 items, region, open_until, restart = [], [], 0, False
             for it in new:
@@ -227,7 +230,8 @@ class RolloutReader:
                         open_calls[cid] = n
                     else:
                         open_calls.pop(cid, None)
-                prev_user_side = kind not in ASSISTANT_SIDE
+                if kind != REASONING:  # no wire sends reasoning as a message of its own
+                    prev_user_side = kind not in ASSISTANT_SIDE
                 items.append(it)
                 self.items += 1
             if keep:

@@ -1,0 +1,76 @@
+"""Bounded memory is not a different answer: judging a rollout chunk by chunk gives exactly the
+findings and builder verdicts of judging its whole history at once, and repairing it chunk by
+chunk gives exactly normalize_ours of the whole history."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from model.normalize import normalize_ours
+from turnproof.lint.check import HistoryJudge, default_builders
+from turnproof.lint.repair import repair_to
+from turnproof.lint.rollout import RolloutReader
+from tests.test_lint_helpers import rollout_text
+
+BUILDERS = default_builders() + ["turnproof-proposed"]
+
+
+@st.composite
+def histories(draw) -> str:
+    """Rounds of calls (fresh ids) with results that may be missing, late, repeated or orphaned."""
+    toks: list[str] = []
+    nxt = 1
+    for _ in range(draw(st.integers(1, 6))):
+        toks += draw(st.lists(st.sampled_from(["U", "E", "X"]), max_size=2))
+        run = draw(st.lists(st.sampled_from(["R", "T", "C", "K"]), min_size=1, max_size=5))
+        ids = []
+        for t in run:
+            if t in "CK":
+                toks.append(f"{t}{nxt}")
+                ids.append(nxt)
+                nxt += 1
+            else:
+                toks.append(t)
+        outs = draw(st.lists(st.sampled_from(ids + [nxt + 50]) if ids else st.just(nxt + 50), max_size=len(ids) + 1))
+        toks += [f"O{i}" for i in outs]
+        if draw(st.booleans()):
+            toks += draw(st.lists(st.sampled_from(["U", "T", "E"] + [f"O{i}" for i in ids]), max_size=3))
+    return " ".join(toks)
+
+
+def judged(chunks) -> tuple[set, dict]:
+    hj = HistoryJudge(BUILDERS)
+    for items, restart in chunks:
+        hj.judge_chunk(items, restart)
+    key = lambda f: (f.rule, f.call_id, f.line, f.provider_error, f.wire)
+    return ({key(f) for f in hj.findings},
+            {b.design: sorted(map(key, b.findings)) for b in hj.builders})
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(histories())
+def test_chunked_equals_whole(spec):
+    with tempfile.TemporaryDirectory() as d:
+        p = os.path.join(d, "r.jsonl")
+        with open(p, "w") as f:
+            f.write(rollout_text(spec))
+        chunks = [(ch.items, ch.restart) for ch in RolloutReader(p).chunks()]
+        whole = tuple(it for items, _ in chunks for it in items)
+        assert judged(chunks) == judged([(whole, True)])
+        out = os.path.join(d, "o.jsonl")
+        repair_to(p, out)
+        got = tuple(it[:2] for ch in RolloutReader(out).chunks() for it in ch.items)
+        assert got == tuple(it[:2] for it in normalize_ours(whole))
+
+
+def test_a_long_session_is_cut_into_rounds(tmp_path):
+    spec = " ".join(f"U R C{3 * i} C{3 * i + 1} O{3 * i} O{3 * i + 1} T" for i in range(300))
+    spec = "C999 " + spec  # a call that never gets a result (a crash) must not stop the cutting
+    p = tmp_path / "r.jsonl"
+    p.write_text(rollout_text(spec))
+    reader = RolloutReader(str(p))
+    sizes = [len(ch.items) for ch in reader.chunks()]
+    assert reader.bounded and len(sizes) >= 300 and max(sizes) <= 6
