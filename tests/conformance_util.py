@@ -8,6 +8,8 @@
   recorded for the rollout since the process started, what is on disk, the undrained tools and
   the retries left. The disk must be the model's FILE plus the first ``written`` queued lines
   (the model's writer is lazy; the reference's really runs).
+- ``compare_enabled``: in every state, the steps the reference offers next are the model's
+  successors (inside the bounds): nothing missing, nothing extra.
 """
 
 from __future__ import annotations
@@ -132,6 +134,28 @@ def compare(sim, s: tuple, where: str = "") -> None:
     if disk != want:
         raise Mismatch(f"{where}: rollout file differs (written {w})\n  model:     {I.show_all(want)}\n"
                        f"  reference: {I.show_all(disk)}")
+
+
+def _step_kind(action: str, arg: object) -> tuple:
+    """Steps as both sides can name them before they happen: a request's verdict and a resume's
+    outcome are decided by the code, and a crash's k by the writer's progress."""
+    if action in ("SendRequest", "RefuseRequest"):
+        return ("SendRequest", None)
+    if action in ("Resume", "ResumeRefused"):
+        return ("Resume", None)
+    if action == "Crash":
+        return ("Crash", None)
+    return (action, arg)
+
+
+def compare_enabled(sim, model: TurnLoop, s: tuple, bounds: "Bounds", where: str) -> None:
+    """What may happen next is the same on both sides (inside the bounds): the reference offers
+    every step the model has, and nothing else."""
+    ref = {_step_kind(a, b) for a, b in sim.enabled() if bounds.allows(a, sim.phase)}
+    mod = {_step_kind(a, b) for a, b, _ in model.successors(s) if bounds.allows(a, s[PH])}
+    if ref != mod:
+        raise Mismatch(f"{where}: enabled steps differ\n  model only:     {sorted(mod - ref, key=str)}\n"
+                       f"  reference only: {sorted(ref - mod, key=str)}")
 
 
 def _show(v):
@@ -281,6 +305,7 @@ async def run_schedule(name: str, path: str, choose, *, calls: int = 3, max_step
                     sends.append((prev, ev[0], ev[1], rep.s))
             where = f"step {n + 1} {action}({arg}){' torn' if torn else ''} after {rep.path[:-1]}"
             compare(sim, rep.s, where)
+            compare_enabled(sim, model, rep.s, bounds, where)
             if action in ("Resume",) and sim.session.skipped:
                 assert any(r == "torn last line" for _, r in sim.session.skipped), sim.session.skipped
     except Mismatch as e:

@@ -1,7 +1,8 @@
 """Trace validation: the reference loop runs schedules chosen by hypothesis (which step next:
 tool completion order, writer progress, where interrupts, stream errors, early closes, tool
 failures and crashes land, torn last lines); every step it logs is replayed on the model with
-no reductions, and after every step the abstract states must agree (conformance_util.compare).
+no reductions; after every step the abstract states must agree (conformance_util.compare) and
+so must the sets of steps each side can take next (compare_enabled).
 """
 
 from __future__ import annotations
