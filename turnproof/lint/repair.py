@@ -133,6 +133,8 @@ def repair_to(path: str, out_path: str, max_line: int = DEFAULT_MAX_LINE, progre
         with os.fdopen(fd, "wb") as w:
             for ch in reader.chunks():
                 _region(path, ch.lines, ch.items, w, edits)
+            if w.tell() == 0:  # an empty rollout is not a session: lint refuses it
+                raise LintError(f"{path}: no line survives the repair (only torn lines); nothing to write")
             w.flush()
             os.fsync(w.fileno())
         try:
