@@ -166,12 +166,15 @@ def _show(v):
 
 
 # ---- driving a model path into the reference -------------------------------------------------------
-async def drive(sim, model: TurnLoop, path: list, start_state: tuple | None = None) -> list:
+async def drive(sim, model: TurnLoop, path: list, start_state: tuple | None = None,
+                check_enabled: bool = False) -> list:
     """Take each step of a model path [(action, arg, state_after)] (path[0] is the start) on the
     reference: it must log exactly that step, build the same request with the same verdict, and
-    end in the same abstract state. Returns the reference's provider errors, in order."""
+    end in the same abstract state (and, with ``check_enabled`` on a model without reductions,
+    offer the same next steps). Returns the reference's provider errors, in order."""
     prev = path[0][2] if start_state is None else start_state
     errors = []
+    bounds = Bounds(model, sim.d.text_lands) if check_enabled else None
     for n, (action, arg, t) in enumerate(path[1:], start=1):
         before = len(sim.log)
         nreq = len(sim.session.requests) if not sim.down else 0
@@ -186,6 +189,9 @@ async def drive(sim, model: TurnLoop, path: list, start_state: tuple | None = No
             if verdict is not None:
                 errors.append(verdict.message)
         compare(sim, t, where)
+        if bounds is not None:
+            bounds.after(action, arg)
+            compare_enabled(sim, model, t, bounds, where)
         prev = t
     return errors
 

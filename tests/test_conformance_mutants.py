@@ -41,7 +41,7 @@ def _walk(name: str, path: str, seed: int, fault_rate: float = 0.15) -> list:
         sim = Sim(rd, path, max_retries=1)
         await sim.start()
         try:
-            await cu.drive(sim, model, steps)
+            await cu.drive(sim, model, steps, check_enabled=True)
         finally:
             await sim.finish()
         return list(sim.log)

@@ -39,12 +39,12 @@ def _run(coro):
     return asyncio.run(coro)
 
 
-async def _replay(name: str, model, path: list, tmp_path) -> tuple:
+async def _replay(name: str, model, path: list, tmp_path, check_enabled: bool = False) -> tuple:
     _, rd = designs(name)
     sim = Sim(rd, str(tmp_path / f"rollout-{next(_SEQ)}.jsonl"), max_retries=model.p.retries)
     await sim.start()
     try:
-        errors = await drive(sim, model, path)
+        errors = await drive(sim, model, path, check_enabled=check_enabled)
     finally:
         await sim.finish()
     return sim, errors
@@ -100,7 +100,7 @@ def test_random_model_walks_replay_on_the_reference(name, tmp_path):
             a, b, s = pick(rng, succ)
             path.append((a, b, s))
         try:
-            _run(_replay(name, model, path, tmp_path))
+            _run(_replay(name, model, path, tmp_path, check_enabled=True))
         except Mismatch as e:
             raise Mismatch(f"walk {walk}: {[(a, b) for a, b, _ in path[1:]]}\n{e}") from None
 
