@@ -10,7 +10,8 @@ turn_context, response_item, event_msg. Only response_items and the turn_aborted
 the pairing question; ``records`` / ``written`` count those ("model lines").
 
 Reading: every line that is not a JSON object of that shape is skipped and reported (a torn last
-line is the usual case); response_items are replayed in order.
+line is the usual case); response_items are replayed in order; a ``compacted`` line replaces the
+history so far (with its replacement_history, or else with the user messages and the summary).
 """
 
 from __future__ import annotations
@@ -161,6 +162,14 @@ def read(path: str) -> Loaded:
             out.meta = payload
         elif kind == "response_item":
             out.items.append(payload)
+        elif kind == "compacted":  # history is replaced from here on
+            rh = payload.get("replacement_history")
+            if isinstance(rh, list):
+                out.items = [p for p in rh if isinstance(p, dict)]
+            else:  # older files: the user messages so far, then the summary
+                users = [p for p in out.items if p.get("type") == "message" and p.get("role") == "user"]
+                out.items = users + [{"type": "message", "role": "user",
+                                      "content": [{"type": "input_text", "text": str(payload.get("message", ""))}]}]
     return out
 
 

@@ -137,3 +137,18 @@ def test_reference_imports_neither_model_nor_turnproof():
                 [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else [])
             for n in names:
                 assert n.split(".")[0] not in ("model", "turnproof", "proofs"), (f.name, n)
+
+
+def test_compacted_line_replaces_history_on_resume(tmp_path):
+    path = str(tmp_path / "r.jsonl")
+    run("codex-0.77-chat", path, [calls(["ls"], ["pwd"]) + [("completed",)]])  # rejected: 8479
+    with open(path, "a") as f:
+        f.write(json.dumps({"timestamp": "2026-01-01T00:00:00.000Z", "type": "compacted", "payload": {
+            "message": "summary", "replacement_history": [RI.user("do it"), RI.assistant("summary of the work")]}}) + "\n")
+    s = run("codex-0.77-chat", path, [], resume=True)
+    assert [a for a, b in s.log] == ["Resume", "UserMessage", "SendRequest", "StreamCompleted"]
+    assert [i["type"] for i in s.history] == ["message", "message", "message"]
+    with open(path, "a") as f:
+        f.write(json.dumps({"timestamp": "2026-01-01T00:00:00.000Z", "type": "compacted",
+                            "payload": {"message": "short"}}) + "\n")
+    assert [RI.text_of(i) for i in read(path).items] == ["do it", "do it", "short"]
