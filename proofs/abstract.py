@@ -14,6 +14,11 @@ by what a left-to-right *pairing automaton* knows after reading it, plus a few l
   call in this run) and ``gok`` (every run closed so far suits the design's chat grouping).
 - ``kept``: every real result in the rollout (file and write queue) is in the history.
 - ``fqeq``: the rollout (file and queue, events left out) equals the history.
+- ``wf`` / ``fwf``: the record / the rollout is *well formed*: call ids strictly increase and lie
+  below the next id, each output answers a call earlier in it, no call is answered twice, and
+  every output id lies below ``omax`` / ``fomax``. Weaker than orderly: calls may stay unanswered
+  and groups may be split, which the Responses wire and the codex normalization tolerate.
+- ``ifr``: the calls in flight are in the history and in the rollout.
 - ``quiet``, ``pca``, ``porph``, ``pwire``: facts about the prompt a v0.77 retry reuses: no real
   result was recorded since it was built, and its verdicts when it was sent.
 
@@ -47,9 +52,10 @@ AUT = ("outside", "run", "outputs")
 A_BASE, A_RUN, A_OUTS = range(3)
 
 # abstract fields: (name, sort); ``infl`` is the in-flight array
-INTS = ("ph", "turns", "nc", "txt", "nf", "dr", "base", "nxt", "ex", "rt", "aut", "plo", "phi", "rc")
+INTS = ("ph", "turns", "nc", "txt", "nf", "dr", "base", "nxt", "ex", "rt", "aut", "plo", "phi", "rc",
+        "omax", "fomax")
 BOOLS = ("tn0", "cok", "rsn", "pr", "ptx", "hok", "rtac", "gok", "kept", "fqeq", "quiet",
-         "pca", "porph", "pwire")
+         "pca", "porph", "pwire", "wf", "fwf", "ifr")
 FIELDS = INTS + BOOLS + ("infl",)
 HIST_FIELDS = ("aut", "plo", "phi", "rc", "rtac", "gok")  # exact only while hok holds
 PROMPT_FACTS = ("quiet", "pca", "porph", "pwire")  # meaningful only while pr holds
@@ -167,14 +173,36 @@ def ok_props(d: Design, s: dict) -> dict:
     model/normalize, wire and provider in tests/test_proofs_abstraction.py)."""
     fr = fresh_prompt(d, s)
     p = paired(s)
+    w = s["wf"]
+    fills = d.normalization in ("codex", "ours")  # every call of the copy gets exactly one output
     return {
-        "calls-answered": ite(fr, p, s["pca"]),
-        "no-orphan-results": ite(fr, p, s["porph"]),
-        "wire-valid": ite(fr, conj(p, s["gok"]), s["pwire"]),
-        # every normalization keeps the outputs of an orderly record; a reused prompt lacks
+        "calls-answered": ite(fr, disj(p, conj(w, fills)), s["pca"]),
+        "no-orphan-results": ite(fr, disj(p, w), s["porph"]),
+        "wire-valid": ite(fr, disj(conj(p, s["gok"]), conj(w, fills, d.wire == "responses")), s["pwire"]),
+        # every normalization keeps the outputs of a well-formed record; a reused prompt lacks
         # those recorded after it was built
-        "results-kept": conj(s["kept"], s["hok"], ite(fr, True, s["quiet"])),
+        "results-kept": conj(s["kept"], disj(s["hok"], w), ite(fr, True, s["quiet"])),
     }
+
+
+def well_formed(items, nxt: int) -> tuple[bool, int]:
+    """(is ``items`` well formed below ``nxt``, the least bound above its output ids)."""
+    calls: set = set()
+    answered: set = set()
+    last = 0
+    omax = 1
+    for it in items:
+        if it[0] == I.CALL:
+            if not (isinstance(it[1], int) and last < it[1] < nxt):
+                return False, omax
+            last = it[1]
+            calls.add(it[1])
+        elif it[0] == I.OUTPUT:
+            if it[1] not in calls or it[1] in answered:
+                return False, omax
+            answered.add(it[1])
+            omax = max(omax, it[1] + 1)
+    return True, omax
 
 
 # ---- the abstraction of a concrete model state --------------------------------------------------
@@ -194,6 +222,10 @@ def alpha(d: Design, s: tuple) -> dict:
          "pr": s[M.PROMPT] >= 0, "ptx": s[M.PTEXT],
          "infl": tuple(STATUSES.index(x) for x in s[M.INFL])}
     a.update(automaton(d, record))
+    a["wf"], a["omax"] = well_formed(record, a["nxt"])
+    a["fwf"], a["fomax"] = well_formed(fq, a["nxt"])
+    ids = {s[M.BASE] + i for i in range(a["nf"])}
+    a["ifr"] = all(any(it[0] == I.CALL and it[1] == c for it in seq) for c in ids for seq in (s[M.HIST], fq))
     if down:
         a["kept"] = a["fqeq"] = True
     else:
@@ -203,7 +235,8 @@ def alpha(d: Design, s: tuple) -> dict:
     if a["pr"]:
         pre = s[M.HIST][: s[M.PROMPT]]
         hp = automaton(d, pre)
-        fake = {**a, **hp, "pr": False, "kept": True, "quiet": True, "pca": True, "porph": True, "pwire": True}
+        fake = {**a, **hp, "pr": False, "kept": True, "quiet": True, "pca": True, "porph": True, "pwire": True,
+                "wf": well_formed(pre, a["nxt"])[0]}
         v = ok_props(d, fake)  # the prompt's verdicts, as judged when it was first sent
         a["pca"], a["porph"], a["pwire"] = v["calls-answered"], v["no-orphan-results"], v["wire-valid"]
         a["quiet"] = not _real_outputs(s[M.HIST][s[M.PROMPT]:])
@@ -251,7 +284,7 @@ def init_state(p: Params) -> dict:
     """TurnLoop.init_states: idle, nothing recorded, call ids start at 1."""
     s = {"ph": IDLE, "turns": p.T, "nc": 0, "txt": 0, "nf": 0, "dr": 0, "base": 1, "nxt": 1, "ex": X_NONE,
          "rt": p.R, "tn0": True, "cok": False, "rsn": False, "pr": False, "ptx": False,
-         "kept": True, "fqeq": True, "quiet": False, "pca": False, "porph": False, "pwire": False,
+         "kept": True, "fqeq": True, "wf": True, "fwf": True, "ifr": True, "omax": 1, "fomax": 1, "quiet": False, "pca": False, "porph": False, "pwire": False,
          "infl": z3.K(z3.IntSort(), z3.IntVal(-1))}
     s.update(H_INIT)
     return {k: _z(v) for k, v in s.items()}

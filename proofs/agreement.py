@@ -18,16 +18,19 @@ from model.turnloop import TurnLoop
 from .abstract import BOOLS, HIST_FIELDS, INTS, PROMPT_FACTS, Params, alpha, ok_props, z3_value
 from .transitions import Encoding
 
-FACTS = ("kept", "fqeq")  # True in the abstract state => True in the concrete one
+FACTS = ("kept", "fqeq", "ifr")  # True in the abstract state => True in the concrete one
 
 
 def refines(e: dict, a: dict):
     """z3: the concrete abstraction ``a`` (Python values) is represented by the abstract state ``e``."""
     cs = []
     for f in INTS + BOOLS:
-        if f in HIST_FIELDS or f in FACTS or f in PROMPT_FACTS or f == "hok":
+        if f in HIST_FIELDS or f in FACTS or f in PROMPT_FACTS or f in ("hok", "wf", "fwf", "omax", "fomax"):
             continue
         cs.append(e[f] == a[f])
+    # well formed with outputs below the bound: a larger bound is a weaker fact
+    cs.append(z3.Implies(e["wf"], z3.And(a["wf"], a["omax"] <= e["omax"])))
+    cs.append(z3.Implies(e["fwf"], z3.And(a["fwf"], a["fomax"] <= e["fomax"])))
     cs.append(z3.Implies(e["hok"], z3.And(a["hok"], *[e[f] == a[f] for f in HIST_FIELDS])))
     cs += [z3.Implies(e[f], a[f]) for f in FACTS]
     cs.append(z3.Implies(e["pr"], z3.And(*[z3.Implies(e[f], a[f]) for f in PROMPT_FACTS])))

@@ -48,12 +48,14 @@ def _goal(pid: str):
 
 CLAUSES: tuple = tuple(
     [Clause(pid, True, "the request a READY state sends satisfies it", _goal(pid)) for pid in SAFETY] + [
-        Clause("ranges", False, "counters stay in range; pending call ids lie below the next id",
+        Clause("enums", False, "phase, exit, automaton position and held text take their values",
                lambda d, s, p: z3.And(_in(s["ph"], *range(len(PHASES))), _in(s["ex"], *range(len(EXITS))),
-                                      _in(s["aut"], *range(len(AUT))), _in(s["txt"], 0, 1, 2),
-                                      0 <= s["dr"], s["dr"] <= s["nf"], s["nf"] <= s["nc"], s["nc"] <= p.N,
-                                      1 <= s["base"], s["base"] <= s["nxt"], s["turns"] >= 0, s["rt"] >= 0,
-                                      s["plo"] <= s["phi"], s["phi"] <= s["nxt"])),
+                                      _in(s["aut"], *range(len(AUT))), _in(s["txt"], 0, 1, 2))),
+        Clause("counters", False, "drained <= in flight <= calls <= N; ids start at 1 and only grow",
+               lambda d, s, p: z3.And(0 <= s["dr"], s["dr"] <= s["nf"], s["nf"] <= s["nc"], s["nc"] <= p.N,
+                                      1 <= s["base"], s["base"] <= s["nxt"], s["turns"] >= 0, s["rt"] >= 0)),
+        Clause("pending-range", False, "the pending call ids of an orderly record lie below the next id",
+               lambda d, s, p: z3.Implies(s["hok"], z3.And(s["plo"] <= s["phi"], s["phi"] <= s["nxt"]))),
         Clause("no-tools-between-turns", False, "in_flight is empty unless a response streams or drains",
                lambda d, s, p: z3.Implies(_in(s["ph"], IDLE, READY, DOWN, REFUSED),
                                           z3.And(s["nf"] == 0, s["dr"] == 0, s["nc"] == 0, s["txt"] == 0,
@@ -74,12 +76,27 @@ CLAUSES: tuple = tuple(
         Clause("settled", False, "with no futures left, no call of the record is pending",
                lambda d, s, p: z3.Implies(z3.And(s["hok"], s["nf"] == 0, z3.Not(_in(s["ph"], DOWN, REFUSED))),
                                           s["plo"] == s["phi"])),
-        Clause("prompt-verdicts", False, "a prompt kept for a retry was sent from a state where the goals held",
-               lambda d, s, p: z3.Implies(s["pr"], z3.And(s["pca"], s["porph"],
-                                                          z3.BoolVal(True) if d.validate_before_send else s["pwire"]))),
+        # one clause per verdict, so that a goal that fails does not take the others down with it
+        Clause("prompt-calls-answered", False, "a prompt kept for a retry answered its calls when sent",
+               lambda d, s, p: z3.Implies(s["pr"], s["pca"])),
+        Clause("prompt-no-orphans", False, "a prompt kept for a retry had no orphan results when sent",
+               lambda d, s, p: z3.Implies(s["pr"], s["porph"])),
+        Clause("prompt-wire-valid", False, "a prompt kept for a retry was wire-valid when sent",
+               lambda d, s, p: z3.Implies(s["pr"], z3.BoolVal(True) if d.validate_before_send else s["pwire"])),
         Clause("orderly", False, "the record is orderly (call groups answered in place)", lambda d, s, p: s["hok"]),
         Clause("grouping", False, "every closed run suits the chat grouping", lambda d, s, p: s["gok"]),
         Clause("kept", False, "every real result of the rollout is in the history", lambda d, s, p: s["kept"]),
+        Clause("well-formed", False, "each output of the record answers an earlier call, none twice",
+               lambda d, s, p: s["wf"]),
+        Clause("rollout-well-formed", False, "each output of the rollout answers an earlier call, none twice",
+               lambda d, s, p: s["fwf"]),
+        Clause("in-flight-recorded", False, "the calls in flight are in the history and the rollout",
+               lambda d, s, p: s["ifr"]),
+        Clause("outputs-below-next", False, "output ids lie below the next call id",
+               lambda d, s, p: z3.And(1 <= s["omax"], s["omax"] <= s["nxt"], 1 <= s["fomax"], s["fomax"] <= s["nxt"])),
+        Clause("undrained-unanswered", False, "no output answers a call still waiting in the drain",
+               lambda d, s, p: z3.Implies(z3.And(_in(s["ph"], STREAM, DRAIN, CANCEL), s["nf"] > 0),
+                                          z3.And(s["omax"] <= s["base"] + s["dr"], s["fomax"] <= s["base"] + s["dr"]))),
         Clause("rollout-is-history", False, "the rollout (file and queue) equals the history",
                lambda d, s, p: s["fqeq"]),
     ])
@@ -93,6 +110,7 @@ class Obligation:
     status: str  # ok | failed | unknown
     seconds: float
     cti: dict | None = None  # for failed: {"params", "choices", "before", "after"}
+    round: int = 1  # the Houdini round it was checked in
 
     def line(self) -> str:
         what = "init establishes" if self.action == "init" else f"{self.action} preserves"
@@ -103,20 +121,28 @@ class Obligation:
 @dataclass
 class ProofResult:
     design: str
-    obligations: list = field(default_factory=list)
+    obligations: list = field(default_factory=list)  # the last round: the clauses kept
+    dropped: list = field(default_factory=list)  # (clause, first obligation that did not hold, round)
+    failures: list = field(default_factory=list)  # every obligation that did not hold, all rounds
+    kept: tuple = ()  # names of the clauses of the inductive invariant found
+    rounds: int = 0
     seconds: float = 0.0
 
     @property
+    def proved_goals(self) -> list:
+        return [g for g in GOALS if g in self.kept]
+
+    @property
     def proved(self) -> bool:
-        return all(o.status == "ok" for o in self.obligations)
+        return set(GOALS) <= set(self.kept)
 
     @property
     def unknown(self) -> list:
-        return [o for o in self.obligations if o.status == "unknown"]
+        return [o for _, o, _ in self.dropped if o.status == "unknown"]
 
     @property
     def failed(self) -> list:
-        return [o for o in self.obligations if o.status == "failed"]
+        return [o for _, o, _ in self.dropped]
 
 
 def _decode(m: z3.ModelRef, s: dict, extent: int = 12) -> dict:
@@ -154,18 +180,43 @@ def _check(solver: z3.Solver, negated) -> str:
 
 def prove(design: Design, faults: frozenset = frozenset(M.FAULTS), timeout_ms: int = 20_000,
           clauses: tuple = CLAUSES, on_line=None) -> ProofResult:
-    """Check every obligation; ``on_line(obligation)`` is called as each one is decided."""
-    enc = Encoding(design, faults)
-    p = Params.fresh()
+    """Houdini: check every obligation of the clauses kept; drop each clause with an obligation that
+    does not hold (failed or unknown) and check again, until what is left is inductive. The goals
+    left are proved for any number of calls. ``on_line(obligation)`` sees the last round's lines."""
     res = ProofResult(design.name)
     t_all = time.perf_counter()
-
-    def emit(o: Obligation) -> None:
-        res.obligations.append(o)
-        if on_line:
+    active = list(clauses)
+    while True:
+        res.rounds += 1
+        obligations = _round(design, faults, timeout_ms, tuple(active))
+        bad: dict = {}
+        for o in obligations:
+            o.round = res.rounds
+            if o.status != "ok":
+                res.failures.append(o)
+                bad.setdefault(o.clause, o)
+        if not bad:
+            break
+        for name, o in bad.items():
+            res.dropped.append((name, o, res.rounds))
+        active = [c for c in active if c.name not in bad]
+        if not active:
+            obligations = []
+            break
+    res.obligations = obligations
+    res.kept = tuple(c.name for c in active)
+    res.seconds = time.perf_counter() - t_all
+    if on_line:
+        for o in obligations:
             on_line(o)
+    return res
 
-    # init => clause
+
+def _round(design: Design, faults: frozenset, timeout_ms: int, clauses: tuple) -> list:
+    """One round: init => clause, then every (action, clause) under the conjunction of ``clauses``."""
+    enc = Encoding(design, faults)
+    p = Params.fresh()
+    out: list = []
     init = init_state(p)
     for c in clauses:
         sol = z3.Solver()
@@ -177,9 +228,7 @@ def prove(design: Design, faults: frozenset = frozenset(M.FAULTS), timeout_ms: i
         if st == "failed":
             m = _small_model(sol, z3.Not(c.fn(design, init, p)), p)
             cti = {"params": _params(m, p), "choices": {}, "before": None, "after": _decode(m, init)}
-        emit(Obligation("init", c.name, st, time.perf_counter() - t0, cti))
-
-    # action x clause
+        out.append(Obligation("init", c.name, st, time.perf_counter() - t0, cti))
     s = fresh_state("")
     inv = z3.And(*[c.fn(design, s, p) for c in clauses])
     for action in enc.actions():
@@ -204,9 +253,8 @@ def prove(design: Design, faults: frozenset = frozenset(M.FAULTS), timeout_ms: i
                     break
                 if st == "unknown":
                     status = "unknown"
-            emit(Obligation(action, c.name, status, time.perf_counter() - t0, cti))
-    res.seconds = time.perf_counter() - t_all
-    return res
+            out.append(Obligation(action, c.name, status, time.perf_counter() - t0, cti))
+    return out
 
 
 def _small_model(sol: z3.Solver, negated, p: Params) -> z3.ModelRef:

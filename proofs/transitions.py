@@ -70,8 +70,16 @@ class Encoding:
         else:
             h = h_outputs(self.d, h, cid, 1 if count is None else count)
         out = _set(s, **h)
-        if kind == "output" and real:
-            out["quiet"] = z3.BoolVal(False)
+        if kind == "output":
+            n = 1 if count is None else count
+            # outputs answer calls in flight (recorded, per ifr) that no output answered yet
+            fits = z3.And(s["ifr"], s["base"] <= cid, cid + n <= s["base"] + s["nf"])
+            out["wf"] = z3.And(s["wf"], fits, cid >= s["omax"])
+            out["fwf"] = z3.And(s["fwf"], fits, cid >= s["fomax"])
+            out["omax"] = z3.If(cid + n > s["omax"], cid + n, s["omax"])
+            out["fomax"] = z3.If(cid + n > s["fomax"], cid + n, s["fomax"])
+            if real:
+                out["quiet"] = z3.BoolVal(False)
         return out
 
     def end_turn(self, s: dict, p: Params) -> dict:
@@ -85,7 +93,8 @@ class Encoding:
         if not self.d.persist_synthetic:
             return t
         lost = s["dr"] < s["nf"]
-        rec = self.record(t, "output", s["base"] + s["dr"], s["nf"] - s["dr"], real=False)
+        rec = _set(self.record(s, "output", s["base"] + s["dr"], s["nf"] - s["dr"], real=False),
+                   nf=z3.IntVal(0), dr=z3.IntVal(0))
         return merge(lost, rec, t)
 
     def retry_or_end(self, s: dict, p: Params) -> dict:
@@ -129,7 +138,7 @@ class Encoding:
         ok = ok_props(self.d, s)
         stream = _set(s, ph=z3.IntVal(STREAM), nc=z3.IntVal(0), rsn=z3.BoolVal(False), txt=z3.IntVal(0),
                       nf=z3.IntVal(0), dr=z3.IntVal(0), base=s["nxt"], pr=z3.BoolVal(True), ex=z3.IntVal(X_NONE),
-                      ptx=z3.BoolVal(False))
+                      ptx=z3.BoolVal(False), ifr=z3.BoolVal(True))
         remembered = _set(stream, quiet=z3.BoolVal(True), pca=ok["calls-answered"],
                           porph=ok["no-orphan-results"], pwire=ok["wire-valid"])
         cases = [(z3.And(g, acc), merge(fr, remembered, stream) if fr is not True else remembered)]
@@ -244,7 +253,7 @@ class Encoding:
         t = self.end_turn(s, p)
         # the file now holds what the rollout held: the record is still known if it equalled history
         t = _set(t, ph=z3.IntVal(DOWN), base=s["nxt"], hok=z3.And(s["hok"], s["fqeq"]),
-                 kept=z3.BoolVal(True), fqeq=z3.BoolVal(True))
+                 kept=z3.BoolVal(True), fqeq=z3.BoolVal(True), wf=s["fwf"], omax=s["fomax"], ifr=z3.BoolVal(True))
         return [(g, t)]
 
     def _unanswered(self, s, c):
@@ -258,6 +267,9 @@ class Encoding:
         t = _set(s, ph=z3.IntVal(IDLE), turns=z3.If(s["turns"] > 1, s["turns"], 1), cok=z3.BoolVal(False),
                  nc=z3.IntVal(0), rsn=z3.BoolVal(False), txt=z3.IntVal(0), nf=z3.IntVal(0), dr=z3.IntVal(0),
                  base=s["nxt"], ex=z3.IntVal(X_NONE), rt=p.R, pr=z3.BoolVal(False), ptx=z3.BoolVal(False))
+        # every normalization of a well-formed file is well formed, and so is the file plus the
+        # made-up outputs it queues (they answer its unanswered calls); ids stay below next
+        t = _set(t, wf=s["fwf"], omax=s["nxt"], fomax=s["nxt"], ifr=z3.BoolVal(True))
         opened = s["plo"] < s["phi"]
         mode = self.d.normalization
         if mode == "none":
@@ -266,10 +278,10 @@ class Encoding:
             closed = _set(t, **h_close(self.d, _hist(s)))
             fq = z3.Or(z3.Not(opened), z3.BoolVal(self.d.persist_synthetic))
             t = merge(s["hok"], _set(closed, kept=z3.BoolVal(True), fqeq=fq),
-                      _set(t, hok=z3.BoolVal(False), kept=c.bool("kept"), fqeq=c.bool("fqeq")))
+                      _set(t, hok=z3.BoolVal(False), kept=z3.Or(s["fwf"], c.bool("kept")), fqeq=c.bool("fqeq")))
         else:  # codex: "aborted" right after each unanswered call splits the group
             t = merge(s["hok"], _set(t, hok=z3.Not(opened), kept=z3.BoolVal(True), fqeq=z3.Not(opened)),
-                      _set(t, hok=z3.BoolVal(False), kept=c.bool("kept"), fqeq=c.bool("fqeq")))
+                      _set(t, hok=z3.BoolVal(False), kept=z3.Or(s["fwf"], c.bool("kept")), fqeq=c.bool("fqeq")))
         return [(g, t)]
 
     def ResumeRefused(self, s, p, c):

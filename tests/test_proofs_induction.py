@@ -25,7 +25,7 @@ def test_goals_are_the_safety_properties():
 def test_proposed_design_is_proved_for_any_number_of_calls(wire):
     d = PROPOSED if wire == "chat" else with_knobs(PROPOSED, f"turnproof-proposed@{wire}", wire=wire)
     r = prove(d)
-    assert r.proved, [o.line() for o in r.obligations if o.status != "ok"]
+    assert r.proved and r.rounds == 1 and not r.dropped, [o.line() for o in r.failures]
     # init plus every action the design can take, each against every clause
     assert len(r.obligations) == (1 + len(Encoding(d).actions())) * len(CLAUSES)
     assert {o.action for o in r.obligations} >= {"init", "StreamToolCall", "DrainOutput", "HardAbort", "Crash", "Resume"}
@@ -40,20 +40,43 @@ def test_proposed_design_is_proved_for_any_number_of_calls(wire):
 def test_the_proof_fails_when_a_fix_is_taken_back(knob, value, goal, where):
     d = with_knobs(PROPOSED, "mutant", **{knob: value})
     r = prove(d)
-    assert not r.proved
-    assert where in {(o.action, o.clause) for o in r.failed}
+    assert goal not in r.proved_goals
+    assert where in {(o.action, o.clause) for o in r.failures}
     assert goal in find_traces(d, [goal], max_calls=2)  # and the model confirms it is broken
 
 
 def test_codex_077_chat_is_refuted_with_a_replayed_trace():
     d = NAMED["codex-0.77-chat"]
     r = prove(d)
-    failed = {(o.action, o.clause) for o in r.failed}
+    failed = {(o.action, o.clause) for o in r.failures}
     assert ("DrainOutput", "wire-valid") in failed
+    assert r.proved_goals == ["calls-answered", "no-orphan-results"]
     traces = find_traces(d, ["wire-valid"], max_calls=2)
     tr = traces["wire-valid"]
     assert replay(tr.model, tr.violation.path, "wire-valid")
     assert tr.violation.path[-2][0] == "DrainOutput" and tr.violation.path[-1][0] == "SendRequest"
+
+
+EXPLORER_VIOLATED = {  # the safety columns of `turnproof matrix` (calls 3)
+    "codex-0.77-chat": {"wire-valid", "results-kept"},
+    "codex-0.77-responses": {"results-kept"},
+    "codex-0.78-chat": {"wire-valid", "results-kept"},
+    "codex-0.122-responses": set(),
+    "seed-fix-1": {"wire-valid", "results-kept"},
+    "seed-fix-2": {"results-kept"},
+    "seed-fix-3": {"wire-valid", "results-kept"},
+    "turnproof-proposed": set(),
+}
+
+
+@pytest.mark.parametrize("name", list(NAMED))
+def test_every_goal_is_proved_for_any_number_of_calls_or_violated_in_the_explorer(name):
+    from model_helpers import explore
+    r = prove(NAMED[name])
+    _, result = explore(name, 2)
+    violated = {p for p in SAFETY if p in result.violations}
+    assert violated == EXPLORER_VIOLATED[name]
+    assert set(r.proved_goals) == set(SAFETY) - violated
 
 
 def test_replay_rejects_a_trace_the_model_cannot_take():
@@ -72,7 +95,8 @@ def test_cli_proves_the_proposed_design(capsys):
     assert "PROVED for any number of parallel calls" in out
     assert "StreamToolCall preserves calls-answered ... ok (" in out
     assert "init establishes wire-valid ... ok (" in out
-    goals_at, strength_at = out.index("\nsafety goals (property IDs)\n"), out.index("\nstrengthening clauses\n")
+    goals_at, strength_at = out.index("\nsafety goals (property IDs): the inductive invariant\n"), \
+        out.index("\nstrengthening clauses: the inductive invariant\n")
     assert goals_at < out.index("preserves wire-valid") < strength_at < out.index("preserves orderly")
 
 
@@ -81,17 +105,20 @@ def test_cli_refutes_codex_077_chat(capsys):
     out = capsys.readouterr().out
     assert "wire-valid: REFUTED by a 8-step trace with 1 call(s), replayed through the model; " \
            "refuted obligation: DrainOutput preserves wire-valid ... FAILED" in out
-    assert "counterexample to induction" in out and "ph: " in out  # a two-state difference
+    assert "calls-answered: proved for any number of parallel calls" in out
+    cti = out[out.index("refuted obligation: DrainOutput preserves wire-valid"):]
+    assert "counterexample to induction" in cti and "ph: drain -> ready" in cti  # a two-state difference
     assert "The following tool_call_ids did not have response messages: call_1" in out
 
 
 def test_cli_json(capsys):
     assert main(["prove", "--design", "codex-0.78-chat", "--json"]) == 1
     j = json.loads(capsys.readouterr().out)
-    assert j["verdict"] == "refuted" and not j["any_number_of_calls"]
+    assert j["verdict"] == "refuted"
     assert j["goals"]["wire-valid"]["status"] == "refuted"
     assert j["goals"]["wire-valid"]["trace"]["replayed"] is True
-    assert j["goals"]["calls-answered"]["status"] == "unknown"
+    assert j["goals"]["calls-answered"]["status"] == "proved"
+    assert "calls-answered" in j["any_number_of_calls"]
     assert main(["prove", "--design", "turnproof-proposed", "--json"]) == 0
     j = json.loads(capsys.readouterr().out)
     assert j["verdict"] == "proved" and all(o["status"] == "ok" for o in j["obligations"])
@@ -100,10 +127,12 @@ def test_cli_json(capsys):
 def test_unknown_is_a_failure_exit_3(monkeypatch, capsys):
     import turnproof.cmd_prove as cp
 
-    def fake(design, faults, timeout_ms, on_line=None):
+    def fake(design, faults, timeout_ms):
         r = ProofResult(design.name)
-        r.obligations = [Obligation("init", g, "ok", 0.0) for g in GOALS]
-        r.obligations.append(Obligation("Crash", "orderly", "unknown", 0.0))
+        o = Obligation("Crash", "wire-valid", "unknown", 0.0)
+        r.failures, r.dropped = [o], [("wire-valid", o, 1)]
+        r.kept = tuple(g for g in GOALS if g != "wire-valid")
+        r.obligations = [Obligation("init", g, "ok", 0.0) for g in r.kept]
         return r
     monkeypatch.setattr(cp, "prove", fake)
     # the proposed design has no counterexample, so an unknown obligation leaves it unknown

@@ -1,9 +1,11 @@
 """`turnproof prove`: the safety properties for any number of parallel calls (z3).
 
-Prints the mypyvy-style grid (init, then each action x invariant clause), safety goals apart from
-the strengthening clauses. When the proof fails, each unproved goal is either refuted by a concrete
-trace of the explicit model (replayed through TurnLoop.successors) or left unknown.
-Exit: 0 proved, 1 refuted, 2 usage error, 3 unknown or timeout.
+Prints the mypyvy-style grid of the inductive invariant found (init, then each action x clause),
+safety goals apart from the strengthening clauses, after the clauses Houdini had to drop, each with
+the obligation that did not hold and its counterexample to induction as a two-state difference.
+A goal that is not proved is refuted only by a concrete trace of the explicit model (replayed
+through TurnLoop.successors); otherwise it is unknown.
+Exit: 0 every goal proved, 1 a goal refuted, 2 usage error, 3 unknown or timeout.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from turnproof.cli import EXIT_OK, EXIT_UNKNOWN, EXIT_VIOLATED, UsageError
 from turnproof.report import violation_text
 from turnproof.resolve import resolve_design
 
+GOAL_OF = {c.name: c.goal for c in CLAUSES}
+
 
 def add_prove_arguments(p) -> None:
     p.add_argument("--design", required=True, metavar="NAME", help="a named design or a design file")
@@ -27,23 +31,38 @@ def add_prove_arguments(p) -> None:
     p.add_argument("--max-calls", type=int, default=3, metavar="N",
                    help="largest call count the explorer tries for a concrete counterexample (default 3)")
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.add_argument("--failures-only", action="store_true", help="print only the obligations that did not hold")
+    p.add_argument("--failures-only", action="store_true", help="leave out the grid of obligations that hold")
 
 
-def _cti_lines(o) -> list[str]:
+def cti_lines(o) -> list[str]:
+    """A counterexample to induction: the parameters, the choices, and the two-state difference."""
     c = o.cti
+    if c is None:
+        return ["    (the solver answered unknown: no counterexample)"]
     head = "    counterexample to induction (abstract, may be unreachable): " + \
         ", ".join(f"{k}={v}" for k, v in c["params"].items())
     if c["choices"]:
         head += "; " + ", ".join(f"{k}={v}" for k, v in c["choices"].items())
     out = [head]
     if c["before"] is None:
-        out += ["      initial state: " + ", ".join(f"{k}={v}" for k, v in c["after"].items())]
-        return out
-    out.append("      before: phase " + str(c["before"]["ph"]) + ", " +
-               ", ".join(f"{k}={c['before'][k]}" for k in ("nc", "nf", "dr", "base", "nxt", "hok", "aut", "plo", "phi")))
-    out += ["      " + line for line in state_diff(c["before"], c["after"])] or ["      (no field changed)"]
-    return out
+        return out + ["      initial state: " + ", ".join(f"{k}={v}" for k, v in c["after"].items())]
+    b = c["before"]
+    out.append("      before: phase " + str(b["ph"]) + ", " +
+               ", ".join(f"{k}={b[k]}" for k in ("nc", "nf", "dr", "base", "nxt", "hok", "aut", "plo", "phi", "wf")))
+    return out + (["      " + line for line in state_diff(b, c["after"])] or ["      (no field changed)"])
+
+
+def goal_verdicts(res, traces: dict) -> dict:
+    return {g: "proved" if g in res.proved_goals else ("refuted" if g in traces else "unknown") for g in GOALS}
+
+
+def refuted_obligation(res, goal: str, trace):
+    """The obligation of ``goal`` that failed at the action leading the trace into the violating
+    state (else the first that failed for the goal)."""
+    path = trace.violation.path
+    into = path[-2][0] if len(path) >= 3 else "init"
+    mine = [o for o in res.failures if o.clause == goal]
+    return next((o for o in mine if o.action == into), mine[0] if mine else None)
 
 
 def run_prove(args) -> int:
@@ -54,95 +73,86 @@ def run_prove(args) -> int:
     design = resolve_design(args.design)
     faults = parse_faults(args.faults)
     fault_names = sorted(faults, key=FAULTS.index)
-    goal_of = {c.name: c.goal for c in CLAUSES}
-    lines: list = []
-    printing = not args.json
-
-    if printing:
-        print(f"turnproof prove: design {design.name} (wire {design.wire}), any number of parallel calls "
-              f"N >= 1, user turns T >= 1, stream retries R >= 0, faults {','.join(fault_names) or 'none'} "
-              f"(each any number of times)")
-        print(f"invariant: {len(GOALS)} safety goals and {len(CLAUSES) - len(GOALS)} strengthening clauses "
-              f"(proofs/README.md)")
-
-    res = prove(design, faults, timeout_ms=int(args.timeout * 1000), on_line=lines.append)
-    failed_by_goal: dict = {}
-    for o in res.obligations:
-        if o.status != "ok" and goal_of[o.clause]:
-            failed_by_goal.setdefault(o.clause, o)
-    unproved = [g for g in GOALS if not res.proved]  # a non-inductive invariant proves no goal
+    res = prove(design, faults, timeout_ms=int(args.timeout * 1000))
+    unproved = [g for g in GOALS if g not in res.proved_goals]
     traces = find_traces(design, unproved, faults, args.max_calls) if unproved else {}
-    verdict = "proved" if res.proved else ("refuted" if traces else "unknown")
-
+    verdicts = goal_verdicts(res, traces)
+    if all(v == "proved" for v in verdicts.values()):
+        code = EXIT_OK
+    elif "refuted" in verdicts.values():
+        code = EXIT_VIOLATED
+    else:
+        code = EXIT_UNKNOWN
     if args.json:
-        goals = {}
-        for g in GOALS:
-            tr = traces.get(g)
-            st = "proved" if res.proved else ("refuted" if tr else "unknown")
-            goals[g] = {"status": st}
-            if g in failed_by_goal:
-                goals[g]["failed_obligation"] = failed_by_goal[g].line()
-            if tr:
-                goals[g]["trace"] = {"calls": tr.calls, "length": tr.length, "replayed": True,
-                                     "actions": [a for a, _, _ in tr.violation.path[1:]]}
-        print(json.dumps({"design": design.name, "wire": design.wire, "verdict": verdict,
-                          "any_number_of_calls": res.proved, "faults": fault_names,
-                          "seconds": round(res.seconds, 3),
-                          "obligations": [{"action": o.action, "clause": o.clause, "goal": goal_of[o.clause],
-                                           "status": o.status, "seconds": round(o.seconds, 4)}
-                                          for o in res.obligations],
-                          "goals": goals}, indent=2))
-        return {"proved": EXIT_OK, "refuted": EXIT_VIOLATED}.get(verdict, EXIT_UNKNOWN)
+        _print_json(design, res, traces, verdicts, fault_names)
+        return code
 
-    for title, want in (("safety goals (property IDs)", True), ("strengthening clauses", False)):
+    print(f"turnproof prove: design {design.name} (wire {design.wire}), any number of parallel calls "
+          f"N >= 1, user turns T >= 1, stream retries R >= 0, faults {','.join(fault_names) or 'none'} "
+          f"(each any number of times)")
+    print(f"candidate invariant: {len(GOALS)} safety goals and {len(CLAUSES) - len(GOALS)} strengthening "
+          f"clauses (proofs/README.md); {res.rounds} round(s), {res.seconds:.2f} s")
+    if res.dropped:
         print()
-        print(title)
-        for o in res.obligations:
-            if goal_of[o.clause] != want or (args.failures_only and o.status == "ok"):
-                continue
-            print("  " + o.line())
-            if o.status == "failed" and (o is failed_by_goal.get(o.clause) or not want and o is _first(res, o.clause)):
-                print("\n".join(_cti_lines(o)))
-    print()
-    n, secs = len(res.obligations), res.seconds
-    if res.proved:
-        print(f"PROVED for any number of parallel calls: {', '.join(GOALS)} ({n} obligations, {secs:.2f} s)")
-        return EXIT_OK
-    bad = [o for o in res.obligations if o.status != "ok"]
-    print(f"NOT PROVED: {len(bad)} of {n} obligations did not hold ({secs:.2f} s); first: {bad[0].line()}")
-    for g in GOALS:
-        tr = traces.get(g)
-        if tr is None:
-            print(f"  {g}: unknown (not proved for any number of calls; the explorer finds no counterexample "
-                  f"with up to {args.max_calls} calls)")
+        print("clauses dropped (an obligation did not hold; the rest is checked again)")
+        for clause, o, rnd in res.dropped:
+            kind = "goal" if GOAL_OF[clause] else "strengthening"
+            print(f"  round {rnd}: {o.line()}  [{kind}]")
+            print("\n".join(cti_lines(o)))
+    for title, want in (("safety goals (property IDs)", True), ("strengthening clauses", False)):
+        lines = [o for o in res.obligations if GOAL_OF[o.clause] == want]
+        if args.failures_only or not lines:
             continue
-        first = _refuted_obligation(res, g, tr)
-        where = f"; refuted obligation: {first.line()}" if first else ""
-        print(f"  {g}: REFUTED by a {tr.length}-step trace with {tr.calls} call(s), replayed through the model{where}")
+        print()
+        print(f"{title}: the inductive invariant")
+        for o in lines:
+            print("  " + o.line())
+    print()
+    n = len(res.obligations)
+    if code == EXIT_OK:
+        print(f"PROVED for any number of parallel calls: {', '.join(GOALS)} ({n} obligations, {res.seconds:.2f} s)")
+        return code
+    for g in GOALS:
+        v = verdicts[g]
+        if v == "proved":
+            print(f"  {g}: proved for any number of parallel calls")
+        elif v == "refuted":
+            tr = traces[g]
+            o = refuted_obligation(res, g, tr)
+            where = f"; refuted obligation: {o.line()}" if o else ""
+            print(f"  {g}: REFUTED by a {tr.length}-step trace with {tr.calls} call(s), replayed through "
+                  f"the model{where}")
+            if o is not None and o.cti is not None:
+                print("\n".join(cti_lines(o)))
+        else:
+            print(f"  {g}: unknown (not proved for any number of calls; the explorer finds no "
+                  f"counterexample with up to {args.max_calls} calls)")
+    print("REFUTED" if code == EXIT_VIOLATED else "UNKNOWN: not proved, not refuted")
     for g in GOALS:
         if g in traces:
             print()
             print(f"concrete trace (explicit model, calls {traces[g].calls}; {PROPERTIES[g].statement})")
             print(violation_text(traces[g].model, traces[g].violation))
-    return EXIT_VIOLATED if traces else EXIT_UNKNOWN
+    return code
 
 
-def _refuted_obligation(res, goal: str, trace):
-    """The failed obligation for ``goal`` at the action that led the trace into the violating state
-    (else the first failed one for the goal)."""
-    path = trace.violation.path
-    into = path[-2][0] if len(path) >= 3 else "init"
-    fallback = None
-    for o in res.obligations:
-        if o.clause == goal and o.status != "ok":
-            if o.action == into:
-                return o
-            fallback = fallback or o
-    return fallback
-
-
-def _first(res, clause: str):
-    for o in res.obligations:
-        if o.clause == clause and o.status == "failed":
-            return o
-    return None
+def _print_json(design, res, traces, verdicts, fault_names) -> None:
+    goals = {}
+    for g in GOALS:
+        goals[g] = {"status": verdicts[g]}
+        tr = traces.get(g)
+        if tr:
+            o = refuted_obligation(res, g, tr)
+            goals[g]["refuted_obligation"] = o.line() if o else None
+            goals[g]["trace"] = {"calls": tr.calls, "length": tr.length, "replayed": True,
+                                 "actions": [a for a, _, _ in tr.violation.path[1:]]}
+    verdict = ("proved" if all(v == "proved" for v in verdicts.values())
+               else "refuted" if "refuted" in verdicts.values() else "unknown")
+    print(json.dumps({
+        "design": design.name, "wire": design.wire, "verdict": verdict, "faults": fault_names,
+        "any_number_of_calls": sorted(g for g, v in verdicts.items() if v == "proved"),
+        "rounds": res.rounds, "seconds": round(res.seconds, 3), "invariant": list(res.kept),
+        "dropped": [{"clause": c, "round": r, "obligation": o.line()} for c, o, r in res.dropped],
+        "obligations": [{"action": o.action, "clause": o.clause, "goal": GOAL_OF[o.clause],
+                         "status": o.status, "seconds": round(o.seconds, 4)} for o in res.obligations],
+        "goals": goals}, indent=2))
