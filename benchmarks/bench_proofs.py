@@ -17,7 +17,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from model.designs import NAMED, with_knobs  # noqa: E402
-from proofs.induction import prove  # noqa: E402
+from proofs.induction import GOALS, prove  # noqa: E402
 from proofs.refute import find_traces  # noqa: E402
 
 
@@ -38,18 +38,21 @@ def main() -> None:
     for o in (r.obligations if args.all_lines else slow[:8]):
         print(f"  {o.line().rsplit(' (', 1)[0]} ({o.seconds * 1000:.2f} ms)")
     print()
-    print(f"{'design':<30}{'verdict':>10}{'obligations':>13}{'failed':>8}{'proof s':>9}{'traces s':>10}")
+    print("obligations: of the final (inductive) round; dropped: clauses Houdini dropped; traces s: explorer")
+    print(f"{'design':<30}{'verdict':>10}{'proved goals':>14}{'rounds':>8}{'obligations':>13}{'dropped':>9}"
+          f"{'proof s':>9}{'traces s':>10}")
     rows = [(n, NAMED[n]) for n in NAMED]
     rows += [(f"turnproof-proposed@{w}", with_knobs(d, f"turnproof-proposed@{w}", wire=w))
              for w in ("responses", "anthropic")]
     for name, design in rows:
         r = prove(design)
         t1 = time.perf_counter()
-        traces = {} if r.proved else find_traces(design, ["calls-answered", "no-orphan-results", "wire-valid",
-                                                          "results-kept"])
+        unproved = [g for g in GOALS if g not in r.proved_goals]
+        traces = find_traces(design, unproved) if unproved else {}
         tt = time.perf_counter() - t1
         verdict = "proved" if r.proved else ("refuted" if traces else "unknown")
-        print(f"{name:<30}{verdict:>10}{len(r.obligations):>13}{len(r.failed):>8}{r.seconds:>9.2f}{tt:>10.2f}")
+        print(f"{name:<30}{verdict:>10}{len(r.proved_goals):>12}/4{r.rounds:>8}{len(r.obligations):>13}"
+              f"{len(r.dropped):>9}{r.seconds:>9.2f}{tt:>10.2f}")
 
 
 if __name__ == "__main__":
