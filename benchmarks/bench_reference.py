@@ -36,7 +36,7 @@ def free_run(directory: str):
     async def go(i: int):
         d = get("codex-0.78-chat")
         path = f"{directory}/free-{i}.jsonl"
-        s = Session.start(d, path, server=ScriptedModel([shell_calls(3) + [("completed",)]]),
+        s = Session.start(d, path, server=ScriptedModel([shell_calls(3) + [("completed",)]], wire=d.wire),
                           tools={"shell": Tool("shell", parallel_safe=True)})
         s.submit("fix it")
         await s.wait_turn()

@@ -87,9 +87,9 @@ async def _main(a) -> int:
     prefix = "toolu" if d.wire == "anthropic" else "call"
     if a.cmd == "run":
         responses, tools = scenario(a)
-        s = Session.start(d, a.file, server=ScriptedModel(responses, prefix), tools=tools, log=log)
+        s = Session.start(d, a.file, server=ScriptedModel(responses, prefix, d.wire), tools=tools, log=log)
     else:
-        s = Session.resume(d, a.file, server=ScriptedModel([], prefix), log=log)
+        s = Session.resume(d, a.file, server=ScriptedModel([], prefix, d.wire), log=log)
     if s.recorder is not None:
         def on_line(rec) -> None:
             _out({"line": rec.lines_written, "model_lines": rec.written})

@@ -73,7 +73,8 @@ class Session:
         self.d = design
         self.path = path
         self.sched = sched or FreeScheduler()
-        self.server = server or ScriptedModel(id_prefix="toolu" if design.wire == "anthropic" else "call")
+        self.server = server or ScriptedModel(id_prefix="toolu" if design.wire == "anthropic" else "call",
+                                              wire=design.wire)
         self.tools = tools or {"shell": Tool("shell")}
         self.max_retries = max_retries
         self.log = log if log is not None else EventLog()

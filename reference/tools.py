@@ -4,8 +4,8 @@ A tool runs as its own asyncio task (tools/parallel.rs): its work races the turn
 token; cancelled first, it answers "Wall time: X seconds\naborted by user". Tools that are not
 parallel-safe (shell) hold an exclusive lock, so "parallel" shell calls run one at a time.
 
-The scripted model answers each accepted request with the next scripted response: a list of
-stream events ("reasoning", text), ("text", text), ("tool_call", call_id, name, args),
+The scripted model answers each accepted request with the next scripted response (on the chat
+wire sent as SSE chunks and read back the way chat.rs does; see sse.py): a list of stream events ("reasoning", text), ("text", text), ("tool_call", call_id, name, args),
 ("completed",), ("error", message), ("closed",). Call ids are numbered through the session as a
 provider would (call_1, call_2, ...; toolu_N on the anthropic wire).
 """
@@ -16,6 +16,7 @@ import asyncio
 import json
 
 from .sched import ToolError
+from .sse import ChatReader, render
 
 
 class Tool:
@@ -48,6 +49,8 @@ class Tool:
 
 
 class ScriptedStream:
+    """Item-level events, one per read (the Responses and Messages streams are item-level)."""
+
     def __init__(self, events: list):
         self.events = list(events)
 
@@ -56,24 +59,52 @@ class ScriptedStream:
         return self.events.pop(0) if self.events else ("closed",)
 
 
+class ChatSseStream:
+    """The chat wire: chunks as the server sends them, read back into items by ChatReader."""
+
+    def __init__(self, chunks: list):
+        self.chunks = list(chunks)
+        self.reader = ChatReader()
+        self.ready: list = []
+
+    async def scripted_next(self):
+        while not self.ready:
+            await asyncio.sleep(0)  # a network read
+            if not self.chunks:
+                return ("closed",)  # no [DONE]: the stream closed early
+            self.ready = self.reader.feed(self.chunks.pop(0))
+        return self.ready.pop(0)
+
+
 class ScriptedModel:
     """The model server: scripted responses, one per accepted request; then empty completions."""
 
-    def __init__(self, responses: list | None = None, id_prefix: str = "call"):
+    def __init__(self, responses: list | None = None, id_prefix: str = "call", wire: str = "responses",
+                 with_ids: bool = True):
         self.responses = list(responses or [])
         self.prefix = id_prefix
+        self.wire = wire
+        self.with_ids = with_ids  # chat only: servers that omit call ids exist
         self.next_id = 1
         self.requests: list = []  # bodies of accepted requests
 
     def stream(self, body: dict) -> ScriptedStream:
         self.requests.append(body)
         script = self.responses.pop(0) if self.responses else [("completed",)]
+        # on the chat wire calls reach the client only with finish_reason: a stream that fails
+        # first delivers none, so they do not use up ids (ids count the calls the client saw)
+        delivered = self.wire != "chat" or any(ev[0] == "completed" for ev in script)
         events = []
-        for ev in script:
+        for k, ev in enumerate(script):
             if ev[0] == "tool_call" and len(ev) == 3:  # ("tool_call", name, args): give it an id
-                ev = ("tool_call", f"{self.prefix}_{self.next_id}", ev[1], ev[2])
-                self.next_id += 1
+                if delivered:
+                    ev = ("tool_call", f"{self.prefix}_{self.next_id}", ev[1], ev[2])
+                    self.next_id += 1
+                else:
+                    ev = ("tool_call", f"{self.prefix}_lost_{k}", ev[1], ev[2])
             events.append(ev)
+        if self.wire == "chat":
+            return ChatSseStream(render(events, self.with_ids))
         return ScriptedStream(events)
 
 

@@ -21,7 +21,7 @@ def run(design: str, path: str, responses: list, *, interrupt_after: str = "", t
         parallel: bool = True, resume: bool = False):
     async def go():
         d = get(design)
-        srv = ScriptedModel(responses)
+        srv = ScriptedModel(responses, wire=d.wire)
         tools = {"shell": Tool("shell", parallel_safe=parallel)}
         s = (Session.resume if resume else Session.start)(d, path, server=srv, tools=tools)
         if interrupt_after:
@@ -152,3 +152,25 @@ def test_compacted_line_replaces_history_on_resume(tmp_path):
         f.write(json.dumps({"timestamp": "2026-01-01T00:00:00.000Z", "type": "compacted",
                             "payload": {"message": "short"}}) + "\n")
     assert [RI.text_of(i) for i in read(path).items] == ["do it", "do it", "short"]
+
+
+def test_chat_stream_is_read_the_way_chat_rs_reads_it():
+    from reference.sse import ChatReader, render
+    script = [("reasoning", "plan"), ("tool_call", "call_1", "shell", {"command": ["ls"]}), ("text", "Done."),
+              ("tool_call", "call_2", "shell", {"command": ["pwd"]}), ("completed",)]
+    reader = ChatReader()
+    out = [ev for chunk in render(script) for ev in reader.feed(chunk)]
+    # reasoning and the calls at finish_reason, the aggregated text only at the end
+    assert [e[0] for e in out] == ["reasoning", "tool_call", "tool_call", "text", "completed"]
+    assert out[1] == ("tool_call", "call_1", "shell", {"command": ["ls"]}) and out[3] == ("text", "Done.")
+    reader = ChatReader()
+    out = [ev for chunk in render(script, with_ids=False) for ev in reader.feed(chunk)]
+    assert [e[1] for e in out if e[0] == "tool_call"] == ["tool-call-0", "tool-call-1"]
+    reader = ChatReader()  # closed before finish_reason: nothing was emitted, the calls are lost
+    assert [ev for chunk in render(script[:3] + [("closed",)]) for ev in reader.feed(chunk)] == []
+
+
+def test_chat_calls_start_when_the_stream_finishes(tmp_path):
+    s = run("codex-0.78-chat", str(tmp_path / "r.jsonl"), [calls(["ls"], ["pwd"]) + [("completed",)]])
+    acts = [a for a, _ in s.log]
+    assert acts[:4] == ["UserMessage", "SendRequest", "StreamToolCall", "StreamToolCall"]

@@ -1,0 +1,105 @@
+"""The chat wire's stream, as codex-api/src/sse/chat.rs reads it.
+
+A Chat Completions stream is a series of chunks whose ``delta`` carries pieces of the assistant
+text, of the reasoning and of tool calls (by ``index``; the id and name come in the first piece,
+the arguments in several). Codex turns it into items only at the end: on
+``finish_reason: "tool_calls"`` it emits the reasoning, then one call per index (a call with no
+id gets ``tool-call-{index}``, counting from 0 in every response); the aggregated text is emitted
+when the stream is done, just before Completed, so text that came with calls lands after them.
+A stream that stops without ``[DONE]`` has closed early: whatever was not emitted is lost.
+
+``render`` writes a scripted response (the item-level events of tools.py) as such chunks;
+``ChatReader`` reads them back into item-level events for the loop.
+"""
+
+from __future__ import annotations
+
+import json
+
+DONE = "[DONE]"
+
+
+def _chunk(delta: dict | None = None, finish: str | None = None) -> dict:
+    return {"object": "chat.completion.chunk",
+            "choices": [{"index": 0, "delta": delta or {}, "finish_reason": finish}]}
+
+
+def render(events: list, with_ids: bool = True) -> list:
+    """Chunks for a scripted response; events after a fault are not sent."""
+    out: list = []
+    n_calls = 0
+    for ev in events:
+        kind = ev[0]
+        if kind == "reasoning":
+            out.append(_chunk({"reasoning": ev[1]}))
+        elif kind == "text":
+            half = len(ev[1]) // 2
+            out += [_chunk({"content": ev[1][:half]}), _chunk({"content": ev[1][half:]})]
+        elif kind == "tool_call":
+            _, cid, name, args = ev
+            first = {"index": n_calls, "type": "function", "function": {"name": name, "arguments": ""}}
+            if with_ids:
+                first["id"] = cid
+            text = json.dumps(args)
+            out += [_chunk({"tool_calls": [first]}),
+                    _chunk({"tool_calls": [{"index": n_calls, "function": {"arguments": text[:len(text) // 2]}}]}),
+                    _chunk({"tool_calls": [{"index": n_calls, "function": {"arguments": text[len(text) // 2:]}}]})]
+            n_calls += 1
+        elif kind == "completed":
+            out += [_chunk(finish="tool_calls" if n_calls else "stop"), DONE]
+            break
+        elif kind == "error":
+            out.append({"error": {"message": ev[1] if len(ev) > 1 else "stream error"}})
+            break
+        elif kind == "closed":
+            break
+    return out
+
+
+class ChatReader:
+    """Chunks in, item-level events out (in the order chat.rs emits them)."""
+
+    def __init__(self) -> None:
+        self.text: list = []
+        self.reasoning: list = []
+        self.calls: dict = {}  # index -> {"id", "name", "arguments"}
+        self.calls_emitted = False
+
+    def feed(self, chunk) -> list:
+        if chunk == DONE:
+            out = self._flush_reasoning()
+            if self.text:
+                out.append(("text", "".join(self.text)))
+                self.text = []
+            return out + [("completed",)]
+        if "error" in chunk:
+            return [("error", chunk["error"].get("message", "stream error"))]
+        out: list = []
+        for choice in chunk.get("choices", []):
+            d = choice.get("delta") or {}
+            if d.get("content"):
+                self.text.append(d["content"])
+            if d.get("reasoning"):
+                self.reasoning.append(d["reasoning"])
+            for tc in d.get("tool_calls") or []:
+                slot = self.calls.setdefault(tc.get("index", 0), {"id": None, "name": "", "arguments": ""})
+                if tc.get("id"):
+                    slot["id"] = tc["id"]
+                fn = tc.get("function") or {}
+                slot["name"] += fn.get("name", "")
+                slot["arguments"] += fn.get("arguments", "")
+            if choice.get("finish_reason") == "tool_calls" and not self.calls_emitted:
+                out += self._flush_reasoning()
+                for index in sorted(self.calls):
+                    c = self.calls[index]
+                    args = json.loads(c["arguments"] or "{}")
+                    out.append(("tool_call", c["id"] or f"tool-call-{index}", c["name"], args))
+                self.calls_emitted = True
+        return out
+
+    def _flush_reasoning(self) -> list:
+        if not self.reasoning:
+            return []
+        out = [("reasoning", "".join(self.reasoning))]
+        self.reasoning = []
+        return out
