@@ -17,7 +17,7 @@ from model.properties import TurnLoopSpec, orphan_results, unanswered_or_duplica
 from model.provider import judge
 from model.turnloop import READY, PH, Params as MP, TurnLoop
 from model.wire import build_request
-from proofs.abstract import Params, alpha, automaton, ok_props, z3_value
+from proofs.abstract import Params, alpha, automaton, ok_props, well_formed, z3_value
 from proofs.agreement import step_matches, verdicts_sound
 from proofs.induction import CLAUSES
 from proofs.transitions import Encoding
@@ -191,6 +191,44 @@ def test_orderly_histories_are_judged_as_the_abstraction_says(h):
 @given(st.lists(ITEM, max_size=10).map(tuple))
 def test_random_histories_are_judged_as_the_abstraction_says(h):
     _check_characterization(h)
+
+
+@st.composite
+def well_formed_histories(draw):
+    """Call ids increase; each output answers an earlier call not answered yet, in any order."""
+    items, nxt, open_ = [], 1, []
+    for _ in range(draw(st.integers(0, 12))):
+        k = draw(st.sampled_from(["user", "reasoning", "text", "call", "call", "output", "output"]))
+        if k == "call":
+            nxt += draw(st.integers(0, 1))
+            items.append(I.call(nxt))
+            open_.append(nxt)
+            nxt += 1
+        elif k == "output":
+            if open_:
+                c = open_.pop(draw(st.integers(0, len(open_) - 1)))
+                items.append(I.output(c, draw(st.sampled_from([I.OK, I.USER_ABORT, I.SYNTHETIC, I.CODEX_ABORTED]))))
+        else:
+            items.append({"user": I.user, "reasoning": I.reasoning, "text": I.text}[k]())
+    return tuple(items), nxt
+
+
+@settings(max_examples=400, deadline=None)
+@given(well_formed_histories())
+def test_well_formed_histories_are_judged_as_the_abstraction_says(hn):
+    h, nxt = hn
+    assert well_formed(h, nxt)[0]
+    for mode in ("none", "codex", "ours"):
+        req = normalize(h, mode)
+        assert all(o in req for o in h if o[0] == I.OUTPUT), (h, mode)  # L2 for well-formed records
+        assert not orphan_results(req)
+        if mode != "none":  # codex and ours give every call exactly one output
+            assert not unanswered_or_duplicated(req), (h, mode)
+            assert not judge("responses", build_request(req, "responses")), (h, mode)
+            d = _design("responses", "consecutive", mode)
+            oks = ok_props(d, {**automaton(d, h), "wf": True, "pr": False, "kept": True,
+                               "quiet": True, "pca": False, "porph": False, "pwire": False})
+            assert oks["wire-valid"] is True and oks["calls-answered"] is True
 
 
 def test_the_characterization_is_not_vacuous():
