@@ -7,7 +7,9 @@ stream and the tools may do anything; bounds are the caller's business), and ``d
 takes one and runs the event loop until everything is parked again. The loop's own log then
 says what happened. ``write()`` lets the writer put one more line on disk (not a loop step).
 
-Call ids are numbered through the whole run, as the server would (survives crashes).
+Call ids are numbered through the whole run, as the server would (survives crashes). Stream
+events are given at item level, i.e. after the chat wire's SSE reader (sse.py), which the
+free-running paths exercise.
 """
 
 from __future__ import annotations
