@@ -73,10 +73,11 @@ def scenario(a) -> tuple[list, dict]:
         first.append(("tool_call", "shell", {"command": cmd}))
     if a.text:
         first.append(("text", "I ran the commands."))
-    first.append(("closed",) if a.close_early else ("completed",))
+    # closing after finish_reason: on the chat wire the calls have been delivered by then
+    first += [("finish",), ("closed",)] if a.close_early else [("completed",)]
     responses = [first]
     if a.close_early:  # the retry answers with the same calls, completed this time
-        responses.append([e for e in first if e[0] != "closed"] + [("completed",)])
+        responses.append([e for e in first if e[0] not in ("finish", "closed")] + [("completed",)])
     return responses, {"shell": Tool("shell", delay=a.tool_delay, parallel_safe=a.parallel)}
 
 

@@ -6,7 +6,8 @@ the arguments in several). Codex turns it into items only at the end: on
 ``finish_reason: "tool_calls"`` it emits the reasoning, then one call per index (a call with no
 id gets ``tool-call-{index}``, counting from 0 in every response); the aggregated text is emitted
 when the stream is done, just before Completed, so text that came with calls lands after them.
-A stream that stops without ``[DONE]`` has closed early: whatever was not emitted is lost.
+A stream that stops without ``[DONE]`` has closed early: whatever was not emitted is lost (calls
+survive only if the finish_reason chunk came before the close).
 
 ``render`` writes a scripted response (the item-level events of tools.py) as such chunks;
 ``ChatReader`` reads them back into item-level events for the loop.
@@ -45,8 +46,12 @@ def render(events: list, with_ids: bool = True) -> list:
                     _chunk({"tool_calls": [{"index": n_calls, "function": {"arguments": text[:len(text) // 2]}}]}),
                     _chunk({"tool_calls": [{"index": n_calls, "function": {"arguments": text[len(text) // 2:]}}]})]
             n_calls += 1
+        elif kind == "finish":  # the finish_reason chunk alone: a close may still follow before [DONE]
+            out.append(_chunk(finish="tool_calls" if n_calls else "stop"))
         elif kind == "completed":
-            out += [_chunk(finish="tool_calls" if n_calls else "stop"), DONE]
+            if not out or out[-1]["choices"][0]["finish_reason"] is None:
+                out.append(_chunk(finish="tool_calls" if n_calls else "stop"))
+            out.append(DONE)
             break
         elif kind == "error":
             out.append({"error": {"message": ev[1] if len(ev) > 1 else "stream error"}})

@@ -4,10 +4,12 @@ A tool runs as its own asyncio task (tools/parallel.rs): its work races the turn
 token; cancelled first, it answers "Wall time: X seconds\naborted by user". Tools that are not
 parallel-safe (shell) hold an exclusive lock, so "parallel" shell calls run one at a time.
 
-The scripted model answers each accepted request with the next scripted response (on the chat
-wire sent as SSE chunks and read back the way chat.rs does; see sse.py): a list of stream events ("reasoning", text), ("text", text), ("tool_call", call_id, name, args),
-("completed",), ("error", message), ("closed",). Call ids are numbered through the session as a
-provider would (call_1, call_2, ...; toolu_N on the anthropic wire).
+The scripted model answers each accepted request with the next scripted response, a list of
+stream events: ("reasoning", text), ("text", text), ("tool_call", call_id, name, args),
+("completed",), ("error", message), ("closed",), and on the chat wire ("finish",), the
+finish_reason chunk on its own. The chat wire sends them as SSE chunks, read back the way chat.rs
+reads them (sse.py). Call ids are numbered through the session as a provider would (call_1,
+call_2, ...; toolu_N on the anthropic wire).
 """
 
 from __future__ import annotations
@@ -93,7 +95,7 @@ class ScriptedModel:
         script = self.responses.pop(0) if self.responses else [("completed",)]
         # on the chat wire calls reach the client only with finish_reason: a stream that fails
         # first delivers none, so they do not use up ids (ids count the calls the client saw)
-        delivered = self.wire != "chat" or any(ev[0] == "completed" for ev in script)
+        delivered = self.wire != "chat" or any(ev[0] in ("completed", "finish") for ev in script)
         events = []
         for k, ev in enumerate(script):
             if ev[0] == "tool_call" and len(ev) == 3:  # ("tool_call", name, args): give it an id
@@ -105,7 +107,7 @@ class ScriptedModel:
             events.append(ev)
         if self.wire == "chat":
             return ChatSseStream(render(events, self.with_ids))
-        return ScriptedStream(events)
+        return ScriptedStream([ev for ev in events if ev[0] != "finish"])  # a chat-only chunk
 
 
 def shell_calls(n: int, commands: list | None = None) -> list:

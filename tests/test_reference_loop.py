@@ -168,6 +168,9 @@ def test_chat_stream_is_read_the_way_chat_rs_reads_it():
     assert [e[1] for e in out if e[0] == "tool_call"] == ["tool-call-0", "tool-call-1"]
     reader = ChatReader()  # closed before finish_reason: nothing was emitted, the calls are lost
     assert [ev for chunk in render(script[:3] + [("closed",)]) for ev in reader.feed(chunk)] == []
+    reader = ChatReader()  # closed after it: the calls were delivered, the text was not
+    out = [ev for chunk in render(script[:4] + [("finish",), ("closed",)]) for ev in reader.feed(chunk)]
+    assert [e[0] for e in out] == ["reasoning", "tool_call", "tool_call"]
 
 
 def test_chat_calls_start_when_the_stream_finishes(tmp_path):

@@ -111,3 +111,12 @@ def test_reproduce_with_a_design_file(tmp_path, capsys):
     f.write_text('base = "codex-0.77-chat"\ntitle = "no change"\n\n[knobs]\nchat_grouping = "per-call"\n')
     assert main(["reproduce", "8479", "--design", str(f), "--dir", str(tmp_path)]) == 1
     assert CHAT_8479 in capsys.readouterr().out
+
+
+def test_stream_closed_retry_on_the_chat_wire(tmp_path):
+    """The model's results-kept counterexample for codex-0.78-chat closes the stream after the
+    calls; on the chat wire that needs the close to come after the finish_reason chunk (before it,
+    chat.rs has delivered no calls). Scripted that way, the real run breaks results-kept too."""
+    broken, first, _ = _two_processes("codex-0.78-chat", "stream-closed-retry", tmp_path)
+    assert "results-kept" in broken
+    assert any(r["lost_results"] for r in first.result["requests"])
