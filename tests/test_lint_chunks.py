@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from model.normalize import normalize_ours
 from turnproof.lint.check import HistoryJudge, default_builders
 from turnproof.lint.repair import repair_to
-from turnproof.lint.rollout import RolloutReader
+from turnproof.lint.rollout import Chunk, RolloutReader
 from tests.test_lint_helpers import rollout_text
 
 BUILDERS = default_builders() + ["turnproof-proposed"]
@@ -20,10 +20,16 @@ BUILDERS = default_builders() + ["turnproof-proposed"]
 
 @st.composite
 def histories(draw) -> str:
-    """Rounds of calls (fresh ids) with results that may be missing, late, repeated or orphaned."""
+    """Rounds of calls (fresh ids) with results that may be missing, late (even rounds later),
+    repeated or orphaned, and compacted lines."""
     toks: list[str] = []
     nxt = 1
+    every: list[int] = []
     for _ in range(draw(st.integers(1, 6))):
+        if every and draw(st.integers(0, 9)) == 0:
+            toks.append("Z")
+        if every and draw(st.integers(0, 3)) == 0:
+            toks.append(f"O{draw(st.sampled_from(every))}")
         toks += draw(st.lists(st.sampled_from(["U", "E", "X"]), max_size=2))
         run = draw(st.lists(st.sampled_from(["R", "T", "C", "K"]), min_size=1, max_size=5))
         ids = []
@@ -36,6 +42,7 @@ def histories(draw) -> str:
                 toks.append(t)
         outs = draw(st.lists(st.sampled_from(ids + [nxt + 50]) if ids else st.just(nxt + 50), max_size=len(ids) + 1))
         toks += [f"O{i}" for i in outs]
+        every += ids
         if draw(st.booleans()):
             toks += draw(st.lists(st.sampled_from(["U", "T", "E"] + [f"O{i}" for i in ids]), max_size=3))
     return " ".join(toks)
@@ -43,8 +50,7 @@ def histories(draw) -> str:
 
 def judged(chunks) -> tuple[set, dict]:
     hj = HistoryJudge(BUILDERS)
-    for items, restart in chunks:
-        hj.judge_chunk(items, restart)
+    hj.consume(chunks)
     key = lambda f: (f.rule, f.call_id, f.line, f.provider_error, f.wire)
     return ({key(f) for f in hj.findings},
             {b.design: sorted(map(key, b.findings)) for b in hj.builders})
@@ -57,13 +63,21 @@ def test_chunked_equals_whole(spec):
         p = os.path.join(d, "r.jsonl")
         with open(p, "w") as f:
             f.write(rollout_text(spec))
-        chunks = [(ch.items, ch.restart) for ch in RolloutReader(p).chunks()]
-        whole = tuple(it for items, _ in chunks for it in items)
-        assert judged(chunks) == judged([(whole, True)])
+        chunks = list(RolloutReader(p).chunks())
+        # the whole history of each compacted segment as one chunk: what the judges see unbounded
+        segments = []
+        for ch in chunks:
+            if ch.restart or not segments:
+                segments.append(Chunk((), True))
+            segments[-1] = Chunk(segments[-1].items + ch.items, True)
+        expected = judged(segments)
+        assert judged(chunks) == expected
+        assert judged(RolloutReader(p).chunks(two_pass=False)) == expected
+        whole = tuple(it for ch in chunks for it in ch.items)
         out = os.path.join(d, "o.jsonl")
         repair_to(p, out)
         got = tuple(it[:2] for ch in RolloutReader(out).chunks() for it in ch.items)
-        assert got == tuple(it[:2] for it in normalize_ours(whole))
+        assert got == tuple(it[:2] for s in segments for it in normalize_ours(s.items))
 
 
 def test_a_long_session_is_cut_into_rounds(tmp_path):

@@ -11,7 +11,7 @@ DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "lint")
 
 
 def payload(tok: str) -> tuple[str, dict]:
-    """U user, T assistant text, R reasoning, Cx call, Kx custom call, Ox result, E event, X turn context."""
+    """U user, T text, R reasoning, Cx call, Kx custom call, Ox result, E event, X turn context, Z compacted."""
     k, rest = tok[0], tok[1:]
     if k == "U":
         return "response_item", {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]}
@@ -29,6 +29,8 @@ def payload(tok: str) -> tuple[str, dict]:
         return "event_msg", {"type": "token_count"}
     if k == "X":
         return "turn_context", {"cwd": "/repo"}
+    if k == "Z":  # compaction: the history restarts here
+        return "compacted", {"message": "summary of the session so far"}
     raise ValueError(tok)
 
 

@@ -44,7 +44,8 @@ class Progress:
             return
         self.last = now
         self.shown = True
-        sys.stderr.write(f"\r{self.path}: pass {rpass}/2, {done / 1e6:,.0f} of {self.size / 1e6:,.0f} MB "
+        step = f"pass {rpass}/2, " if rpass else ""
+        sys.stderr.write(f"\r{self.path}: {step}{done / 1e6:,.0f} of {self.size / 1e6:,.0f} MB "
                          f"({100 * done / self.size:.0f}%)   ")
         sys.stderr.flush()
 

@@ -79,8 +79,7 @@ def _lint_rollout(path: str, designs: tuple, max_line: int, progress) -> FileRep
     builders += [d for d in designs if d not in builders]
     reader = RolloutReader(path, max_line, progress=progress)
     hj = HistoryJudge(builders)
-    for ch in reader.chunks():
-        hj.judge_chunk(ch.items, ch.restart)
+    hj.consume(reader.chunks(two_pass=False))
     rep = FileReport(path, "codex-rollout", hj.findings, hj.builders, items=reader.items)
     rep.findings += [Finding(TORN, None, n, message="line cut short (a crash tore the write); Codex skips it "
                              "on load, so what it held is lost") for n in reader.torn]

@@ -30,6 +30,7 @@ from model.provider import judge
 from model.wire import build_request
 
 from .findings import BuilderVerdict, Finding
+from .rollout import Rewind
 
 # the grouping whose chat requests only fail when the history itself is unpaired
 RECORDED_GROUPING = NAMED["turnproof-proposed"].chat_grouping
@@ -80,12 +81,36 @@ def _line(tag: object) -> int | None:
 
 
 class HistoryJudge:
-    """Judges a history chunk by chunk; keeps message offsets so provider texts name whole-request indexes."""
+    """Judges a history chunk by chunk; keeps message offsets so provider texts name whole-request indexes.
+
+    Every judgement depends only on the chunk's *shape* (the kinds of its items and which of them
+    share an id), never on the ids' spelling or the lines, so a shape is judged once with
+    placeholder ids and the answer is memoized; each chunk then only fills in its ids and lines.
+    """
+
+    MEMO_MAX = 4096  # shapes remembered (a long session has a few dozen)
 
     def __init__(self, builders: list[str]):
         self.builders = [BuilderVerdict(b, NAMED[b].wire) for b in builders]
         self.findings: list[Finding] = []
         self._offsets: dict = {}
+        self._memo: dict = {}
+
+    def consume(self, chunks) -> None:
+        """Judge every chunk of a reader; a Rewind(k) takes back what chunks k.. said."""
+        marks: list = []
+        for ch in chunks:
+            if isinstance(ch, Rewind):
+                nf, nb, offsets = marks[ch.k]
+                del self.findings[nf:], marks[ch.k:]
+                for b, m in zip(self.builders, nb):
+                    del b.findings[m:]
+                self._offsets = offsets
+                continue
+            if ch.index >= 0:
+                del marks[ch.index:]
+                marks.append((len(self.findings), [len(b.findings) for b in self.builders], dict(self._offsets)))
+            self.judge_chunk(ch.items, ch.restart)
 
     def restart(self) -> None:
         self._offsets.clear()  # a compacted line: the next request starts a new message list
@@ -93,72 +118,115 @@ class HistoryJudge:
     def judge_chunk(self, items: tuple, restart: bool) -> None:
         if restart:
             self.restart()
+        ids: list = []
+        index: dict = {}
+        shape = []
+        for kind, cid, _ in items:
+            if cid is None:
+                shape.append((kind, None, None))
+            else:
+                k = index.get(cid)
+                if k is None:
+                    k = index[cid] = len(ids)
+                    ids.append(cid)
+                shape.append((kind, _placeholder(k), len(shape)))
+        shape = tuple(shape)
+        judged = self._memo.get(shape)
+        if judged is None:
+            if len(self._memo) >= self.MEMO_MAX:
+                self._memo.clear()
+            judged = self._memo[shape] = self._judge_shape(shape)
+        found, counts = judged
+        for key, f in found:
+            off = self._offsets.get(key, 0)
+            text = f.provider_error
+            if text is not None:
+                text = _PH.sub(lambda m: ids[int(m.group(1))], _shift(text, off) if off else text)
+            msg = f.message and _PH.sub(lambda m: ids[int(m.group(1))], f.message)
+            g = Finding(f.rule, ids[_ph_index(f.call_id)] if f.call_id is not None else None,
+                        _line(items[f.line][2]) if f.line is not None else None,
+                        provider_error=text, wire=f.wire, design=f.design, message=msg)
+            if key[0] == "builder":
+                next(b for b in self.builders if b.design == key[1]).findings.append(g)
+            else:
+                self.findings.append(g)
+        for key, n in counts.items():
+            self._offsets[key] = self._offsets.get(key, 0) + n
+
+    def _judge_shape(self, items: tuple) -> tuple[list, dict]:
+        """Findings for a chunk of placeholder ids, ``line`` holding the position in the chunk."""
+        found: list = []
+        counts: dict = {}
         if not any(it[0] in (CALL, OUTPUT) for it in items):
-            self._advance(items)
-            return
-        self._properties(items)
+            # only count messages: Anthropic texts cite message indexes
+            counts[("recorded", "anthropic")] = len(build_request(items, "anthropic"))
+            for bv in self.builders:
+                if bv.wire == "anthropic":
+                    d = NAMED[bv.design]
+                    counts[("builder", bv.design)] = len(build_request(_normalize(items, d.normalization), "anthropic"))
+            return found, counts
+        found += [(("recorded", None), f) for f in _properties(items)]
         for wire in RECORDED_WIRES:
-            self.findings += self._judge(items, ("recorded", wire), wire, RECORDED_GROUPING, None)
+            found += [(("recorded", wire), f) for f in _judge(items, wire, RECORDED_GROUPING, None, counts,
+                                                                ("recorded", wire))]
         for bv in self.builders:
             d = NAMED[bv.design]
             norm = _normalize(items, d.normalization)
-            bv.findings += self._judge(norm, ("builder", bv.design), d.wire, d.chat_grouping, bv.design)
+            found += [(("builder", bv.design), f) for f in _judge(norm, d.wire, d.chat_grouping, bv.design, counts,
+                                                                    ("builder", bv.design))]
+        return found, counts
 
-    def _advance(self, items: tuple) -> None:
-        """A chunk without calls or results: only count its messages (Anthropic texts cite indexes)."""
-        self._count(("recorded", "anthropic"), build_request(items, "anthropic"), "anthropic")
-        for bv in self.builders:
-            if bv.wire == "anthropic":
-                d = NAMED[bv.design]
-                self._count(("builder", bv.design), build_request(_normalize(items, d.normalization), "anthropic"),
-                            "anthropic")
 
-    def _count(self, key: tuple, body: list, wire: str) -> int:
-        if wire != "anthropic":
-            return 0  # only Anthropic's texts carry a message index
-        off = self._offsets.get(key, 0)
-        self._offsets[key] = off + len(body)
-        return off
+def _placeholder(k: int) -> str:
+    return f"\x00{k}\x00"  # no provider text or call id holds a NUL
 
-    def _properties(self, items: tuple) -> None:
-        for cid, n in unanswered_or_duplicated(items):
-            calls = [it for it in items if it[0] == CALL and it[1] == cid]
-            outs = [it for it in items if it[0] == OUTPUT and it[1] == cid]
-            at = outs[len(calls)] if len(outs) > len(calls) else calls[-1]
-            self.findings.append(Finding("calls-answered", cid, _line(at[2]),
-                                         message=f"call {cid} has {n} results"))
-        seen: set = set()
-        orphans = set(orphan_results(items))
-        for it in items:
-            if it[0] == CALL:
-                seen.add(it[1])
-            elif it[0] == OUTPUT and it[1] in orphans and it[1] not in seen:
-                self.findings.append(Finding("no-orphan-results", it[1], _line(it[2]),
-                                             message=f"result for {it[1]} with no call before it"))
 
-    def _judge(self, items: tuple, key: tuple, wire: str, grouping: str, design: str | None) -> list[Finding]:
-        body = build_request(items, wire, grouping)
-        off = self._count(key, body, wire)
-        rejections = judge(wire, body)
-        if not rejections:
-            return []
-        pairs = [it for it in items if it[0] in (CALL, OUTPUT)]
-        entries = _entries(body, wire)
-        located = list(zip(entries, pairs)) if len(entries) == len(pairs) else []
-        out = []
-        for r in rejections:
-            text = _shift(r.text, off) if off else r.text
-            for cid in r.call_ids or (None,):
-                hits = [it for (mi, c), it in located if mi == r.index and c == cid]
-                if not hits:
-                    hits = [it for (mi, c), it in located if c == cid] or [None]
-                it = hits[-1] if r.rule == "anthropic-duplicate-result" else hits[0]
-                line = _line(it[2]) if it is not None else None
-                if line is None and it is not None:  # a result the normalization made up: show its call
-                    line = next((_line(c[2]) for c in reversed(items[:items.index(it)])
-                                 if c[0] == CALL and c[1] == cid), None)
-                out.append(Finding(r.rule, cid, line, provider_error=text, wire=wire, design=design))
-        return out
+_PH = re.compile("\x00(\\d+)\x00")
+
+
+def _ph_index(cid: str) -> int:
+    return int(cid.strip("\x00"))
+
+
+def _properties(items: tuple) -> list[Finding]:
+    out = []
+    for cid, n in unanswered_or_duplicated(items):
+        calls = [it for it in items if it[0] == CALL and it[1] == cid]
+        outs = [it for it in items if it[0] == OUTPUT and it[1] == cid]
+        at = outs[len(calls)] if len(outs) > len(calls) else calls[-1]
+        out.append(Finding("calls-answered", cid, at[2], message=f"call {cid} has {n} results"))
+    seen: set = set()
+    orphans = set(orphan_results(items))
+    for it in items:
+        if it[0] == CALL:
+            seen.add(it[1])
+        elif it[0] == OUTPUT and it[1] in orphans and it[1] not in seen:
+            out.append(Finding("no-orphan-results", it[1], it[2], message=f"result for {it[1]} with no call before it"))
+    return out
+
+
+def _judge(items: tuple, wire: str, grouping: str, design: str | None, counts: dict, key: tuple) -> list[Finding]:
+    body = build_request(items, wire, grouping)
+    if wire == "anthropic":
+        counts[key] = len(body)
+    rejections = judge(wire, body)
+    if not rejections:
+        return []
+    pairs = [it for it in items if it[0] in (CALL, OUTPUT)]
+    entries = _entries(body, wire)
+    located = list(zip(entries, pairs)) if len(entries) == len(pairs) else []
+    out = []
+    for r in rejections:
+        for cid in r.call_ids or (None,):
+            hits = [it for (mi, c), it in located if mi == r.index and c == cid]
+            if not hits:
+                hits = [it for (mi, c), it in located if c == cid] or [None]
+            it = hits[-1] if r.rule == "anthropic-duplicate-result" else hits[0]
+            pos = it[2] if it is not None and isinstance(it[2], int) else None
+            if pos is None and it is not None:  # a result the normalization made up: show its call
+                pos = next((c[2] for c in reversed(items[:items.index(it)]) if c[0] == CALL and c[1] == cid), None)
+            out.append(Finding(r.rule, cid, pos, provider_error=r.text, wire=wire, design=design))
+    return out
 
 
 _MSG = re.compile(r"^messages\.(\d+)")

@@ -24,6 +24,7 @@ finding, as Codex skips it; every other unreadable line is a LintError naming fi
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 import re
@@ -62,6 +63,17 @@ class Chunk:
     items: tuple
     restart: bool = False  # first chunk of a new history (file start or a compacted line)
     lines: list = field(default_factory=list)  # repair only: every line since the previous chunk
+    index: int = -1  # single pass: the chunk's number, which a Rewind names
+
+
+@dataclass(frozen=True)
+class Rewind:
+    """Single pass: chunks ``k`` and later were cut wrongly; forget what they said."""
+
+    k: int
+
+
+TORN_LINE = object()  # _parse's line type for a line cut short
 
 
 def _cid_text(raw: bytes) -> str:
@@ -133,14 +145,68 @@ class RolloutReader:
     def fail(self, n: int, msg: str) -> LintError:
         return LintError(f"{self.path}:{n}: {msg}")
 
-    def chunks(self):
+    def _parse(self, n: int, raw: bytes):
+        """One line: (line type, items, payload type, timestamp); line type None for blank and torn lines."""
+        if b"\0" in raw:
+            raise self.fail(n, "binary data (a NUL byte), not a JSON line")
+        if raw.isspace():
+            return None, (), None, None
+        try:
+            obj = json.loads(raw)  # decodes UTF-8 itself: no second copy of the line
+        except RecursionError:
+            raise self.fail(n, "JSON nested too deeply") from None
+        except UnicodeDecodeError as e:
+            raise self.fail(n, f"not valid UTF-8 (byte {e.start + 1})") from None
+        except ValueError as e:
+            if self._is_torn(raw.decode("utf-8", "replace"), e):
+                return TORN_LINE, (), None, None
+            raise self.fail(n, f"not valid JSON ({getattr(e, 'msg', e)}, column {getattr(e, 'colno', '?')})") from None
+        if type(obj) is not dict:
+            raise self.fail(n, f"a rollout line must be a JSON object, not {_tname(obj)}")
+        ltype = obj.get("type")
+        payload = obj.get("payload")
+        if not isinstance(ltype, str):
+            raise self.fail(n, "rollout line without a \"type\" string")
+        if ltype in ROLLOUT_TYPES and type(payload) is not dict:
+            raise self.fail(n, f"\"payload\" of a {ltype} line must be an object, not {_tname(payload)}")
+        new: list = []
+        ptype = None
+        if ltype == "response_item":
+            ptype = payload.get("type")
+            it = self._item(payload, n, n)
+            if it is not None:
+                new.append(it)
+        elif ltype == "compacted":
+            rh = payload.get("replacement_history")
+            if rh is not None:
+                if type(rh) is not list:
+                    raise self.fail(n, f"\"replacement_history\" must be a list, not {_tname(rh)}")
+                for k, p in enumerate(rh):
+                    if type(p) is not dict:
+                        raise self.fail(n, f"replacement_history[{k}] must be an object, not {_tname(p)}")
+                    it = self._item(p, (n, k), n, where=f"replacement_history[{k}]: ")
+                    if it is not None:
+                        new.append(it)
+        return ltype, new, ptype, obj.get("timestamp")
+
+    def chunks(self, two_pass: bool = True):
+        """Chunks of items, in file order.
+
+        ``two_pass`` (repair, and lint by default): pass 1 says where every id occurs last, so no
+        cut is ever taken back. Otherwise (lint --fast) cuts are guessed: an id that shows up again
+        after its chunk was closed yields ``Rewind(k)``: forget chunks k.. and read them again, merged
+        with the current one (a late result for a call many rounds back; rare).
+        """
         path = self.path
         if os.path.isdir(path):
             raise LintError(f"{path}: is a directory")
-        last, nlines = scan_ids(path, self.max_line,
-                                None if self.progress is None else (lambda b: self.progress(b, 1)))
-        if nlines == 0:
-            raise LintError(f"{path}: empty file")
+        if two_pass:
+            last, _ = scan_ids(path, self.max_line, None if self.progress is None else (lambda b: self.progress(b, 1)))
+        else:
+            last = None
+        seen_at: dict = {}  # single pass: id -> last line seen (since the last compacted line)
+        starts: list = [(1, 0, True)]  # single pass: (first line, byte offset, restart) of every chunk begun
+        start_lines: list = [1]
         open_calls: dict = {}  # call id -> line of a call with no result yet (duplicate-id check)
         items: list = []
         region: list = []
@@ -148,80 +214,68 @@ class RolloutReader:
         prev_user_side = True
         restart = True
         keep = self.keep_lines
-        loads = json.loads
+        if keep and not two_pass:
+            raise ValueError("repair needs two passes: its output cannot take a cut back")
         done = 0
         seen_content = False
+        n = 0
         for n, raw in _open_lines(path, self.max_line):
             self.lines = n
+            pos = done
             done += len(raw)
             if self.progress is not None and not n & 1023:
-                self.progress(done, 2)
-            if b"\0" in raw:
-                raise self.fail(n, "binary data (a NUL byte), not a JSON line")
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                raise self.fail(n, f"not valid UTF-8 (byte {e.start + 1})") from None
-            if not text.strip():
+                self.progress(done, 2 if two_pass else 0)
+            ltype, new, ptype, ts = self._parse(n, raw)
+            if ltype is None:
                 if keep:
                     region.append(Line(n, raw))
                 continue
             seen_content = True
-            try:
-                obj = loads(text)
-            except RecursionError:
-                raise self.fail(n, "JSON nested too deeply") from None
-            except ValueError as e:
-                if self._is_torn(text, e):
-                    self.torn.append(n)
-                    if keep:
-                        region.append(Line(n, raw, torn=True))
-                    continue
-                raise self.fail(n, f"not valid JSON ({getattr(e, 'msg', e)}, column {getattr(e, 'colno', '?')})") from None
-            if type(obj) is not dict:
-                raise self.fail(n, f"a rollout line must be a JSON object, not {_tname(obj)}")
-            ltype = obj.get("type")
-            payload = obj.get("payload")
-            if not isinstance(ltype, str):
-                raise self.fail(n, "rollout line without a \"type\" string")
-            if ltype in ROLLOUT_TYPES and type(payload) is not dict:
-                raise self.fail(n, f"\"payload\" of a {ltype} line must be an object, not {_tname(payload)}")
-            new: list = []
-            ptype = None
-            if ltype == "response_item":
-                ptype = payload.get("type")
-                it = self._item(payload, n, n)
-                if it is not None:
-                    new.append(it)
-            elif ltype == "compacted":
+            if ltype is TORN_LINE:
+                self.torn.append(n)
+                if keep:
+                    region.append(Line(n, raw, torn=True))
+                continue
+            if ltype == "compacted":
                 # history is replaced here: close the chunk whatever spans it
                 if items or region:
-                    yield Chunk(tuple(items), restart, region)
+                    yield Chunk(tuple(items), restart, region, len(starts) - 1)
+                    if not two_pass:
+                        starts.append((n, pos, True))
+                        start_lines.append(n)
+                elif not two_pass:
+                    starts[-1], start_lines[-1] = (n, pos, True), n
                 items, region, open_until, prev_user_side, restart = [], [], 0, True, True
                 open_calls.clear()
-                rh = payload.get("replacement_history")
-                if rh is not None:
-                    if type(rh) is not list:
-                        raise self.fail(n, f"\"replacement_history\" must be a list, not {_tname(rh)}")
-                    for k, p in enumerate(rh):
-                        if type(p) is not dict:
-                            raise self.fail(n, f"replacement_history[{k}] must be an object, not {_tname(p)}")
-                        it = self._item(p, (n, k), n, where=f"replacement_history[{k}]: ")
-                        if it is not None:
-                            new.append(it)
+                seen_at.clear()
+            if not two_pass and new:
+                back = min((seen_at[it[1]] for it in new if it[1] in seen_at), default=None)
+                if back is not None and back < starts[-1][0]:
+                    # a guessed cut was wrong: merge every chunk since the one holding ``back``
+                    k = bisect.bisect_right(start_lines, back) - 1
+                    yield Rewind(k)
+                    first, off, restart = starts[k]
+                    del starts[k + 1:], start_lines[k + 1:]
+                    items = self._reread(off, pos, first)
             # a cut goes before a line, never inside one (a compacted line holds many items)
             if new and new[0][0] in OPENS_MESSAGE and prev_user_side and open_until < n and items:
-                yield Chunk(tuple(items), restart, region)
+                yield Chunk(tuple(items), restart, region, len(starts) - 1)
                 items, region, open_until, restart = [], [], 0, False
+                if not two_pass:
+                    starts.append((n, pos, False))
+                    start_lines.append(n)
             for it in new:
                 kind, cid = it[0], it[1]
                 if cid is not None:
-                    lst = last.get(cid)
-                    if lst is None or lst < n:
-                        self.bounded = False
-                        open_until = INF
-                    elif lst > open_until:
-                        open_until = lst
+                    if two_pass:
+                        lst = last.get(cid)
+                        if lst is None or lst < n:
+                            self.bounded = False
+                            open_until = INF
+                        elif lst > open_until:
+                            open_until = lst
+                    else:
+                        seen_at[cid] = n
                     if kind == CALL:
                         if cid in open_calls:
                             raise self.fail(n, f"call id {cid} is used again while the call on line "
@@ -235,12 +289,27 @@ class RolloutReader:
                 items.append(it)
                 self.items += 1
             if keep:
-                region.append(Line(n, raw, tuple(it[2] for it in new), ptype,
-                                   obj.get("timestamp")))
+                region.append(Line(n, raw, tuple(it[2] for it in new), ptype, ts))
+        if n == 0:
+            raise LintError(f"{path}: empty file")
         if not seen_content:
             raise LintError(f"{path}: no JSON lines (only blank lines)")
         if items or region:
-            yield Chunk(tuple(items), restart, region)
+            yield Chunk(tuple(items), restart, region, len(starts) - 1)
+
+    def _reread(self, off: int, end: int, first: int) -> list:
+        """The items of the lines in bytes [off, end) (already read once, so known to be good)."""
+        out: list = []
+        with open(self.path, "rb") as f:
+            f.seek(off)
+            n = first - 1
+            while f.tell() < end:
+                raw = f.readline(self.max_line + 1)
+                n += 1
+                ltype, new, _, _ = self._parse(n, raw)
+                if ltype is not None and ltype is not TORN_LINE:
+                    out += new
+        return out
 
     @staticmethod
     def _is_torn(text: str, e: ValueError) -> bool:
