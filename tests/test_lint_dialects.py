@@ -155,3 +155,22 @@ def test_text_output_one_line_per_finding(capsys):
     assert code == 1 and err == ""
     assert f"{os.path.join(DATA, 'rollout-orphan.jsonl')}:4: call_ghost: responses-orphan-output: " \
            f"{P.RESP_ORPHAN.format(id='call_ghost')}" in out.splitlines()
+
+
+def test_json_document_has_the_promised_shape(capsys):
+    code, doc = lint_json(capsys, os.path.join(DATA, "rollout-crash-partial.jsonl"), os.path.join(DATA, "chat-8479.json"))
+    assert code == 1 and list(doc) == ["files"]
+    roll, chat = doc["files"]
+    assert set(roll) == {"path", "dialect", "findings", "builders"} and set(chat) == {"path", "dialect", "findings"}
+    for f in roll["findings"]:
+        assert {"rule", "call_id", "line", "provider_error"} <= set(f) and "pointer" not in f
+    for f in chat["findings"]:
+        assert {"rule", "call_id", "pointer", "provider_error"} <= set(f) and "line" not in f
+
+
+def test_progress_goes_to_stderr(capsys, tmp_path):
+    p = write_rollout(tmp_path, " ".join(f"U C{i} O{i} T" for i in range(600)))
+    code, out, err = run(capsys, "lint", p, "--progress")
+    assert code == 0 and "MB" in err and "%" in err and "MB" not in out
+    code, out, err = run(capsys, "repair", p, "-o", tmp_path / "o.jsonl", "--progress")
+    assert code == 0 and "pass 1/2" in err

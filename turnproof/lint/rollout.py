@@ -28,7 +28,6 @@ import bisect
 import json
 import os
 import re
-import time
 from dataclasses import dataclass, field
 
 from model.items import ASSISTANT_SIDE, CALL, OUTPUT, REASONING, TEXT, USER
