@@ -14,8 +14,11 @@ What the model keeps, and why it is enough:
 - The rollout writer: every record goes to memory and then to the writer's channel (``queue``).
   The writer's progress cannot be seen until the machine dies, so instead of interleaving a
   ``RolloutWrite`` step everywhere, ``Crash(k)`` chooses how many queued lines reached the disk
-  (a torn last line is skipped on load, so it counts as not written). Every amount of writer
-  progress at every crash point is covered, and nothing else reads the file, so this is exact.
+  (a torn last line is skipped on load, so it counts as not written, provided the resumed writer
+  starts a new line first; Codex's append-only writer does not (inferred), so the first line it
+  appends after a torn tail merges with it and is lost at the next load: see reference/rollout.py).
+  Every amount of writer progress at every crash point is covered, and nothing else reads the
+  file, so this is exact. A clean exit and restart is Crash(k = all queued lines) then Resume.
 - FuturesOrdered: tools finish in any order (``ToolFinish``), the drain records only the head,
   and only when it has finished (``DrainOutput``): outputs land in call order.
 - Interrupt: ``Interrupt`` cancels; tools then resolve "aborted by user" (``ToolAbort``) or finish;
@@ -444,7 +447,9 @@ ACTIONS: dict[str, dict] = {
     "StreamClosed": dict(
         cites="core/src/codex.rs try_run_turn (`break Err(Stream(..))`)", fault=True,
         guard="streaming, fault enabled",
-        effect="the loop breaks, drain_in_flight runs, then run_turn retries or the turn ends"),
+        effect="the loop breaks, drain_in_flight runs, then run_turn retries or the turn ends (on the "
+               "chat wire calls reach the loop only at finish_reason, so a close after a call falls "
+               "between the finish chunk and [DONE]: narrow, but real)"),
     "ToolFinish": dict(
         cites="core/src/tools/parallel.rs (tool task)", fault=False,
         guard="the tool is running", effect="its future is ready with an output"),
@@ -478,7 +483,8 @@ ACTIONS: dict[str, dict] = {
     "Crash": dict(
         cites="core/src/rollout/recorder.rs (channel to the writer task, no fsync)", fault=True,
         guard="the process is alive, fault enabled; argument k: queued lines the writer had written",
-        effect="memory, tasks and the channel are lost; the file keeps what was written"),
+        effect="memory, tasks and the channel are lost; the file keeps what was written (a clean exit "
+               "is Crash with k = all queued lines)"),
     "Resume": dict(
         cites="core/src/rollout/recorder.rs; core/src/context_manager/normalize.rs", fault=False,
         guard="the process was restarted", effect="history is rebuilt from the file's response_items "
