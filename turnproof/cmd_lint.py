@@ -13,6 +13,7 @@ import sys
 import time
 
 from model.designs import NAMED
+from model.provider import PROVIDERS
 
 from turnproof.cli import UsageError
 from turnproof.lint import DEFAULT_MAX_LINE, DIALECTS, LintError, expand, lint_path, sniff
@@ -123,7 +124,9 @@ def _print_report(rep) -> None:
             print(f"{rep.path}: {bv.design} ({bv.wire}) rejects this history: line {f.line}, {f.call_id}, "
                   f"{f.rule}: {f.provider_error}{more}")
     n = len(rep.findings)
-    print(f"{rep.path}: {rep.dialect}: " + (f"{n} finding{'s' if n != 1 else ''}" if n else "clean"))
+    wires = [w for w in PROVIDERS if any(f.wire == w and not f.design for f in rep.findings)]
+    tail = f"; as recorded, rejected by {', '.join(PROVIDERS[w] for w in wires)}" if wires and rep.builders else ""
+    print(f"{rep.path}: {rep.dialect}: " + (f"{n} finding{'s' if n != 1 else ''}{tail}" if n else "clean"))
 
 
 # ---- repair ------------------------------------------------------------------------------------
