@@ -174,3 +174,14 @@ def test_progress_goes_to_stderr(capsys, tmp_path):
     assert code == 0 and "MB" in err and "%" in err and "MB" not in out
     code, out, err = run(capsys, "repair", p, "-o", tmp_path / "o.jsonl", "--progress")
     assert code == 0 and "pass 1/2" in err
+
+
+def test_early_rollouts_with_bare_items(capsys, tmp_path):
+    p = tmp_path / "rollout-2025-05-01.jsonl"
+    p.write_text('{"id":"0d4f","timestamp":"2025-05-01T10:00:00Z","instructions":null}\n'
+                 '{"type":"message","role":"user","content":[]}\n'
+                 '{"type":"function_call","name":"shell","arguments":"{}","call_id":"call_1"}\n'
+                 '{"record_type":"state"}\n'
+                 '{"type":"message","role":"user","content":[]}\n')
+    code, doc = lint_json(capsys, p)
+    assert code == 1 and ("calls-answered", "call_1", 3) in rules(doc["files"][0])

@@ -3,20 +3,29 @@
 A rollout line is ``{"timestamp", "type", "payload"}`` (core/src/rollout/recorder.rs). Only
 ``response_item`` lines are history: messages become user / text items, reasoning a reasoning
 item, function / custom / local shell calls a call, their outputs an output (model/items.py), each
-tagged with its line number. A ``compacted`` line starts a new history (resume replaces everything
+tagged with its line number (early rollouts wrote the items bare, one per line: read the
+same way). A ``compacted`` line starts a new history (resume replaces everything
 before it with its ``replacement_history``, when it has one).
 
-Bounded memory: pairing is decided per call id, so the file is read twice. Pass 1 scans the raw
-bytes for ``"call_id"`` and keeps, per id, the last line it occurs on. Pass 2 parses each line and
-cuts the item stream into *chunks* at points no id spans, just before assistant text or a call
-whose nearest earlier item other than reasoning is a user message or an output (reasoning is not
-a message on the chat or Anthropic wire, so it cannot separate two user-side messages). Every
-normalization (model/normalize.py), request builder (model/wire.py) and provider judge
-(model/provider.py) gives on a chunk exactly what it gives on the whole history at those items,
-because none of them relates items of different ids and no builder merges a user-side item with an
-assistant-side one (tests/test_lint_chunks.py checks this). So only one chunk (usually one round
-of calls and results) and the per-id table are in memory, whatever the file's size. If pass
-2 meets an id pass 1 missed, it stops cutting: still correct, only no longer bounded.
+Bounded memory: pairing is decided per call id, so the item stream is cut into *chunks* at points
+no id spans, just before assistant text or a call whose nearest earlier item other than reasoning
+is a user message or an output (reasoning is not a message on the chat or Anthropic wire, so it
+cannot separate two user-side messages). Every normalization (model/normalize.py), request
+builder (model/wire.py) and provider judge (model/provider.py) gives on a chunk exactly what it
+gives on the whole history at those items, because none of them relates items of different ids
+and no builder merges a user-side item with an assistant-side one (tests/test_lint_chunks.py
+checks this). So only one chunk (usually one round of calls and results) and small per-id and
+per-chunk tables are in memory, whatever the file's size.
+
+Where no id spans is known only at the end of the file, so the reader either
+
+- reads it twice (repair, which writes as it goes): pass 1 scans the raw bytes for ``"call_id"``
+  and keeps, per id, the last line it occurs on; pass 2 parses and cuts only where no id goes on.
+  If pass 2 meets an id pass 1 missed, it stops cutting: still correct, only no longer bounded;
+- or reads it once (lint) and guesses: it cuts wherever the shape allows, and when an id shows up
+  again after its chunk was closed (a late result for a call rounds back), it yields
+  ``Rewind(k)``: the judge forgets what chunks k.. said and the reader reads those lines again,
+  merged with the current chunk.
 
 A line cut short by a crash (valid UTF-8, JSON that merely ends too soon) is a ``torn-line``
 finding, as Codex skips it; every other unreadable line is a LintError naming file and line.
@@ -36,6 +45,7 @@ from .findings import LintError
 
 CALL_TYPES = ("function_call", "custom_tool_call", "local_shell_call")
 OUTPUT_TYPES = ("function_call_output", "custom_tool_call_output")
+ITEM_TYPES = frozenset(CALL_TYPES + OUTPUT_TYPES + ("message", "reasoning"))
 ROLLOUT_TYPES = ("session_meta", "response_item", "compacted", "turn_context", "event_msg")
 DEFAULT_MAX_LINE = 256 << 20  # Codex writes whole tool outputs on one line; beyond this, refuse
 
@@ -164,12 +174,16 @@ class RolloutReader:
             raise self.fail(n, f"a rollout line must be a JSON object, not {_tname(obj)}")
         ltype = obj.get("type")
         payload = obj.get("payload")
+        if ltype is None and payload is None:
+            return "", (), None, None  # early rollouts' session and state records: nothing to pair
         if not isinstance(ltype, str):
             raise self.fail(n, "rollout line without a \"type\" string")
         if ltype in ROLLOUT_TYPES and type(payload) is not dict:
             raise self.fail(n, f"\"payload\" of a {ltype} line must be an object, not {_tname(payload)}")
         new: list = []
         ptype = None
+        if payload is None and ltype in ITEM_TYPES:
+            ltype, payload = "response_item", obj  # early Codex rollouts: the item itself, unwrapped
         if ltype == "response_item":
             ptype = payload.get("type")
             it = self._item(payload, n, n)
