@@ -50,9 +50,11 @@ class Choices:
 class Encoding:
     """The abstract transition relation of one design."""
 
-    def __init__(self, design: Design, faults: frozenset = frozenset(M.FAULTS)):
+    def __init__(self, design: Design, faults: frozenset = frozenset(M.FAULTS), reduced: bool = False):
         self.d = design
         self.faults = frozenset(faults)
+        # reduced: the model's first reduction (only the head of the drain resolves), for BMC
+        self.reduced = reduced
 
     def may(self, fault: str) -> bool:
         return fault in self.faults
@@ -210,6 +212,8 @@ class Encoding:
         i = c.int("i")
         g = z3.And(z3.Or(s["ph"] == STREAM, s["ph"] == DRAIN, s["ph"] == CANCEL), 0 <= i, i < s["nf"],
                    s["infl"][i] == RUNNING, extra)
+        if self.reduced:
+            g = z3.And(g, s["ph"] != STREAM, i == s["dr"])
         return [(g, _set(s, infl=z3.Store(s["infl"], i, status)))]
 
     def ToolFinish(self, s, p, c):

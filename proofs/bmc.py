@@ -1,0 +1,161 @@
+"""Bounded model checking on the same z3 actions, with the explicit model's bounds.
+
+The transition relation is unrolled step by step from the initial state, with N = calls, T =
+turns and R = retries fixed, each fault kind used at most once and at most ``max_faults`` in all
+(the model's counting, which the induction leaves out), and the model's first reduction (tools
+resolve at the head of the drain). After k steps the solver is asked for a READY state whose
+request may violate the goal; the first k that answers gives a counterexample of k + 1 steps (the
+SendRequest is the last step), as the explorer counts them.
+
+Every z3 trace is decoded and replayed through TurnLoop.successors: at each step the model's
+successor under the same action whose abstraction the z3 state represents (agreement.refines);
+the replayed trace must end in a step the property checker judges violated. A trace the model
+cannot follow or does not confirm is reported as such, never as a counterexample.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import z3
+
+from model.designs import Design
+from model.properties import TurnLoopSpec
+from model.turnloop import FAULT_ACTIONS, FAULTS, Params as MParams, TurnLoop
+
+from .abstract import BOOLS, INTS, READY, Params, alpha, fresh_state, init_state, ok_props
+from .agreement import refines
+from .transitions import Encoding
+
+FAULT_OF = {"StreamError": "stream-error", "StreamClosed": "stream-closed", "ToolFail": "tool-failure",
+            "Interrupt": "interrupt", "Crash": "crash"}
+
+
+@dataclass
+class BmcResult:
+    goal: str
+    violated: bool
+    length: int | None = None  # steps, SendRequest included
+    depth_checked: int = 0
+    actions: list = field(default_factory=list)
+    path: list = field(default_factory=list)  # the replayed model path [(action, arg, state)]
+    confirmed: bool = False  # replayed through the model and judged violated
+    note: str = ""
+    seconds: float = 0.0
+
+
+def _goal_bad(design: Design, s: dict, goal: str):
+    if goal == "wire-valid" and design.validate_before_send:
+        return z3.BoolVal(False)
+    ok = ok_props(design, s)[goal]
+    return z3.And(s["ph"] == READY, z3.Not(ok if not isinstance(ok, bool) else z3.BoolVal(ok)))
+
+
+def _eq(a: dict, b: dict):
+    return z3.And(*[a[f] == b[f] for f in INTS + BOOLS + ("infl",)])
+
+
+def bmc(design: Design, goal: str, calls: int, depth: int = 12, max_faults: int = 2,
+        faults: frozenset = frozenset(FAULTS), turns: int = 2, retries: int = 1) -> BmcResult:
+    t0 = time.perf_counter()
+    enc = Encoding(design, faults, reduced=True)
+    p = Params(z3.IntVal(calls), z3.IntVal(turns), z3.IntVal(retries))
+    actions = enc.actions()
+    states = [init_state(p)]
+    chosen: list = []  # per step: [(action, case index, indicator, choices)]
+    uses: dict = {f: [] for f in FAULTS}
+    sol = z3.Solver()
+    res = BmcResult(goal, False)
+    spurious = 0
+    for k in range(depth + 1):
+        bad = _goal_bad(design, states[k], goal)
+        blocks: list = []  # traces of this length the model did not confirm
+        while True:
+            r = sol.check(bad, *blocks)
+            if r != z3.sat:
+                break
+            m = sol.model()
+            picked = [next((a, ind) for a, ind, _ in chosen[j] if z3.is_true(m.eval(ind, model_completion=True)))
+                      for j in range(k)]
+            trial = BmcResult(goal, True, k + 1, actions=[a for a, _ in picked])
+            _replay(design, calls, faults, max_faults, turns, retries, m, states, trial)
+            if trial.confirmed:
+                trial.depth_checked, trial.note = k - 1, f"{spurious} unconfirmed trace(s) set aside"
+                trial.seconds = time.perf_counter() - t0
+                return trial
+            # the abstraction's verdict was pessimistic on this label sequence: the model's unique
+            # path with these labels does not violate the goal; look for another one
+            spurious += 1
+            blocks.append(z3.Not(z3.And(*[ind for _, ind in picked])) if picked else z3.BoolVal(False))
+            if spurious > 200:
+                res.note = f"more than 200 unconfirmed traces at depth {k}: unknown"
+                res.seconds = time.perf_counter() - t0
+                return res
+        if r == z3.unknown:
+            res.note = f"unknown at depth {k}"
+            break
+        res.depth_checked = k
+        if k == depth:
+            break
+        nxt = fresh_state(f"@{k + 1}")
+        step = []
+        for a in actions:
+            cases, ch = enc.cases(a, states[k], p, tag=f"@{k}")
+            for ci, (g, eff) in enumerate(cases):
+                ind = z3.Bool(f"step{k}.{a}.{ci}")
+                sol.add(z3.Implies(ind, z3.And(g, _eq(nxt, {f: _z(v) for f, v in eff.items()}))))
+                step.append((a, ind, ch))
+                if a in FAULT_OF:
+                    uses[FAULT_OF[a]].append(ind)
+        sol.add(z3.Or(*[ind for _, ind, _ in step]))
+        sol.add(z3.AtMost(*[ind for _, ind, _ in step], 1))
+        chosen.append(step)
+        states.append(nxt)
+        # the model's fault counting: each kind once, at most max_faults in all
+        used = []
+        for f in FAULTS:
+            if uses[f]:
+                sol.add(z3.AtMost(*uses[f], 1))
+                used.append(z3.Or(*uses[f]))
+        if used:
+            sol.add(z3.AtMost(*used, max_faults))
+    res.seconds = time.perf_counter() - t0
+    return res
+
+
+def _z(v):
+    return z3.BoolVal(v) if isinstance(v, bool) else (z3.IntVal(v) if isinstance(v, int) else v)
+
+
+def _replay(design, calls, faults, max_faults, turns, retries, m, states, res: BmcResult) -> None:
+    """Follow the z3 trace in the explicit model; confirm the violation at its end."""
+    model = TurnLoop(design, MParams(calls=calls, turns=turns, retries=retries, faults=frozenset(faults),
+                                     max_faults=max_faults))
+    s = model.init_states()[0]
+    path = [(None, None, s)]
+    for k, action in enumerate(res.actions):
+        target = {f: m.eval(_z(v), model_completion=True) for f, v in states[k + 1].items()}
+        nxt = None
+        for a, arg, t in model.successors(s):
+            if a == action and z3.is_true(z3.simplify(refines(target, alpha(design, t)))):
+                nxt = (a, arg, t)
+                break
+        if nxt is None:
+            res.note = f"the model cannot follow step {k + 1} ({action})"
+            res.path = path
+            return
+        path.append(nxt)
+        s = nxt[2]
+    spec = TurnLoopSpec(model)
+    for a, arg, t in model.successors(s):
+        if a == "SendRequest" and res.goal in {pid for pid, _ in spec.check_edge(s, a, arg, t)}:
+            path.append((a, arg, t))
+            res.path, res.confirmed = path, True
+            res.actions = res.actions + ["SendRequest"]
+            return
+    res.path = path
+    res.note = "the model's request satisfies the property here (the abstraction was pessimistic)"
+
+
+_ = FAULT_ACTIONS
