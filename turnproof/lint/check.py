@@ -21,6 +21,7 @@ history order, so the n-th call or output on the wire is the n-th in the history
 from __future__ import annotations
 
 import re
+from array import array
 
 from model.designs import NAMED, SHIPPED
 from model.items import CALL, OUTPUT
@@ -98,18 +99,22 @@ class HistoryJudge:
 
     def consume(self, chunks) -> None:
         """Judge every chunk of a reader; a Rewind(k) takes back what chunks k.. said."""
-        marks: list = []
+        okeys = [("recorded", "anthropic")] + [("builder", b.design) for b in self.builders if b.wire == "anthropic"]
+        stride = 1 + len(self.builders) + len(okeys)
+        marks = array("q")  # per chunk, flat: findings so far, each builder's findings, message offsets
         for ch in chunks:
             if isinstance(ch, Rewind):
-                nf, nb, offsets = marks[ch.k]
-                del self.findings[nf:], marks[ch.k:]
-                for b, m in zip(self.builders, nb):
-                    del b.findings[m:]
-                self._offsets = offsets
+                m = marks[ch.k * stride:(ch.k + 1) * stride]
+                del self.findings[m[0]:], marks[ch.k * stride:]
+                for b, nb in zip(self.builders, m[1:]):
+                    del b.findings[nb:]
+                self._offsets = {k: v for k, v in zip(okeys, m[1 + len(self.builders):]) if v}
                 continue
             if ch.index >= 0:
-                del marks[ch.index:]
-                marks.append((len(self.findings), [len(b.findings) for b in self.builders], dict(self._offsets)))
+                del marks[ch.index * stride:]
+                marks.append(len(self.findings))
+                marks.extend(len(b.findings) for b in self.builders)
+                marks.extend(self._offsets.get(k, 0) for k in okeys)
             self.judge_chunk(ch.items, ch.restart)
 
     def restart(self) -> None:

@@ -37,6 +37,7 @@ import bisect
 import json
 import os
 import re
+from array import array
 from dataclasses import dataclass, field
 
 from model.items import ASSISTANT_SIDE, CALL, OUTPUT, REASONING, TEXT, USER
@@ -217,9 +218,9 @@ class RolloutReader:
             last, _ = scan_ids(path, self.max_line, None if self.progress is None else (lambda b: self.progress(b, 1)))
         else:
             last = None
-        seen_at: dict = {}  # single pass: id -> last line seen (since the last compacted line)
-        starts: list = [(1, 0, True)]  # single pass: (first line, byte offset, restart) of every chunk begun
-        start_lines: list = [1]
+        seen_at: dict = {}  # single pass: hash of id -> last line seen (since the last compacted line)
+        # single pass, per chunk begun: first line, byte offset, whether it starts a new history
+        start_lines, start_offs, start_new = array("q", [1]), array("q", [0]), array("b", [1])
         open_calls: dict = {}  # call id -> line of a call with no result yet (duplicate-id check)
         items: list = []
         region: list = []
@@ -252,31 +253,29 @@ class RolloutReader:
             if ltype == "compacted":
                 # history is replaced here: close the chunk whatever spans it
                 if items or region:
-                    yield Chunk(tuple(items), restart, region, len(starts) - 1)
+                    yield Chunk(tuple(items), restart, region, len(start_lines) - 1)
                     if not two_pass:
-                        starts.append((n, pos, True))
-                        start_lines.append(n)
+                        start_lines.append(n), start_offs.append(pos), start_new.append(1)
                 elif not two_pass:
-                    starts[-1], start_lines[-1] = (n, pos, True), n
+                    start_lines[-1], start_offs[-1], start_new[-1] = n, pos, 1
                 items, region, open_until, prev_user_side, restart = [], [], 0, True, True
                 open_calls.clear()
                 seen_at.clear()
             if not two_pass and new:
-                back = min((seen_at[it[1]] for it in new if it[1] in seen_at), default=None)
-                if back is not None and back < starts[-1][0]:
+                back = min((seen_at[hash(it[1])] for it in new if hash(it[1]) in seen_at), default=None)
+                if back is not None and back < start_lines[-1]:
                     # a guessed cut was wrong: merge every chunk since the one holding ``back``
                     k = bisect.bisect_right(start_lines, back) - 1
                     yield Rewind(k)
-                    first, off, restart = starts[k]
-                    del starts[k + 1:], start_lines[k + 1:]
+                    first, off, restart = start_lines[k], start_offs[k], bool(start_new[k])
+                    del start_lines[k + 1:], start_offs[k + 1:], start_new[k + 1:]
                     items = self._reread(off, pos, first)
             # a cut goes before a line, never inside one (a compacted line holds many items)
             if new and new[0][0] in OPENS_MESSAGE and prev_user_side and open_until < n and items:
-                yield Chunk(tuple(items), restart, region, len(starts) - 1)
+                yield Chunk(tuple(items), restart, region, len(start_lines) - 1)
                 items, region, open_until, restart = [], [], 0, False
                 if not two_pass:
-                    starts.append((n, pos, False))
-                    start_lines.append(n)
+                    start_lines.append(n), start_offs.append(pos), start_new.append(0)
             for it in new:
                 kind, cid = it[0], it[1]
                 if cid is not None:
@@ -288,7 +287,7 @@ class RolloutReader:
                         elif lst > open_until:
                             open_until = lst
                     else:
-                        seen_at[cid] = n
+                        seen_at[hash(cid)] = n  # a hash, not the id: a collision only merges chunks
                     if kind == CALL:
                         if cid in open_calls:
                             raise self.fail(n, f"call id {cid} is used again while the call on line "
@@ -308,7 +307,7 @@ class RolloutReader:
         if not seen_content:
             raise LintError(f"{path}: no JSON lines (only blank lines)")
         if items or region:
-            yield Chunk(tuple(items), restart, region, len(starts) - 1)
+            yield Chunk(tuple(items), restart, region, len(start_lines) - 1)
 
     def _reread(self, off: int, end: int, first: int) -> list:
         """The items of the lines in bytes [off, end) (already read once, so known to be good)."""
