@@ -1,4 +1,4 @@
-"""Fuzz: thousands of mutated rollouts thrown at lint and repair.
+"""Fuzz: thousands of mutated rollouts thrown at lint and repair, and mutated request bodies at lint.
 
 Whatever the bytes: no traceback, exit codes 0/1/2 only, lint and repair agree on what is
 readable, every repaired file lints clean, repairing it again changes nothing, repairing in place
@@ -115,5 +115,51 @@ def test_mutated_rollouts(data):
         with open(src, "rb") as f:
             assert f.read() == data
         assert not [n for n in os.listdir(d) if n.startswith(".turnproof-")]
+    finally:
+        shutil.rmtree(d)
+
+
+DOCS = [open(p, "rb").read() for p in sorted(glob.glob(os.path.join(DATA, "*.json")))]
+KEYS = [b'"role"', b'"tool_calls"', b'"tool_call_id"', b'"content"', b'"type"', b'"id"', b'"tool_use_id"',
+        b'"call_id"', b'"parts"', b'"functionCall"', b'"functionResponse"', b'"messages"', b'"input"', b'"contents"']
+VALUES = [b'"tool"', b'"assistant"', b'"user"', b'"tool_use"', b'"tool_result"', b'"function_call"',
+          b'"function_call_output"', b'null', b'3', b'[]', b'{}', b'"call_H1"', b'"toolu_M1"', b'""']
+
+
+@st.composite
+def mutated_documents(draw) -> bytes:
+    data = draw(st.sampled_from(DOCS))
+    for _ in range(draw(st.integers(1, 4))):
+        op = draw(st.sampled_from(["key", "value", "cut", "insert", "flip"]))
+        if op == "key":
+            a, b = draw(st.sampled_from(KEYS)), draw(st.sampled_from(KEYS))
+            data = data.replace(a, b, 1)
+        elif op == "value":
+            a, b = draw(st.sampled_from(VALUES)), draw(st.sampled_from(VALUES))
+            data = data.replace(a, b, 1)
+        elif op == "cut":
+            data = data[:draw(st.integers(0, len(data)))]
+        elif op == "insert":
+            k = draw(st.integers(0, len(data)))
+            data = data[:k] + draw(st.binary(min_size=1, max_size=6)) + data[k:]
+        elif data:
+            k = draw(st.integers(0, len(data) - 1))
+            data = data[:k] + bytes([draw(st.integers(0, 255))]) + data[k + 1:]
+    return data
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated_documents(), st.sampled_from([None, "openai-chat", "openai-responses", "anthropic", "gemini"]))
+def test_mutated_request_bodies(data, dialect):
+    d = tempfile.mkdtemp(prefix="turnproof-fuzz-")
+    try:
+        src = os.path.join(d, "body.json")
+        with open(src, "wb") as f:
+            f.write(data)
+        code, out, err = cli("lint", src, *(["--dialect", dialect] if dialect else []))
+        assert code in (0, 1, 2) and "Traceback" not in err
+        assert (code == 2) == (len(err.splitlines()) == 1)
+        with open(src, "rb") as f:
+            assert f.read() == data
     finally:
         shutil.rmtree(d)
