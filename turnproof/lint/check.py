@@ -27,7 +27,7 @@ from model.designs import NAMED, SHIPPED
 from model.items import CALL, OUTPUT
 from model.normalize import normalize
 from model.properties import orphan_results, unanswered_or_duplicated
-from model.provider import judge
+from model.provider import CALL_TYPES, OUTPUT_TYPES, judge
 from model.wire import build_request
 
 from .findings import BuilderVerdict, Finding
@@ -56,8 +56,7 @@ def _entries(body: list, wire: str) -> list[tuple]:
     out = []
     for i, m in enumerate(body):
         if wire == "responses":
-            if m.get("type") in ("function_call", "custom_tool_call", "local_shell_call",
-                                 "function_call_output", "custom_tool_call_output"):
+            if m.get("type") in CALL_TYPES or m.get("type") in OUTPUT_TYPES:
                 out.append((i, str(m.get("call_id"))))
         elif wire == "chat":
             for tc in m.get("tool_calls") or ():
