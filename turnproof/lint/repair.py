@@ -131,17 +131,25 @@ def repair_to(path: str, out_path: str, max_line: int = DEFAULT_MAX_LINE, progre
         raise LintError(f"{out_path}: cannot write: {e.strerror or e}") from None
     try:
         with os.fdopen(fd, "wb") as w:
-            for ch in reader.chunks():
-                _region(path, ch.lines, ch.items, w, edits)
-            if w.tell() == 0:  # an empty rollout is not a session: lint refuses it
-                raise LintError(f"{path}: no line survives the repair (only torn lines); nothing to write")
-            w.flush()
-            os.fsync(w.fileno())
+            try:
+                for ch in reader.chunks():
+                    _region(path, ch.lines, ch.items, w, edits)
+                if w.tell() == 0:  # an empty rollout is not a session: lint refuses it
+                    raise LintError(f"{path}: no line survives the repair (only torn lines); nothing to write")
+                w.flush()
+                os.fsync(w.fileno())
+            except OSError as e:  # the reader's own errors are LintErrors already: this is the writing
+                raise LintError(f"{out_path}: cannot write: {e.strerror or e}") from None
         try:
             shutil.copymode(path, tmp)
         except OSError:
             pass
-        os.replace(tmp, out_path)
+        try:
+            if os.path.isdir(out_path):
+                raise IsADirectoryError(21, "is a directory")
+            os.replace(tmp, out_path)
+        except OSError as e:
+            raise LintError(f"{out_path}: cannot write: {e.strerror or e}") from None
     except BaseException:
         try:
             os.unlink(tmp)
