@@ -15,7 +15,7 @@ import os
 import shutil
 import tempfile
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from tests.test_lint_helpers import DATA, rollout_text
 from turnproof.cli import main
@@ -82,6 +82,8 @@ def mutated(draw) -> bytes:
 
 @settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(mutated())
+@example(b"{")  # a torn line alone, or after a blank line: nothing left to write
+@example(b"\n{")
 def test_mutated_rollouts(data):
     d = tempfile.mkdtemp(prefix="turnproof-fuzz-")
     try:

@@ -71,8 +71,8 @@ def synthetic_line(cid: str, call: Line | None, after: Line | None) -> bytes:
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
 
 
-def _region(path: str, lines: list, items: tuple, w, edits: list) -> None:
-    """Write one chunk's lines with the chunk normalized."""
+def _region(path: str, lines: list, items: tuple, w, edits: list) -> int:
+    """Write one chunk's lines with the chunk normalized; return how many are not blank."""
     new, changes = normalize_ours_report(items)
     moved = {c.tag for c in changes if c.op == "move"}
     dropped = {c.tag for c in changes if c.op in ("drop-orphan", "drop-duplicate")}
@@ -85,6 +85,7 @@ def _region(path: str, lines: list, items: tuple, w, edits: list) -> None:
         if c.op in ("drop-orphan", "drop-duplicate"):
             edits.append(Edit(c.op, c.call_id, c.tag))
     k = 0
+    written = 0
     last_call: dict = {}
     last_line = None
     last_ln = None
@@ -94,10 +95,12 @@ def _region(path: str, lines: list, items: tuple, w, edits: list) -> None:
             continue
         if not ln.tags:
             w.write(ln.raw if ln.raw.endswith(b"\n") else ln.raw + b"\n")
+            written += not ln.raw.isspace()
             continue
         if ln.tags[0] in moved or ln.tags[0] in dropped:
             continue  # written with its group, or dropped
         w.write(ln.raw if ln.raw.endswith(b"\n") else ln.raw + b"\n")
+        written += 1
         for tag in ln.tags:
             it = new[k]
             if it[2] != tag:
@@ -118,6 +121,7 @@ def _region(path: str, lines: list, items: tuple, w, edits: list) -> None:
             k += 1
     if k != len(new):
         raise LintError(f"{path}: internal error: repair did not place every item")
+    return written
 
 
 def repair_to(path: str, out_path: str, max_line: int = DEFAULT_MAX_LINE, progress=None) -> list[Edit]:
@@ -132,9 +136,10 @@ def repair_to(path: str, out_path: str, max_line: int = DEFAULT_MAX_LINE, progre
     try:
         with os.fdopen(fd, "wb") as w:
             try:
+                written = 0
                 for ch in reader.chunks():
-                    _region(path, ch.lines, ch.items, w, edits)
-                if w.tell() == 0:  # an empty rollout is not a session: lint refuses it
+                    written += _region(path, ch.lines, ch.items, w, edits)
+                if not written:  # a rollout of blank lines is not a session: lint refuses it
                     raise LintError(f"{path}: no line survives the repair (only torn lines); nothing to write")
                 w.flush()
                 os.fsync(w.fileno())
