@@ -57,7 +57,8 @@ def _eq(a: dict, b: dict):
 
 
 def bmc(design: Design, goal: str, calls: int, depth: int = 12, max_faults: int = 2,
-        faults: frozenset = frozenset(FAULTS), turns: int = 2, retries: int = 1) -> BmcResult:
+        faults: frozenset = frozenset(FAULTS), turns: int = 2, retries: int = 1,
+        max_unconfirmed: int = 2000) -> BmcResult:
     t0 = time.perf_counter()
     enc = Encoding(design, faults, reduced=True)
     p = Params(z3.IntVal(calls), z3.IntVal(turns), z3.IntVal(retries))
@@ -88,8 +89,8 @@ def bmc(design: Design, goal: str, calls: int, depth: int = 12, max_faults: int 
             # path with these labels does not violate the goal; look for another one
             spurious += 1
             blocks.append(z3.Not(z3.And(*[ind for _, ind in picked])) if picked else z3.BoolVal(False))
-            if spurious > 200:
-                res.note = f"more than 200 unconfirmed traces at depth {k}: unknown"
+            if spurious > max_unconfirmed:
+                res.note = f"more than {max_unconfirmed} unconfirmed traces at depth {k}: unknown"
                 res.seconds = time.perf_counter() - t0
                 return res
         if r == z3.unknown:
