@@ -1,9 +1,10 @@
 """BMC on the z3 actions agrees with the explorer: same verdict, same shortest length, and every
 z3 trace is decoded into model states and replayed through TurnLoop.successors.
 
-The default set covers every named design's violated safety properties at calls 1 and 2 and a
-few holding ones; calls 3 and every holding property are behind @pytest.mark.slow (BMC then only
-shows no violation up to its depth, while the explorer searches the whole graph)."""
+The default set covers every named design's violated safety properties at calls 2 and two
+holding ones; calls 1 and 3 and every holding property are behind @pytest.mark.slow. For a
+holding property BMC only shows no violation up to DEPTH steps, while the explorer searches the
+whole graph."""
 
 import pytest
 
