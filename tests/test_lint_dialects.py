@@ -47,6 +47,8 @@ def test_8479_shape_as_request_bodies(capsys):
     assert rules(f) == {("chat-missing-tool-response", "call_H1", "/messages/2/tool_calls/0"),
                         ("chat-orphan-tool", "call_H1", "/messages/4")}
     assert {x["provider_error"] for x in f["findings"]} == {P.CHAT_MISSING.format(ids="call_H1"), P.CHAT_ORPHAN}
+    # the `param` OpenAI reports: the message where the answers should have started
+    assert {x["param"] for x in f["findings"]} == {"messages.[3].role", "messages.[4].role"}
     assert findings(capsys, "chat-fixed.json")[0] == 0
     code, f = findings(capsys, "responses-8479-input.json")
     assert code == 0 and f["dialect"] == "openai-responses" and f["findings"] == []

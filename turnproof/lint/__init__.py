@@ -68,8 +68,7 @@ def lint_path(path: str, dialect: str | None = None, designs: tuple = (), max_li
         found = dialect or detect(doc)
         if found is None:
             raise LintError(f"{path}: cannot tell the dialect; name it with --dialect ({', '.join(DIALECTS)})")
-        rep = FileReport(path, found, lint_document(doc, found, path))
-        return rep
+        return FileReport(path, found, lint_document(doc, found, path))
     except LintError as e:
         return FileReport(path, dialect, error=str(e))
 

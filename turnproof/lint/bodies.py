@@ -157,7 +157,7 @@ def _chat(msgs: list, base: str, path: str) -> list[Finding]:
             if r.rule == "chat-missing-tool-response":
                 k = next(k for k, tc in enumerate(msgs[r.index]["tool_calls"]) if tc["id"] == cid)
                 ptr += f"/tool_calls/{k}"
-            out.append(Finding(r.rule, cid, pointer=ptr, provider_error=r.text, wire="chat"))
+            out.append(Finding(r.rule, cid, pointer=ptr, provider_error=r.text, wire="chat", param=r.param or None))
     return out
 
 
@@ -174,7 +174,7 @@ def _responses(items: list, base: str, path: str) -> list[Finding]:
             if cid not in (None, ""):  # a missing call_id is a provider rule with its own text
                 ids.result(_sid(cid, path, p, "call_id"))
     return [Finding(r.rule, r.call_ids[0] if r.call_ids else None, pointer=f"{base}/{r.index}",
-                    provider_error=r.text, wire="responses") for r in judge_responses(items)]
+                    provider_error=r.text, wire="responses", param=r.param or None) for r in judge_responses(items)]
 
 
 def _anthropic(msgs: list, base: str, path: str) -> list[Finding]:

@@ -35,6 +35,7 @@ class Finding:
     wire: str | None = None  # chat | responses | anthropic | gemini
     design: str | None = None  # the Codex request builder (a model.designs name), when it is one
     message: str | None = None  # for rules no provider words: what is wrong, in one line
+    param: str | None = None  # request bodies: the `param` OpenAI reports with the error
 
     def where(self) -> str:
         if self.line is not None:
@@ -55,6 +56,8 @@ class Finding:
             d["design"] = self.design
         if self.message:
             d["message"] = self.message
+        if self.param:
+            d["param"] = self.param
         return d
 
     def sort_key(self) -> tuple:
