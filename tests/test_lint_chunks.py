@@ -88,3 +88,11 @@ def test_a_long_session_is_cut_into_rounds(tmp_path):
     reader = RolloutReader(str(p))
     sizes = [len(ch.items) for ch in reader.chunks()]
     assert reader.bounded and len(sizes) >= 300 and max(sizes) <= 6
+    # one pass: the same cuts, none taken back
+    one = list(RolloutReader(str(p)).chunks(two_pass=False))
+    assert [len(ch.items) for ch in one] == sizes
+    # a late result for the first round merges everything since, once, and only then
+    p.write_text(rollout_text(spec + " U O0"))
+    one = list(RolloutReader(str(p)).chunks(two_pass=False))
+    assert [type(ch).__name__ for ch in one].count("Rewind") == 1
+    assert max(len(ch.items) for ch in one if isinstance(ch, Chunk)) > 1000
