@@ -55,7 +55,10 @@ A_BASE, A_RUN, A_OUTS = range(3)
 INTS = ("ph", "turns", "nc", "txt", "nf", "dr", "base", "nxt", "ex", "rt", "aut", "plo", "phi", "rc",
         "omax", "fomax")
 BOOLS = ("tn0", "cok", "rsn", "pr", "ptx", "hok", "rtac", "gok", "kept", "fqeq", "quiet",
-         "pca", "porph", "pwire", "wf", "fwf", "ifr")
+         "pca", "porph", "pwire", "wf", "fwf", "ifr",
+         "u_se", "u_sc", "u_tf", "u_in", "u_cr")
+# faults_used, one bit per kind (model/turnloop.py FAULTS order)
+USED = dict(zip(M.FAULTS, ("u_se", "u_sc", "u_tf", "u_in", "u_cr")))
 FIELDS = INTS + BOOLS + ("infl",)
 HIST_FIELDS = ("aut", "plo", "phi", "rc", "rtac", "gok")  # exact only while hok holds
 PROMPT_FACTS = ("quiet", "pca", "porph", "pwire")  # meaningful only while pr holds
@@ -221,6 +224,7 @@ def alpha(d: Design, s: tuple) -> dict:
          "rt": s[M.RETRY], "tn0": s[M.TURNNO] == 0, "cok": s[M.CALLS_OK], "rsn": s[M.REASONED],
          "pr": s[M.PROMPT] >= 0, "ptx": s[M.PTEXT],
          "infl": tuple(STATUSES.index(x) for x in s[M.INFL])}
+    a.update({u: bool(s[M.USED] & M.FAULT_BIT[f]) for f, u in USED.items()})
     a.update(automaton(d, record))
     a["wf"], a["omax"] = well_formed(record, a["nxt"])
     a["fwf"], a["fomax"] = well_formed(fq, a["nxt"])
@@ -284,7 +288,8 @@ def init_state(p: Params) -> dict:
     """TurnLoop.init_states: idle, nothing recorded, call ids start at 1."""
     s = {"ph": IDLE, "turns": p.T, "nc": 0, "txt": 0, "nf": 0, "dr": 0, "base": 1, "nxt": 1, "ex": X_NONE,
          "rt": p.R, "tn0": True, "cok": False, "rsn": False, "pr": False, "ptx": False,
-         "kept": True, "fqeq": True, "wf": True, "fwf": True, "ifr": True, "omax": 1, "fomax": 1, "quiet": False, "pca": False, "porph": False, "pwire": False,
+         "kept": True, "fqeq": True, "wf": True, "fwf": True, "ifr": True, "omax": 1, "fomax": 1, "quiet": False,
+         "u_se": False, "u_sc": False, "u_tf": False, "u_in": False, "u_cr": False, "pca": False, "porph": False, "pwire": False,
          "infl": z3.K(z3.IntSort(), z3.IntVal(-1))}
     s.update(H_INIT)
     return {k: _z(v) for k, v in s.items()}

@@ -17,10 +17,12 @@ from model import turnloop as M
 from model.designs import Design
 
 from .abstract import (ABORTED, CANCEL, DONE, DOWN, DRAIN, FAILED, IDLE, READY, REFUSED, RUNNING, STREAM,
-                       X_COMPLETED, X_ERROR, X_NONE, Params, fresh_prompt, fresh_state, h_assistant, h_call,
+                       USED, X_COMPLETED, X_ERROR, X_NONE, Params, fresh_prompt, fresh_state, h_assistant, h_call,
                        h_close, h_outputs, h_user, merge, ok_props)
 
 ACTION_NAMES = tuple(M.ACTIONS)
+FAULT_OF = {"StreamError": "stream-error", "StreamClosed": "stream-closed", "ToolFail": "tool-failure",
+            "Interrupt": "interrupt", "Crash": "crash"}
 
 
 def _hist(s: dict) -> dict:
@@ -50,9 +52,12 @@ class Choices:
 class Encoding:
     """The abstract transition relation of one design."""
 
-    def __init__(self, design: Design, faults: frozenset = frozenset(M.FAULTS), reduced: bool = False):
+    def __init__(self, design: Design, faults: frozenset = frozenset(M.FAULTS), reduced: bool = False,
+                 max_faults: int | None = None):
         self.d = design
         self.faults = frozenset(faults)
+        # max_faults: the model's budget (each kind once, at most this many); None: no budget
+        self.max_faults = max_faults
         # reduced: the model's first reduction (only the head of the drain resolves), for BMC
         self.reduced = reduced
 
@@ -296,7 +301,16 @@ class Encoding:
     # ---- the relation ------------------------------------------------------------------------------
     def cases(self, action: str, s: dict, p: Params, tag: str = "") -> tuple[list, Choices]:
         c = Choices(action, tag)
-        return getattr(self, action)(s, p, c), c
+        cases = getattr(self, action)(s, p, c)
+        fault = FAULT_OF.get(action)
+        if fault is not None:  # the fault is recorded as used; with a budget, it must be left
+            u = USED[fault]
+            budget = z3.BoolVal(True)
+            if self.max_faults is not None:
+                spent = z3.Sum(*[z3.If(s[x], 1, 0) for x in USED.values()])
+                budget = z3.And(z3.Not(s[u]), spent < self.max_faults)
+            cases = [(z3.And(g, budget), _set(t, **{u: z3.BoolVal(True)})) for g, t in cases]
+        return cases, c
 
     def actions(self) -> list[str]:
         """The actions this design can take at all (e.g. RefuseRequest only with validate_before_send)."""
