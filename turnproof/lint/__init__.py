@@ -1,6 +1,6 @@
 """`turnproof lint` and `turnproof repair`: unpaired tool calls and results in real files.
 
-- rollout.py: Codex rollout JSONL as history items, two passes, bounded memory;
+- rollout.py: Codex rollout JSONL as history items, in chunks, bounded memory;
 - bodies.py: request bodies and message lists of the four provider dialects;
 - check.py: the pairing properties, provider rules and Codex request builders on a history;
 - repair.py: turnproof-proposed's normalization written back onto a rollout's lines;
@@ -79,7 +79,7 @@ def _lint_rollout(path: str, designs: tuple, max_line: int, progress) -> FileRep
     reader = RolloutReader(path, max_line, progress=progress)
     hj = HistoryJudge(builders)
     hj.consume(reader.chunks(two_pass=False))
-    rep = FileReport(path, "codex-rollout", hj.findings, hj.builders, items=reader.items)
+    rep = FileReport(path, "codex-rollout", hj.findings, hj.builders)
     rep.findings += [Finding(TORN, None, n, message="line cut short (a crash tore the write); Codex skips it "
                              "on load, so what it held is lost") for n in reader.torn]
     for bv in hj.builders:

@@ -88,7 +88,6 @@ class FileReport:
     findings: list = field(default_factory=list)
     builders: list = field(default_factory=list)  # rollouts only
     error: str | None = None  # set when the file could not be read (exit 2)
-    items: int = 0  # calls, results and messages seen
 
     def to_json(self) -> dict:
         d: dict = {"path": self.path, "dialect": self.dialect,

@@ -148,8 +148,6 @@ class RolloutReader:
         self.keep_lines = keep_lines
         self.progress = progress
         self.torn: list[int] = []  # lines cut short
-        self.lines = 0
-        self.items = 0
         self.bounded = True  # False once an id pass 1 missed turned cutting off
 
     def fail(self, n: int, msg: str) -> LintError:
@@ -234,7 +232,6 @@ class RolloutReader:
         seen_content = False
         n = 0
         for n, raw in _open_lines(path, self.max_line):
-            self.lines = n
             pos = done
             done += len(raw)
             if self.progress is not None and not n & 1023:
@@ -299,7 +296,6 @@ class RolloutReader:
                 if kind != REASONING:  # no wire sends reasoning as a message of its own
                     prev_user_side = kind not in ASSISTANT_SIDE
                 items.append(it)
-                self.items += 1
             if keep:
                 region.append(Line(n, raw, tuple(it[2] for it in new), ptype, ts))
         if n == 0:
