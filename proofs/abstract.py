@@ -289,7 +289,8 @@ def init_state(p: Params) -> dict:
     s = {"ph": IDLE, "turns": p.T, "nc": 0, "txt": 0, "nf": 0, "dr": 0, "base": 1, "nxt": 1, "ex": X_NONE,
          "rt": p.R, "tn0": True, "cok": False, "rsn": False, "pr": False, "ptx": False,
          "kept": True, "fqeq": True, "wf": True, "fwf": True, "ifr": True, "omax": 1, "fomax": 1, "quiet": False,
-         "u_se": False, "u_sc": False, "u_tf": False, "u_in": False, "u_cr": False, "pca": False, "porph": False, "pwire": False,
+         "u_se": False, "u_sc": False, "u_tf": False, "u_in": False, "u_cr": False,
+         "pca": False, "porph": False, "pwire": False,
          "infl": z3.K(z3.IntSort(), z3.IntVal(-1))}
     s.update(H_INIT)
     return {k: _z(v) for k, v in s.items()}

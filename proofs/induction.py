@@ -269,6 +269,3 @@ def _small_model(sol: z3.Solver, negated, p: Params) -> z3.ModelRef:
 def _params(m: z3.ModelRef, p: Params) -> dict:
     return {k: m.eval(v, model_completion=True).as_long() for k, v in (("N", p.N), ("T", p.T), ("R", p.R))}
 
-
-# keep names the CLI and tests use importable from here
-_ = (CANCEL, DRAIN, IDLE, REFUSED)

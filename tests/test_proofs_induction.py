@@ -1,13 +1,11 @@
 """The inductive proof for any number of calls, its refutations, and `turnproof prove`."""
 
 import json
-from dataclasses import replace
-
 import pytest
 
 from model.designs import NAMED, with_knobs
 from model.properties import SAFETY
-from model.turnloop import FAULTS, TurnLoop, Params as MP
+from model.turnloop import TurnLoop, Params as MP
 from proofs.induction import CLAUSES, GOALS, Obligation, ProofResult, prove
 from proofs.refute import find_traces, replay
 from proofs.transitions import Encoding
@@ -28,7 +26,8 @@ def test_proposed_design_is_proved_for_any_number_of_calls(wire):
     assert r.proved and r.rounds == 1 and not r.dropped, [o.line() for o in r.failures]
     # init plus every action the design can take, each against every clause
     assert len(r.obligations) == (1 + len(Encoding(d).actions())) * len(CLAUSES)
-    assert {o.action for o in r.obligations} >= {"init", "StreamToolCall", "DrainOutput", "HardAbort", "Crash", "Resume"}
+    assert {o.action for o in r.obligations} >= {"init", "StreamToolCall", "DrainOutput", "HardAbort", "Crash",
+                                                 "Resume"}
 
 
 @pytest.mark.parametrize("knob,value,goal,where", [
