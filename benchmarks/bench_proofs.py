@@ -18,6 +18,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from model.designs import NAMED, with_knobs  # noqa: E402
 from proofs.induction import GOALS, prove  # noqa: E402
+from proofs.bmc import bmc  # noqa: E402
 from proofs.refute import find_traces  # noqa: E402
 
 
@@ -53,6 +54,16 @@ def main() -> None:
         verdict = "proved" if r.proved else ("refuted" if traces else "unknown")
         print(f"{name:<30}{verdict:>10}{len(r.proved_goals):>12}/4{r.rounds:>8}{len(r.obligations):>13}"
               f"{len(r.dropped):>9}{r.seconds:>9.2f}{tt:>10.2f}")
+
+    print()
+    print("BMC (model bounds, traces replayed in the model)")
+    print(f"{'design':<24}{'property':<20}{'calls':>6}{'length':>8}{'seconds':>9}  note")
+    for name, goal, calls in (("codex-0.77-chat", "wire-valid", 2), ("codex-0.77-chat", "wire-valid", 3),
+                              ("seed-fix-1", "wire-valid", 2), ("codex-0.77-responses", "results-kept", 3),
+                              ("turnproof-proposed", "wire-valid", 2)):
+        b = bmc(NAMED[name], goal, calls, depth=10)
+        length = b.length if b.violated else f"-/{b.depth_checked}"
+        print(f"{name:<24}{goal:<20}{calls:>6}{length!s:>8}{b.seconds:>9.2f}  {b.note}")
 
 
 if __name__ == "__main__":
