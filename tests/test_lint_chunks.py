@@ -96,3 +96,26 @@ def test_a_long_session_is_cut_into_rounds(tmp_path):
     one = list(RolloutReader(str(p)).chunks(two_pass=False))
     assert [type(ch).__name__ for ch in one].count("Rewind") == 1
     assert max(len(ch.items) for ch in one if isinstance(ch, Chunk)) > 1000
+
+
+def test_ids_recurring_every_round_fall_back_to_two_passes(tmp_path, monkeypatch):
+    import turnproof.lint as L
+
+    # a provider that omits ids: Codex numbers the calls of every response from tool-call-0 again
+    rounds = " ".join("U C0 C1 O0 O1 T" for _ in range(200)) + " U C0 O0 C1"
+    p = tmp_path / "r.jsonl"
+    p.write_text(rollout_text(rounds).replace('"call_0"', '"tool-call-0"').replace('"call_1"', '"tool-call-1"'))
+    reads = []
+    real = L.RolloutReader.chunks
+
+    def spy(self, two_pass=True):
+        reads.append(two_pass)
+        return real(self, two_pass)
+
+    monkeypatch.setattr(L.RolloutReader, "chunks", spy)
+    rep = L.lint_path(str(p))
+    assert reads == [False, True]  # gave up guessing, then read twice
+    hj = HistoryJudge(BUILDERS[:-1])
+    hj.consume(real(RolloutReader(str(p)), True))
+    assert [f.to_json() for f in rep.findings] == [f.to_json() for f in hj.findings]
+    assert {(f.rule, f.call_id, f.line) for f in rep.findings} >= {("calls-answered", "tool-call-1", 1205)}

@@ -16,7 +16,7 @@ import os
 from .bodies import DIALECTS, detect, lint_document, load_document
 from .check import HistoryJudge, default_builders
 from .findings import TORN, BuilderVerdict, FileReport, Finding, LintError
-from .rollout import DEFAULT_MAX_LINE, RolloutReader
+from .rollout import DEFAULT_MAX_LINE, Rewind, RolloutReader
 
 __all__ = ["DIALECTS", "FileReport", "Finding", "BuilderVerdict", "LintError", "lint_path", "expand",
            "sniff", "DEFAULT_MAX_LINE", "default_builders"]
@@ -73,12 +73,35 @@ def lint_path(path: str, dialect: str | None = None, designs: tuple = (), max_li
         return FileReport(path, dialect, error=str(e))
 
 
+class _TooManyRewinds(Exception):
+    pass
+
+
+def _rewinds_bounded(reader: RolloutReader, chunks, size: int):
+    """Pass chunks on, unless guessed cuts keep being taken back.
+
+    Ids that recur round after round (Codex numbers calls ``tool-call-N`` when a provider omits
+    ids) would make every round rewind over a growing chunk; past a budget of bytes read again,
+    reading twice is cheaper.
+    """
+    budget = size // 4 + (16 << 20)
+    for ch in chunks:
+        if isinstance(ch, Rewind) and reader.reread > budget:
+            raise _TooManyRewinds
+        yield ch
+
+
 def _lint_rollout(path: str, designs: tuple, max_line: int, progress) -> FileReport:
     builders = default_builders()
     builders += [d for d in designs if d not in builders]
     reader = RolloutReader(path, max_line, progress=progress)
     hj = HistoryJudge(builders)
-    hj.consume(reader.chunks(two_pass=False))
+    try:
+        hj.consume(_rewinds_bounded(reader, reader.chunks(two_pass=False), os.path.getsize(path)))
+    except _TooManyRewinds:
+        reader = RolloutReader(path, max_line, progress=progress)
+        hj = HistoryJudge(builders)
+        hj.consume(reader.chunks(two_pass=True))
     rep = FileReport(path, "codex-rollout", hj.findings, hj.builders)
     rep.findings += [Finding(TORN, None, n, message="line cut short (a crash tore the write); Codex skips it "
                              "on load, so what it held is lost") for n in reader.torn]

@@ -149,6 +149,7 @@ class RolloutReader:
         self.progress = progress
         self.torn: list[int] = []  # lines cut short
         self.bounded = True  # False once an id pass 1 missed turned cutting off
+        self.reread = 0  # single pass: bytes read again after Rewinds
 
     def fail(self, n: int, msg: str) -> LintError:
         return LintError(f"{self.path}:{n}: {msg}")
@@ -266,6 +267,7 @@ class RolloutReader:
                     yield Rewind(k)
                     first, off, restart = start_lines[k], start_offs[k], bool(start_new[k])
                     del start_lines[k + 1:], start_offs[k + 1:], start_new[k + 1:]
+                    self.reread += pos - off
                     items = self._reread(off, pos, first)
             # a cut goes before a line, never inside one (a compacted line holds many items)
             if new and new[0][0] in OPENS_MESSAGE and prev_user_side and open_until < n and items:
