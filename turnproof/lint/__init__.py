@@ -97,7 +97,11 @@ def _lint_rollout(path: str, designs: tuple, max_line: int, progress) -> FileRep
     reader = RolloutReader(path, max_line, progress=progress)
     hj = HistoryJudge(builders)
     try:
-        hj.consume(_rewinds_bounded(reader, reader.chunks(two_pass=False), os.path.getsize(path)))
+        size = os.path.getsize(path)
+    except OSError:
+        size = 0  # the reader names the problem
+    try:
+        hj.consume(_rewinds_bounded(reader, reader.chunks(two_pass=False), size))
     except _TooManyRewinds:
         reader = RolloutReader(path, max_line, progress=progress)
         hj = HistoryJudge(builders)
