@@ -162,6 +162,8 @@ def run_repair(args) -> int:
             backup, target = None, args.output
     except LintError as e:
         raise UsageError(str(e)) from None
+    except OSError as e:  # the folder refuses the temporary file or the backup
+        raise UsageError(f"{e.filename or path}: cannot write: {e.strerror or e}") from None
     finally:
         prog.end()
     if args.json:

@@ -71,6 +71,8 @@ def lint_path(path: str, dialect: str | None = None, designs: tuple = (), max_li
         return FileReport(path, found, lint_document(doc, found, path))
     except LintError as e:
         return FileReport(path, dialect, error=str(e))
+    except OSError as e:  # e.g. the file vanished between two reads
+        return FileReport(path, dialect, error=f"{path}: cannot read: {e.strerror or e}")
 
 
 class _TooManyRewinds(Exception):
