@@ -1,8 +1,9 @@
 """Fuzz: thousands of mutated rollouts thrown at lint and repair, and mutated request bodies at lint.
 
 Whatever the bytes: no traceback, exit codes 0/1/2 only, lint and repair agree on what is
-readable, every repaired file lints clean, repairing it again changes nothing, repairing in place
-gives the same bytes as -o, and the input file is byte-identical afterwards.
+readable, every repaired file lints clean, every line that is not a tool result survives byte for
+byte and in order, repairing again changes nothing, repairing in place gives the same bytes as -o,
+and the input file is byte-identical afterwards.
 """
 
 from __future__ import annotations
@@ -28,6 +29,21 @@ COMPACTED = json.dumps({"timestamp": "t", "type": "compacted", "payload": {"mess
     {"type": "message", "role": "user", "content": []},
     {"type": "function_call", "call_id": "call_A1", "name": "x", "arguments": "{}"},
     {"type": "function_call_output", "call_id": "call_A1", "output": "o"}]}}).encode() + b"\n"
+
+
+def not_results(data: bytes) -> list[bytes]:
+    """Every readable line that is not a tool result, in order: what repair must keep byte for byte."""
+    out = []
+    for ln in data.split(b"\n"):
+        try:
+            obj = json.loads(ln)
+        except ValueError:
+            continue
+        p = obj.get("payload") if isinstance(obj, dict) else None
+        kind = p.get("type") if isinstance(p, dict) else obj.get("type") if isinstance(obj, dict) else None
+        if kind not in ("function_call_output", "custom_tool_call_output"):
+            out.append(ln)
+    return out
 
 
 def cli(*argv) -> tuple[int, str, str]:
@@ -107,6 +123,7 @@ def test_mutated_rollouts(data):
         else:
             lcode, lout, lerr = cli("lint", rout)
             assert lcode == 0, (lout, lerr)
+            assert not_results(open(rout, "rb").read()) == not_results(data)  # only results move, go or come
             again = os.path.join(d, "again.jsonl")
             assert cli("repair", rout, "-o", again)[0] == 0
             assert open(again, "rb").read() == open(rout, "rb").read()
