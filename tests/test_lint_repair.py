@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -138,3 +139,70 @@ def test_compacted_history(capsys, tmp_path):
     out = tmp_path / "o.jsonl"
     assert run(capsys, "repair", p, "-o", out)[0] == 0
     assert lint_json(capsys, out)[0] == 0
+
+
+# ---- OpenAI Responses input lists ----------------------------------------------------------------
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from turnproof.lint.repair import SYNTHETIC_OUTPUT, repair_responses  # noqa: E402
+from turnproof.lint.bodies import lint_document  # noqa: E402
+
+
+def test_responses_body_repair(capsys, tmp_path):
+    src = os.path.join(DATA, "responses-body-broken.json")
+    out = tmp_path / "fixed.json"
+    code, text, err = run(capsys, "repair", src, "-o", out, "--json")
+    doc = json.loads(text)
+    assert code == 0 and doc["edits"] == [
+        {"op": "drop-orphan", "call_id": "call_ghost", "index": 4, "after": None},
+        {"op": "synthesize", "call_id": "call_L2", "index": None, "after": 3}]
+    fixed = json.loads(out.read_text())
+    assert fixed["model"] == "gpt-5" and fixed["input"][-1] == {
+        "type": "function_call_output", "call_id": "call_L2", "output": SYNTHETIC_OUTPUT}
+    assert lint_json(capsys, out)[0] == 0
+    p = tmp_path / "body.json"
+    shutil.copy(src, p)
+    code, text, err = run(capsys, "repair", p, "--in-place")
+    assert code == 0 and f"kept at {p}.bak" in text and (tmp_path / "body.json.bak").read_bytes() == open(src, "rb").read()
+    code, text, err = run(capsys, "repair", p, "--in-place")
+    assert code == 0 and "nothing to repair" in text and not (tmp_path / "body.json.bak1").exists()
+
+
+def test_anthropic_bodies_are_not_repaired(capsys, tmp_path):
+    code, out, err = run(capsys, "repair", os.path.join(DATA, "anthropic-not-first.json"), "-o", tmp_path / "o.json")
+    assert code == 2 and "not anthropic" in err and not (tmp_path / "o.json").exists()
+
+
+@st.composite
+def responses_inputs(draw) -> list:
+    items: list = []
+    ids: list = []
+    for _ in range(draw(st.integers(0, 14))):
+        k = draw(st.sampled_from(["user", "assistant", "reasoning", "call", "custom", "output", "web"]))
+        if k in ("user", "assistant"):
+            items.append({"role": k, "content": "x"})
+        elif k == "reasoning":
+            items.append({"type": "reasoning", "summary": []})
+        elif k == "web":
+            items.append({"type": "web_search_call", "id": "ws_1", "status": "completed"})
+        elif k in ("call", "custom"):
+            cid = f"call_{len(ids)}"
+            ids.append(cid)
+            items.append({"type": "function_call" if k == "call" else "custom_tool_call", "call_id": cid,
+                          "name": "f", "arguments": "{}"})
+        else:
+            cid = draw(st.sampled_from(ids + ["call_ghost", None]))
+            items.append({"type": "function_call_output", "call_id": cid, "output": "o"})
+    return items
+
+
+@settings(max_examples=300, deadline=None)
+@given(responses_inputs())
+def test_responses_repair_is_clean_idempotent_and_keeps_everything_else(inp):
+    before = copy.deepcopy(inp)
+    doc, edits = repair_responses(inp, "x.json")
+    assert lint_document(doc, "openai-responses", "x.json") == []
+    assert repair_responses(doc, "x.json")[1] == []
+    is_result = lambda x: x.get("type") in ("function_call_output", "custom_tool_call_output")
+    assert [x for x in doc if not is_result(x)] == [x for x in inp if not is_result(x)]
+    assert inp == before  # the document read is not changed in memory either

@@ -2,13 +2,15 @@
 
 lint exit codes: 0 no findings, 1 findings, 2 a file could not be read (the others are still
 linted and reported). repair exit codes: 0 written (or nothing to repair), 2 unreadable input or
-usage error, and then nothing is written.
+usage error, and then nothing is written. repair takes Codex rollouts and OpenAI Responses input
+lists (or bodies); a repaired Responses document is written back as indented JSON.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import time
 
@@ -17,7 +19,8 @@ from model.provider import PROVIDERS
 
 from turnproof.cli import UsageError
 from turnproof.lint import DEFAULT_MAX_LINE, DIALECTS, LintError, expand, lint_path, sniff
-from turnproof.lint.repair import repair_in_place, repair_to
+from turnproof.lint.bodies import detect, load_document
+from turnproof.lint.repair import backup_path, repair_in_place, repair_responses, repair_to, write_document
 
 EXIT_OK, EXIT_FINDINGS, EXIT_INPUT = 0, 1, 2
 
@@ -131,7 +134,7 @@ def _print_report(rep) -> None:
 
 # ---- repair ------------------------------------------------------------------------------------
 def add_repair_arguments(p) -> None:
-    p.add_argument("path", metavar="FILE", help="a Codex rollout (.jsonl)")
+    p.add_argument("path", metavar="FILE", help="a Codex rollout (.jsonl) or an OpenAI Responses input list or body")
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("-o", "--output", metavar="OUT", help="write the repaired file here")
     g.add_argument("--in-place", action="store_true", help="repair FILE itself, keeping a backup beside it")
@@ -145,14 +148,31 @@ def run_repair(args) -> int:
     if not os.path.isfile(path):
         raise UsageError(f"{path}: no such file" if not os.path.exists(path) else f"{path}: not a regular file")
     dialect = args.dialect or sniff(path)
-    if dialect not in (None, "codex-rollout") or (dialect is None and not _looks_rollout(path)):
-        raise UsageError(f"{path}: repair handles Codex rollouts (codex-rollout) only, "
-                         f"not {dialect or 'this file'}")
+    doc = None
+    if dialect != "codex-rollout":
+        try:
+            doc = load_document(path, max_line)
+        except LintError as e:
+            raise UsageError(str(e)) from None
+        dialect = dialect or detect(doc)
+        if dialect != "openai-responses":
+            raise UsageError(f"{path}: repair handles Codex rollouts (codex-rollout) and OpenAI Responses "
+                             f"input lists (openai-responses), not {dialect or 'this file'}")
     prog = Progress(args.progress or sys.stderr.isatty())
     prog.start(path)
     cb = prog if prog.enabled else None
     try:
-        if args.in_place:
+        if doc is not None:
+            if not args.in_place and os.path.exists(args.output) and os.path.samefile(args.output, path):
+                raise UsageError(f"{args.output}: is the input file; use --in-place to repair it in place")
+            new, edits = repair_responses(doc, path)  # any LintError comes before anything is written
+            target, backup = (path if args.in_place else args.output), None
+            if args.in_place and edits:
+                backup = backup_path(path)
+                shutil.copy2(path, backup)
+            if edits or not args.in_place:
+                write_document(target, new)
+        elif args.in_place:
             edits, backup = repair_in_place(path, max_line, cb)
             target = path
         else:
@@ -181,13 +201,3 @@ def run_repair(args) -> int:
         print(f"{target}: written ({len(edits)} edits" + ("" if edits else ": nothing to repair") + ")")
     return EXIT_OK
 
-
-def _looks_rollout(path: str) -> bool:
-    """Without --dialect, a file is repaired only if its first line reads as a rollout line."""
-    try:
-        with open(path, "rb") as f:
-            first = f.readline(1 << 16)
-        obj = json.loads(first)
-    except (OSError, ValueError, RecursionError):
-        return True  # let the reader name the line and the problem
-    return isinstance(obj, dict) and "payload" in obj

@@ -25,9 +25,11 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 
-from model.items import CALL, SYNTHETIC
+from model.items import CALL, OUTPUT, REASONING, SYNTHETIC, TEXT, USER
 from model.normalize import normalize_ours_report
+from model.provider import CALL_TYPES as RESP_CALLS, OUTPUT_TYPES as RESP_OUTPUTS
 
+from .bodies import items_of, lint_document
 from .findings import LintError
 from .rollout import DEFAULT_MAX_LINE, Line, RolloutReader
 
@@ -44,20 +46,23 @@ class Edit:
     call_id: str | None
     line: int | None
     after: int | None = None
+    unit: str = "line"  # what ``line`` and ``after`` count: rollout lines, or Responses input items
 
     def describe(self) -> str:
+        u = self.unit
         if self.op == "drop-orphan":
-            return f"line {self.line}: dropped result for {self.call_id}: no call before it"
+            return f"{u} {self.line}: dropped result for {self.call_id or '(no call_id)'}: no call before it"
         if self.op == "drop-duplicate":
-            return f"line {self.line}: dropped second result for {self.call_id}"
+            return f"{u} {self.line}: dropped second result for {self.call_id}"
         if self.op == "move":
-            return f"line {self.line}: moved result for {self.call_id} up, after line {self.after}"
+            return f"{u} {self.line}: moved result for {self.call_id} up, after {u} {self.after}"
         if self.op == "synthesize":
-            return f"added synthetic result for {self.call_id} after line {self.after}: no result was recorded"
-        return f"line {self.line}: dropped torn line (cut short by a crash; Codex skips it)"
+            return f"added synthetic result for {self.call_id} after {u} {self.after}: no result was recorded"
+        return f"{u} {self.line}: dropped torn line (cut short by a crash; Codex skips it)"
 
     def to_json(self) -> dict:
-        return {"op": self.op, "call_id": self.call_id, "line": self.line, "after": self.after}
+        key = "line" if self.unit == "line" else "index"
+        return {"op": self.op, "call_id": self.call_id, key: self.line, "after": self.after}
 
 
 def synthetic_line(cid: str, call: Line | None, after: Line | None) -> bytes:
@@ -218,3 +223,91 @@ def _same_bytes(a: str, b: str) -> bool:
                 return False
             if not x:
                 return True
+
+
+# ---- OpenAI Responses request bodies -------------------------------------------------------------
+def _responses_items(lst: list) -> list:
+    """Items for the model (tag = index in ``input``); None for entries pairing ignores."""
+    out: list = []
+    for i, it in enumerate(lst):
+        t = it.get("type")
+        if t in RESP_CALLS:
+            out.append((CALL, it["call_id"], i))
+        elif t in RESP_OUTPUTS:
+            # no call_id: nothing can pair it, so it goes as an orphan (a private id nobody else has)
+            out.append((OUTPUT, it["call_id"] if it.get("call_id") not in (None, "") else ("no-id", i), i))
+        elif t == "reasoning":
+            out.append((REASONING, None, i))
+        elif t in (None, "message") and isinstance(it.get("role"), str):
+            out.append((TEXT if it["role"] == "assistant" else USER, None, i))
+        else:
+            out.append(None)
+    return out
+
+
+def repair_responses(doc: object, path: str) -> tuple[object, list[Edit]]:
+    """The same normalization on a Responses ``input`` list; returns the new document and the edits.
+
+    ``line`` and ``after`` in the edits are indexes in ``input``. A synthetic result says so in its
+    output text only: the API refuses fields it does not know.
+    """
+    lst, _ = items_of(doc, "openai-responses", path)
+    lint_document(doc, "openai-responses", path)  # the same shape checks as lint: LintError if unreadable
+    slots = _responses_items(lst)
+    items = tuple(it for it in slots if it is not None)
+    new, changes = normalize_ours_report(items)
+    moved = {c.tag for c in changes if c.op == "move"}
+    dropped = {c.tag for c in changes if c.op in ("drop-orphan", "drop-duplicate")}
+    edits = [Edit(c.op, c.call_id if isinstance(c.call_id, str) else None, c.tag, None, "input item")
+             for c in changes if c.op in ("drop-orphan", "drop-duplicate")]
+    out: list = []
+    k = 0
+    for i, slot in enumerate(slots):
+        if slot is None:
+            out.append(lst[i])
+            continue
+        if i in moved or i in dropped:
+            continue
+        if new[k][2] != i:
+            raise LintError(f"{path}: /input/{i}: internal error: repair lost track of the item order")
+        out.append(lst[i])
+        k += 1
+        while k < len(new) and (new[k][2] == SYNTHETIC or new[k][2] in moved):
+            cid, tag = new[k][1], new[k][2]
+            if tag == SYNTHETIC:
+                custom = any(x.get("call_id") == cid and x.get("type") == "custom_tool_call" for x in out)
+                kind = "custom_tool_call_output" if custom else "function_call_output"
+                out.append({"type": kind, "call_id": cid, "output": SYNTHETIC_OUTPUT})
+                edits.append(Edit("synthesize", cid, None, i, "input item"))
+            else:
+                out.append(lst[tag])
+                edits.append(Edit("move", cid, tag, i, "input item"))
+            k += 1
+    if isinstance(doc, dict):
+        doc = dict(doc, input=out)
+    else:
+        doc = out
+    return doc, edits
+
+
+def write_document(out_path: str, doc: object) -> None:
+    """Write a JSON document (indented) atomically: temporary file, fsync, rename."""
+    data = (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    d = os.path.dirname(os.path.abspath(out_path))
+    try:
+        if os.path.isdir(out_path):
+            raise IsADirectoryError(21, "is a directory")
+        fd, tmp = tempfile.mkstemp(prefix=".turnproof-repair-", suffix=".tmp", dir=d)
+        try:
+            with os.fdopen(fd, "wb") as w:
+                w.write(data)
+                w.flush()
+                os.fsync(w.fileno())
+            os.replace(tmp, out_path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+    except OSError as e:
+        raise LintError(f"{out_path}: cannot write: {e.strerror or e}") from None
+    _fsync_dir(d)
