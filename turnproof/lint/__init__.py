@@ -3,7 +3,8 @@
 - rollout.py: Codex rollout JSONL as history items, in chunks, bounded memory;
 - bodies.py: request bodies and message lists of the four provider dialects;
 - check.py: the pairing properties, provider rules and Codex request builders on a history;
-- repair.py: turnproof-proposed's normalization written back onto a rollout's lines;
+- repair.py: turnproof-proposed's normalization written back onto a rollout's lines (or a
+  Responses input list);
 - findings.py: findings, builder verdicts, per-file reports, LintError.
 
 ``lint_path`` is the entry point for one file; ``expand`` turns arguments into files.

@@ -67,8 +67,8 @@ def detect(doc: object) -> str | None:
         dicts = [x for x in doc if isinstance(x, dict)]
         if any("parts" in x for x in dicts):
             return "gemini"
-        if any(x.get("type") in CALL_TYPES or x.get("type") in OUTPUT_TYPES or x.get("type") in ("message", "reasoning")
-               for x in dicts):
+        types = {x.get("type") for x in dicts if isinstance(x.get("type"), str)}
+        if types & (set(CALL_TYPES) | set(OUTPUT_TYPES) | {"message", "reasoning"}):
             return "openai-responses"
         if _has_blocks(dicts):
             return "anthropic"
@@ -167,6 +167,8 @@ def _responses(items: list, base: str, path: str) -> list[Finding]:
         p = f"{base}/{i}"
         it = _obj(it, path, p)
         t = it.get("type")
+        if t is not None and not isinstance(t, str):
+            raise LintError(f"{path}: {p}/type: expected a string, not {_tname(t)}")
         if t in CALL_TYPES:
             ids.call(_sid(it.get("call_id"), path, p, "call_id"), p)
         elif t in OUTPUT_TYPES:

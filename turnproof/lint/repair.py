@@ -12,6 +12,11 @@ lines, plus one entry per call id. Torn lines are dropped (Codex skips them on l
 A synthetic result is a ``function_call_output`` (``custom_tool_call_output`` for a custom tool
 call) whose output says so and whose payload carries ``"turnproof_synthetic": true``.
 
+An OpenAI Responses ``input`` list (or a body holding one) is repaired by the same function: its
+items are the model's items one for one, entries pairing ignores stay where they are, a synthetic
+result says so in its output text (the API refuses unknown fields), and the document is written
+back as indented JSON.
+
 Output is written to a temporary file in the target's directory, fsynced, then renamed over the
 target, so a reader sees the old file or the new one, never half of either; on any error the
 temporary file is removed and nothing is written.
