@@ -187,3 +187,11 @@ def test_early_rollouts_with_bare_items(capsys, tmp_path):
                  '{"type":"message","role":"user","content":[]}\n')
     code, doc = lint_json(capsys, p)
     assert code == 1 and ("calls-answered", "call_1", 3) in rules(doc["files"][0])
+
+
+@pytest.mark.parametrize("name", sorted(n for n in os.listdir(DATA) if n.endswith(".jsonl")))
+def test_turnproof_proposed_builder_accepts_every_rollout(capsys, name):
+    # its normalization is what repair writes, so its requests must be accepted whatever the file holds
+    code, f = findings(capsys, name, "--design", "turnproof-proposed")
+    assert builder(f, "turnproof-proposed")["accepted"]
+    assert not any(x.get("design") == "turnproof-proposed" for x in f["findings"])
