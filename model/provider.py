@@ -55,7 +55,7 @@ def judge_chat(msgs: list) -> list[Rejection]:
         m = msgs[i] if isinstance(msgs[i], dict) else {}
         role = m.get("role")
         calls = m.get("tool_calls") if role == "assistant" else None
-        if calls:
+        if calls and isinstance(calls, list):
             ids = [_s(tc.get("id")) if isinstance(tc, dict) else "" for tc in calls]
             answered: set = set()
             j = i + 1
@@ -93,6 +93,7 @@ def judge_responses(items: list) -> list[Rejection]:
         if not isinstance(it, dict):
             continue
         t = it.get("type")
+        t = t if isinstance(t, str) else None  # a malformed type is no call and no output
         if t in CALL_TYPES and it.get("call_id") is not None:
             calls.setdefault(_s(it["call_id"]), (i, t))
         elif t in OUTPUT_TYPES:
@@ -104,6 +105,7 @@ def judge_responses(items: list) -> list[Rejection]:
         if not isinstance(it, dict):
             continue
         t = it.get("type")
+        t = t if isinstance(t, str) else None
         cid = it.get("call_id")
         if t in CALL_TYPES and cid is not None and _s(cid) not in outputs:
             out.append(Rejection("responses-missing-output", CALL_TYPES[t].format(id=_s(cid)), i, (_s(cid),), "input"))

@@ -73,3 +73,11 @@ def test_gemini_count():
     assert [r.rule for r in judge_gemini(contents)] == ["gemini-count-mismatch"]
     contents[1]["parts"].append({"functionResponse": {}})
     assert judge_gemini(contents) == []
+
+
+def test_judges_survive_malformed_bodies():
+    """Lint hands real files to the judges: odd types are no calls, never a crash."""
+    judge_responses([{"type": ["function_call"], "call_id": "x"}, {"type": {"a": 1}}, 3, None])
+    judge_chat([{"role": "assistant", "tool_calls": 7}, {"role": "assistant", "tool_calls": "abc"}, "x"])
+    judge_anthropic([{"role": "assistant", "content": [1, "x", {"type": "tool_use"}]}, None])
+    judge_gemini([{"role": "model", "parts": "x"}, 5])
