@@ -15,11 +15,8 @@ MANIFEST = json.loads((Path(__file__).parent / "golden" / "state_counts.json").r
 SLOW = {("codex-0.77-responses", 3), ("codex-0.122-responses", 3)}
 
 
-@pytest.mark.parametrize("design", list(NAMED))
-@pytest.mark.parametrize("calls", [1, 2, 3])
+@pytest.mark.parametrize("design,calls", [(d, c) for d in NAMED for c in (1, 2, 3) if (d, c) not in SLOW])
 def test_state_counts_are_pinned(design, calls):
-    if (design, calls) in SLOW:
-        pytest.skip("covered by test_state_counts_are_pinned_slow")
     _check(design, calls)
 
 
