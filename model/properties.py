@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from . import items as I
-from .turnloop import ACTIONS, DRAIN, DRAINED, FAULT_ACTIONS, FILE, HIST, INFL, PH, QUEUE, REFUSED, TurnLoop, is_turn_over
+from .turnloop import ACTIONS, DRAIN, DRAINED, FAULT_ACTIONS, FILE, INFL, PH, QUEUE, REFUSED, TurnLoop, is_turn_over
 
 
 @dataclass(frozen=True)
@@ -162,7 +162,3 @@ class TurnLoopSpec:
         if action == "UserMessage":
             return "can-proceed"
         return None
-
-
-def history_of(s: tuple) -> tuple:
-    return s[HIST]
