@@ -147,7 +147,7 @@ class Explorer:
             path.append((action, arg, self._states[b]))
         return path
 
-    def _forward_path(self, start: int, goal, nonfault_only: bool = True) -> list:
+    def _forward_path(self, start: int, goal) -> list:
         """Shortest path from ``start`` (non-fault steps) to a step ``goal(action, arg, t)`` accepts."""
         m, states = self.model, self._states
         prev = {start: None}
@@ -156,7 +156,7 @@ class Explorer:
             i = dq.popleft()
             s = states[i]
             for action, arg, t in m.successors(s):
-                if nonfault_only and self.spec.is_fault(action):
+                if self.spec.is_fault(action):
                     continue
                 j = self._index_of(t)
                 if goal(action, arg, t) or (not m.successors(t) and not self.spec.is_end(t)):

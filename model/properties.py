@@ -45,7 +45,6 @@ PROPERTIES: dict[str, Property] = {p.id: p for p in (
              "faults), and no cycle exists, such as retrying the same rejected request forever."),
 )}
 SAFETY = tuple(p for p, v in PROPERTIES.items() if v.kind == "always")
-GRAPH = tuple(p for p, v in PROPERTIES.items() if v.kind != "always")
 
 SOMETIMES: dict[str, str] = {
     "full-batch-sent": "A request with N calls and N results is sent.",

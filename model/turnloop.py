@@ -388,20 +388,6 @@ def is_turn_over(s: tuple) -> bool:
     return s[PH] in (IDLE, REFUSED)
 
 
-def describe(s: tuple) -> dict:
-    """A readable view of a state, for counterexamples and JSON output."""
-    return {
-        "phase": s[PH],
-        "history": I.show_all(s[HIST]),
-        "rollout_file": I.show_all(tuple(it for it in s[FILE] if it[0] != "turn_aborted")),
-        "rollout_queue": I.show_all(tuple(it for it in s[QUEUE] if it[0] != "turn_aborted")),
-        "in_flight": {f"C{s[BASE] + i}": st for i, st in enumerate(s[INFL])},
-        "drained": s[DRAINED],
-        "turns_left": s[TURNS],
-        "retries_left": s[RETRY],
-    }
-
-
 # Every action, the codex-rs place it stands for, its guard and its effect (docs/SPEC.md is made
 # from this table). `fault` marks the environment's misbehaviour: liveness does not rely on it.
 ACTIONS: dict[str, dict] = {

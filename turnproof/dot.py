@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import textwrap
 
 from model import items as I
 from model.provider import Rejection
@@ -133,14 +134,7 @@ def violation_dot(model: TurnLoop, v, radius: int = 1, max_nodes: int = MAX_NODE
 
 
 def _wrap(text: str, width: int = 60) -> str:
-    lines, cur = [], ""
-    for word in text.split():
-        if cur and len(cur) + 1 + len(word) > width:
-            lines.append(cur)
-            cur = word
-        else:
-            cur = f"{cur} {word}" if cur else word
-    return "\n".join(lines + [cur])
+    return "\n".join(textwrap.wrap(" ".join(text.split()), width, break_long_words=False, break_on_hyphens=False))
 
 
 def render_svg(dot_path: str) -> str | None:

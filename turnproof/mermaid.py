@@ -12,6 +12,8 @@ faults are shown after a note, and a cycle is drawn as a Mermaid ``loop`` block.
 
 from __future__ import annotations
 
+import textwrap
+
 from model import items as I
 from model.properties import PROPERTIES
 from model.provider import PROVIDERS, Rejection
@@ -38,16 +40,8 @@ def escape(text: str) -> str:
 
 def wrap(text: str, width: int = _WRAP) -> str:
     """Escaped text broken into lines of about ``width`` characters with <br/>."""
-    lines: list[str] = []
-    cur = ""
-    for word in text.split():
-        if cur and len(cur) + 1 + len(word) > width:
-            lines.append(cur)
-            cur = word
-        else:
-            cur = f"{cur} {word}" if cur else word
-    if cur:
-        lines.append(cur)
+    # str.split knows more whitespace than textwrap: split first, so both agree on words
+    lines = textwrap.wrap(" ".join(text.split()), width, break_long_words=False, break_on_hyphens=False)
     return "<br/>".join(escape(x) for x in lines)
 
 

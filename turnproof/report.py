@@ -11,7 +11,6 @@ from model.turnloop import BASE, FILE, HIST, INFL, PH, QUEUE, TURNS, TurnLoop
 def _seq_change(name: str, old: tuple, new: tuple) -> str | None:
     old = tuple(it for it in old if it[0] != "turn_aborted")
     new_f = tuple(it for it in new if it[0] != "turn_aborted")
-    marker = len(new) - len(new_f)
     if old == new_f:
         return None
     if new_f[: len(old)] == old:
