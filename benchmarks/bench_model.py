@@ -16,10 +16,10 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from model.designs import NAMED  # noqa: E402
-from model.explorer import Explorer  # noqa: E402
-from model.properties import TurnLoopSpec  # noqa: E402
-from model.turnloop import Params, TurnLoop  # noqa: E402
+from turnproof.model.designs import NAMED  # noqa: E402
+from turnproof.model.explorer import Explorer  # noqa: E402
+from turnproof.model.properties import TurnLoopSpec  # noqa: E402
+from turnproof.model.turnloop import Params, TurnLoop  # noqa: E402
 
 
 def main() -> None:

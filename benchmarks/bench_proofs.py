@@ -16,10 +16,10 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from model.designs import NAMED, with_knobs  # noqa: E402
-from proofs.induction import GOALS, prove  # noqa: E402
-from proofs.bmc import bmc  # noqa: E402
-from proofs.refute import find_traces  # noqa: E402
+from turnproof.model.designs import NAMED, with_knobs  # noqa: E402
+from turnproof.proofs.induction import GOALS, prove  # noqa: E402
+from turnproof.proofs.bmc import bmc  # noqa: E402
+from turnproof.proofs.refute import find_traces  # noqa: E402
 
 
 def main() -> None:

@@ -17,10 +17,10 @@ from collections import Counter
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [ROOT, os.path.join(ROOT, "tests")]
 
-from reference.designs import get  # noqa: E402
-from reference.loop import Session  # noqa: E402
-from reference.proc import run_process  # noqa: E402
-from reference.tools import ScriptedModel, Tool, shell_calls  # noqa: E402
+from turnproof.reference.designs import get  # noqa: E402
+from turnproof.reference.loop import Session  # noqa: E402
+from turnproof.reference.proc import run_process  # noqa: E402
+from turnproof.reference.tools import ScriptedModel, Tool, shell_calls  # noqa: E402
 
 
 def rate(fn, seconds: float) -> tuple[int, float]:
@@ -54,7 +54,7 @@ def controlled_run(directory: str, replay: bool):
     if replay:
         return lambda i: asyncio.run(run_schedule("codex-0.77-chat", f"{directory}/c-{i}.jsonl", seeded(i)))
 
-    from reference.sim import Sim
+    from turnproof.reference.sim import Sim
 
     async def go(i: int):
         import random
@@ -98,7 +98,7 @@ def main() -> None:
         n, r = rate(crash_cycle(d, False), a.seconds)
         print(f"  SIGKILL crash + resume cycles (fresh interpreters):      {r:8.1f} cycles/s ({n} cycles)")
         from conformance_util import run_schedule, seeded
-        from model.turnloop import ACTIONS
+        from turnproof.model.turnloop import ACTIONS
         from test_conformance_traces import DESIGNS
         counts: Counter = Counter()
         for name in DESIGNS:

@@ -37,9 +37,9 @@ from dataclasses import dataclass
 
 import z3
 
-from model import items as I
-from model import turnloop as M
-from model.designs import Design
+from ..model import items as I
+from ..model import turnloop as M
+from ..model.designs import Design
 
 # encodings of the model's enumerations
 PHASES = (M.IDLE, M.READY, M.STREAM, M.DRAIN, M.CANCEL, M.DOWN, M.REFUSED)

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import z3
 
-from model.properties import TurnLoopSpec
-from model.turnloop import TurnLoop
+from ..model.properties import TurnLoopSpec
+from ..model.turnloop import TurnLoop
 
 from .abstract import BOOLS, HIST_FIELDS, INTS, PROMPT_FACTS, Params, alpha, ok_props, z3_value
 from .transitions import Encoding

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 
 import z3
 
-from model.designs import Design
-from model.properties import TurnLoopSpec
-from model.turnloop import FAULTS, Params as MParams, TurnLoop
+from ..model.designs import Design
+from ..model.properties import TurnLoopSpec
+from ..model.turnloop import FAULTS, Params as MParams, TurnLoop
 
 from .abstract import BOOLS, INTS, READY, Params, alpha, fresh_state, init_state, ok_props
 from .agreement import refines

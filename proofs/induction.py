@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 
 import z3
 
-from model import turnloop as M
-from model.designs import Design
-from model.properties import SAFETY
+from ..model import turnloop as M
+from ..model.designs import Design
+from ..model.properties import SAFETY
 
 from .abstract import (A_OUTS, A_RUN, AUT, BOOLS, CANCEL, DOWN, DRAIN, EXITS, IDLE, INTS, PHASES, READY,
                        REFUSED, STATUSES, STREAM, Params, _z, fresh_state, init_state, ok_props)

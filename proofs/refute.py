@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from model.designs import Design
-from model.explorer import Explorer, Violation
-from model.properties import TurnLoopSpec
-from model.turnloop import FAULTS, Params, TurnLoop
+from ..model.designs import Design
+from ..model.explorer import Explorer, Violation
+from ..model.properties import TurnLoopSpec
+from ..model.turnloop import FAULTS, Params, TurnLoop
 
 
 @dataclass

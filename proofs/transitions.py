@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import z3
 
-from model import turnloop as M
-from model.designs import Design
+from ..model import turnloop as M
+from ..model.designs import Design
 
 from .abstract import (ABORTED, CANCEL, DONE, DOWN, DRAIN, FAILED, IDLE, READY, REFUSED, RUNNING, STREAM,
                        USED, X_COMPLETED, X_ERROR, X_NONE, Params, fresh_prompt, fresh_state, h_assistant, h_call,

@@ -1,6 +1,6 @@
 """Running one process of a session and killing it for real.
 
-``run_process(argv, kill_after_line=k)`` starts ``python -m reference ARGV`` with --pause-lines:
+``run_process(argv, kill_after_line=k)`` starts ``python -m turnproof.reference ARGV`` with --pause-lines:
 after each line its writer puts on disk, the child reports it and waits; once the k-th line is
 on disk the parent sends SIGKILL (no cleanup, no flush: what is in the file is what a killed
 Codex would leave). ``fork=True`` forks the already-imported parent instead of starting a new
@@ -20,7 +20,10 @@ from dataclasses import dataclass, field
 
 from . import __main__ as _child  # imported before any fork, so forked children start warm
 
-_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The folder that holds the top-level package (a source checkout or site-packages): the child
+# imports this package under the same name, whatever the caller's working directory is.
+_TOP = __package__.split(".")[0]
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(sys.modules[_TOP].__file__)))
 
 
 @dataclass
@@ -71,8 +74,8 @@ def run_process(argv: list, kill_after_line: int | None = None, fork: bool = Fal
     run = ProcessRun()
     if not fork:
         env = dict(os.environ, PYTHONPATH=_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-        p = subprocess.Popen([sys.executable, "-m", "reference", *argv], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, text=True, env=env, cwd=_ROOT)
+        p = subprocess.Popen([sys.executable, "-m", __package__, *argv], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True, env=env)
         try:
             run.pid = p.pid
             _drive(p.stdout, p.stdin, p.pid, kill_after_line, run, kill_after_model_line, tear_line)

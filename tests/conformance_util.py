@@ -17,13 +17,13 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, replace
 
-from model import items as I
-from model.designs import get as model_get, with_knobs
-from model.turnloop import (BASE, DRAINED, FILE, HIST, INFL, PH, QUEUE, RETRY, Params, TurnLoop)
-from reference import items as RI
-from reference.designs import get as ref_get
-from reference.loop import call_number
-from reference.rollout import model_lines
+from turnproof.model import items as I
+from turnproof.model.designs import get as model_get, with_knobs
+from turnproof.model.turnloop import (BASE, DRAINED, FILE, HIST, INFL, PH, QUEUE, RETRY, Params, TurnLoop)
+from turnproof.reference import items as RI
+from turnproof.reference.designs import get as ref_get
+from turnproof.reference.loop import call_number
+from turnproof.reference.rollout import model_lines
 
 RUNTIME_PHASES = ("ready", "stream", "drain")
 
@@ -274,7 +274,7 @@ async def run_schedule(name: str, path: str, choose, *, calls: int = 3, max_step
     """Let ``choose`` pick each step among those the reference can take inside the bounds (plus
     writer progress and torn crashes); replay every logged step on the model and compare states
     after each. Returns the steps taken (action, arg)."""
-    from reference.sim import Sim
+    from turnproof.reference.sim import Sim
 
     model = make_model(name, calls=calls, text=text)
     _, rd = designs(name)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from model.designs import get, with_knobs
-from model.explorer import Explorer
-from model.properties import TurnLoopSpec
-from model.turnloop import Params, TurnLoop, parse_faults
+from turnproof.model.designs import get, with_knobs
+from turnproof.model.explorer import Explorer
+from turnproof.model.properties import TurnLoopSpec
+from turnproof.model.turnloop import Params, TurnLoop, parse_faults
 
 
 @lru_cache(maxsize=None)

@@ -80,7 +80,7 @@ def test_matrix_markdown_and_json(capsys):
 
 
 def test_designs_lists_every_named_design(capsys):
-    from model.designs import NAMED
+    from turnproof.model.designs import NAMED
     code, out, err = run(capsys, "designs")
     assert code == 0 and all(n in out for n in NAMED)
 

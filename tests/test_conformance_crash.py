@@ -10,9 +10,9 @@ from __future__ import annotations
 import pytest
 
 from conformance_util import Replayer, file_items, make_model
-from model import items as I
-from model.turnloop import FILE, QUEUE
-from reference.proc import run_process
+from turnproof.model import items as I
+from turnproof.model.turnloop import FILE, QUEUE
+from turnproof.reference.proc import run_process
 
 SCENARIOS = {  # name -> (extra args for `python -m reference run`, model faults)
     "three-shell-calls": ([], {"crash"}),

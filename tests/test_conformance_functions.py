@@ -10,14 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conformance_util import abstract
-from model import items as I
-from model.normalize import normalize as model_normalize
-from model.provider import judge as model_judge
-from model.wire import build_request
-from reference import items as RI
-from reference.normalize import normalize as ref_normalize, unanswered
-from reference.provider import judge as ref_judge
-from reference.wire import build
+from turnproof.model import items as I
+from turnproof.model.normalize import normalize as model_normalize
+from turnproof.model.provider import judge as model_judge
+from turnproof.model.wire import build_request
+from turnproof.reference import items as RI
+from turnproof.reference.normalize import normalize as ref_normalize, unanswered
+from turnproof.reference.provider import judge as ref_judge
+from turnproof.reference.wire import build
 
 ORIGIN_TEXT = {I.OK: "done", I.USER_ABORT: "Wall time: 0.1 seconds\naborted by user",
                I.CODEX_ABORTED: RI.ABORTED, I.SYNTHETIC: RI.SYNTHETIC}
@@ -66,6 +66,6 @@ def test_request_verdicts_agree(specs, wire_grouping):
 
 @given(st.lists(item, max_size=10))
 def test_unanswered_agrees(specs):
-    from model.normalize import unanswered_calls
+    from turnproof.model.normalize import unanswered_calls
     hist = [concrete(s, "chat") for s in specs]
     assert [int(c.split("_")[1]) for c in unanswered(hist)] == unanswered_calls(tuple(abstract(h) for h in hist))

@@ -14,10 +14,10 @@ import pytest
 
 import conformance_util as cu
 from conformance_util import FAULT_STEPS
-from reference import loop as L
-from reference import rollout as R
-from reference.designs import NAMED as REF_NAMED
-from reference.sim import Sim
+from turnproof.reference import loop as L
+from turnproof.reference import rollout as R
+from turnproof.reference.designs import NAMED as REF_NAMED
+from turnproof.reference.sim import Sim
 
 DETECT_RUNS = 120
 

@@ -18,11 +18,11 @@ from functools import lru_cache
 import pytest
 
 from conformance_util import FAULT_STEPS, Mismatch, designs, drive, make_model, run_schedule
-from model.designs import NAMED
-from model.explorer import Explorer
-from model.properties import TurnLoopSpec
-from model.turnloop import Params, TurnLoop
-from reference.sim import Sim
+from turnproof.model.designs import NAMED
+from turnproof.model.explorer import Explorer
+from turnproof.model.properties import TurnLoopSpec
+from turnproof.model.turnloop import Params, TurnLoop
+from turnproof.reference.sim import Sim
 
 _SEQ = itertools.count()
 DESIGNS = list(NAMED) + ["turnproof-proposed@responses", "turnproof-proposed@anthropic"]
@@ -51,7 +51,7 @@ async def _replay(name: str, model, path: list, tmp_path, check_enabled: bool = 
 
 
 def test_named_designs_have_the_same_knobs():
-    from reference.designs import NAMED as REF
+    from turnproof.reference.designs import NAMED as REF
     assert list(REF) == list(NAMED)
     for n, d in NAMED.items():
         assert REF[n].knobs() == d.knobs(), n

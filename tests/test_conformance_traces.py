@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conformance_util import run_schedule, seeded, weighted
-from model.designs import NAMED
-from model.turnloop import ACTIONS
+from turnproof.model.designs import NAMED
+from turnproof.model.turnloop import ACTIONS
 
 DESIGNS = list(NAMED) + ["turnproof-proposed@responses", "turnproof-proposed@anthropic"]
 _DIR = tempfile.mkdtemp(prefix="turnproof-traces-")

@@ -12,7 +12,7 @@ import sys
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from model.designs import KNOB_VALUES, NAMED
+from turnproof.model.designs import KNOB_VALUES, NAMED
 from turnproof.cli import main
 from turnproof.designfile import DesignFileError, design_toml, load_design_file, parse_design
 

@@ -9,7 +9,7 @@ import tempfile
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from model.normalize import normalize_ours
+from turnproof.model.normalize import normalize_ours
 from turnproof.lint.check import HistoryJudge, default_builders
 from turnproof.lint.repair import repair_to
 from turnproof.lint.rollout import Chunk, RolloutReader

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from model import provider as P
+from turnproof.model import provider as P
 from tests.test_lint_helpers import DATA, lint_json, run, write_rollout
 
 

@@ -7,7 +7,7 @@ import json
 import os
 import shutil
 
-from model.normalize import normalize_ours
+from turnproof.model.normalize import normalize_ours
 from tests.test_lint_helpers import DATA, lint_json, rollout_text, run, write_rollout
 from turnproof.lint.repair import MARKER
 from turnproof.lint.rollout import RolloutReader

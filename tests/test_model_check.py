@@ -2,11 +2,11 @@
 
 import pytest
 
-from model import items as I
-from model.designs import NAMED, get, with_knobs
-from model.explorer import Explorer
-from model.properties import PROPERTIES, SOMETIMES, TurnLoopSpec
-from model.turnloop import ACTIONS, Params, TurnLoop
+from turnproof.model import items as I
+from turnproof.model.designs import NAMED, get, with_knobs
+from turnproof.model.explorer import Explorer
+from turnproof.model.properties import PROPERTIES, SOMETIMES, TurnLoopSpec
+from turnproof.model.turnloop import ACTIONS, Params, TurnLoop
 from model_helpers import actions, explore, lengths
 
 MISSING_1 = ("An assistant message with 'tool_calls' must be followed by tool messages responding to each "

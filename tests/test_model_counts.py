@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from model.designs import NAMED
+from turnproof.model.designs import NAMED
 from model_helpers import explore
 
 MANIFEST = json.loads((Path(__file__).parent / "golden" / "state_counts.json").read_text())

@@ -3,11 +3,11 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from model import items as I
-from model.normalize import normalize, normalize_codex, normalize_ours_report
-from model.properties import orphan_results, unanswered_or_duplicated
-from model.provider import judge
-from model.wire import build_request
+from turnproof.model import items as I
+from turnproof.model.normalize import normalize, normalize_codex, normalize_ours_report
+from turnproof.model.properties import orphan_results, unanswered_or_duplicated
+from turnproof.model.provider import judge
+from turnproof.model.wire import build_request
 
 item = st.one_of(
     st.just(I.user()), st.just(I.text()), st.just(I.reasoning()),

@@ -1,9 +1,9 @@
 """The provider judges: each rule fires with the provider's exact text, and valid requests pass."""
 
-from model import items as I
-from model.normalize import normalize
-from model.provider import judge, judge_anthropic, judge_chat, judge_gemini, judge_responses
-from model.wire import build_request
+from turnproof.model import items as I
+from turnproof.model.normalize import normalize
+from turnproof.model.provider import judge, judge_anthropic, judge_chat, judge_gemini, judge_responses
+from turnproof.model.wire import build_request
 
 U, T = I.user(), I.text()
 C = I.call

@@ -9,18 +9,18 @@ import pytest
 import z3
 from hypothesis import given, settings, strategies as st
 
-from model import items as I
-from model.designs import NAMED, with_knobs
-from model.explorer import Explorer
-from model.normalize import normalize
-from model.properties import TurnLoopSpec, orphan_results, unanswered_or_duplicated
-from model.provider import judge
-from model.turnloop import READY, PH, Params as MP, TurnLoop
-from model.wire import build_request
-from proofs.abstract import Params, alpha, automaton, ok_props, well_formed, z3_value
-from proofs.agreement import step_matches, verdicts_sound
-from proofs.induction import CLAUSES
-from proofs.transitions import Encoding
+from turnproof.model import items as I
+from turnproof.model.designs import NAMED, with_knobs
+from turnproof.model.explorer import Explorer
+from turnproof.model.normalize import normalize
+from turnproof.model.properties import TurnLoopSpec, orphan_results, unanswered_or_duplicated
+from turnproof.model.provider import judge
+from turnproof.model.turnloop import READY, PH, Params as MP, TurnLoop
+from turnproof.model.wire import build_request
+from turnproof.proofs.abstract import Params, alpha, automaton, ok_props, well_formed, z3_value
+from turnproof.proofs.agreement import step_matches, verdicts_sound
+from turnproof.proofs.induction import CLAUSES
+from turnproof.proofs.transitions import Encoding
 
 VALS = {"N": 2, "T": 2, "R": 1}
 
@@ -92,7 +92,7 @@ def test_a_step_under_another_action_name_is_refused():
                                         ("codex-0.122-responses", 2), ("codex-0.77-chat", 2)])
 def test_the_inductive_invariant_holds_on_reachable_states(name, calls):
     # the clauses Houdini keeps are true of alpha(s) for every sampled reachable model state
-    from proofs.induction import prove
+    from turnproof.proofs.induction import prove
     m, states = explored(name, calls)
     kept = set(prove(m.d).kept)
     p = Params(z3.IntVal(calls), z3.IntVal(2), z3.IntVal(1))

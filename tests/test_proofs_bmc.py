@@ -8,12 +8,12 @@ whole graph."""
 
 import pytest
 
-from model.designs import NAMED
-from model.properties import SAFETY
-from model.turnloop import Params, TurnLoop
+from turnproof.model.designs import NAMED
+from turnproof.model.properties import SAFETY
+from turnproof.model.turnloop import Params, TurnLoop
 from model_helpers import explore
-from proofs.bmc import bmc
-from proofs.refute import replay
+from turnproof.proofs.bmc import bmc
+from turnproof.proofs.refute import replay
 
 DEPTH = 10  # every shortest counterexample of the named designs at calls <= 3 is at most 10 steps
 

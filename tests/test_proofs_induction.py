@@ -3,12 +3,12 @@
 import json
 import pytest
 
-from model.designs import NAMED, with_knobs
-from model.properties import SAFETY
-from model.turnloop import TurnLoop, Params as MP
-from proofs.induction import CLAUSES, GOALS, Obligation, ProofResult, prove
-from proofs.refute import find_traces, replay
-from proofs.transitions import Encoding
+from turnproof.model.designs import NAMED, with_knobs
+from turnproof.model.properties import SAFETY
+from turnproof.model.turnloop import TurnLoop, Params as MP
+from turnproof.proofs.induction import CLAUSES, GOALS, Obligation, ProofResult, prove
+from turnproof.proofs.refute import find_traces, replay
+from turnproof.proofs.transitions import Encoding
 from turnproof.cli import main
 
 PROPOSED = NAMED["turnproof-proposed"]

@@ -12,13 +12,13 @@ from functools import lru_cache
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from model.designs import NAMED
-from model.explorer import Explorer
-from model.properties import TurnLoopSpec
-from model.turnloop import Params as MP, TurnLoop
-from proofs.abstract import Params, alpha
-from proofs.agreement import step_matches
-from proofs.transitions import Encoding
+from turnproof.model.designs import NAMED
+from turnproof.model.explorer import Explorer
+from turnproof.model.properties import TurnLoopSpec
+from turnproof.model.turnloop import Params as MP, TurnLoop
+from turnproof.proofs.abstract import Params, alpha
+from turnproof.proofs.agreement import step_matches
+from turnproof.proofs.transitions import Encoding
 
 VALS = {"N": 2, "T": 2, "R": 1}
 

@@ -10,11 +10,11 @@ import time
 
 import pytest
 
-from reference import items as RI
-from reference.designs import get
-from reference.loop import Session
-from reference.rollout import read
-from reference.tools import ScriptedModel, Tool
+from turnproof.reference import items as RI
+from turnproof.reference.designs import get
+from turnproof.reference.loop import Session
+from turnproof.reference.rollout import read
+from turnproof.reference.tools import ScriptedModel, Tool
 
 
 def run(design: str, path: str, responses: list, *, interrupt_after: str = "", turns: int = 1,
@@ -155,7 +155,7 @@ def test_compacted_line_replaces_history_on_resume(tmp_path):
 
 
 def test_chat_stream_is_read_the_way_chat_rs_reads_it():
-    from reference.sse import ChatReader, render
+    from turnproof.reference.sse import ChatReader, render
     script = [("reasoning", "plan"), ("tool_call", "call_1", "shell", {"command": ["ls"]}), ("text", "Done."),
               ("tool_call", "call_2", "shell", {"command": ["pwd"]}), ("completed",)]
     reader = ChatReader()

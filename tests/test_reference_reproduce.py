@@ -12,9 +12,9 @@ import re
 import pytest
 
 from conformance_util import Replayer, file_items, make_model
-from model.properties import TurnLoopSpec
-from model.turnloop import FILE
-from reference.proc import run_process
+from turnproof.model.properties import TurnLoopSpec
+from turnproof.model.turnloop import FILE
+from turnproof.reference.proc import run_process
 from turnproof.cli import main
 from turnproof.cmd_reproduce import SCENARIOS
 

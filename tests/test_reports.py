@@ -11,9 +11,9 @@ import shutil
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from model.designs import NAMED, with_knobs
-from model.properties import PROPERTIES
-from model.turnloop import ACTIONS, FAULT_ACTIONS, FIELD_NAMES, Params, parse_faults
+from turnproof.model.designs import NAMED, with_knobs
+from turnproof.model.properties import PROPERTIES
+from turnproof.model.turnloop import ACTIONS, FAULT_ACTIONS, FIELD_NAMES, Params, parse_faults
 from turnproof.api import turnproof_check
 from turnproof.cli import main
 from turnproof.cmd_check import check_design

@@ -7,10 +7,10 @@ import re
 
 import pytest
 
-from model import provider
-from model.designs import KNOB_VALUES, NAMED
-from model.properties import PROPERTIES, SOMETIMES
-from model.turnloop import ACTIONS, FAULT_ACTIONS, FAULTS, FIELD_NAMES
+from turnproof.model import provider
+from turnproof.model.designs import KNOB_VALUES, NAMED
+from turnproof.model.properties import PROPERTIES, SOMETIMES
+from turnproof.model.turnloop import ACTIONS, FAULT_ACTIONS, FAULTS, FIELD_NAMES
 from turnproof.cli import main
 from turnproof.cmd_spec import COMMAND, FIELD_MEANING, FAULT_ACTION, generate, knob_comments
 

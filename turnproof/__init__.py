@@ -4,7 +4,15 @@
 first use so that `turnproof` subcommands import only what they run.
 """
 
+import os as _os
+
 __all__ = ["turnproof_check", "Check"]
+
+# Installed, setuptools maps model/, proofs/ and reference/ into this package (pyproject.toml), so
+# `turnproof` is the only top-level name. In a source checkout they sit beside it: look there too.
+_here = _os.path.dirname(_os.path.abspath(__file__))
+if not _os.path.isdir(_os.path.join(_here, "model")):
+    __path__.append(_os.path.dirname(_here))
 
 
 def __getattr__(name: str):

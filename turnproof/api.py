@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from model.designs import Design
-from model.properties import PROPERTIES
-from model.turnloop import FAULTS, Params, TurnLoop, parse_faults
+from turnproof.model.designs import Design
+from turnproof.model.properties import PROPERTIES
+from turnproof.model.turnloop import FAULTS, Params, TurnLoop, parse_faults
 
 
 @dataclass
@@ -109,7 +109,7 @@ def turnproof_check(design: str | Design, *, calls: int = 3, faults: str | froze
     if isinstance(design, Design):
         d = design
         if wire is not None and wire != d.wire:
-            from model.designs import with_knobs
+            from turnproof.model.designs import with_knobs
 
             d = with_knobs(d, f"{d.name}@{wire}", wire=wire)
     else:

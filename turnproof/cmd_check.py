@@ -9,11 +9,11 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 
-from model.designs import NAMED
-from model.explorer import Explorer
-from model.properties import PROPERTIES, SOMETIMES
-from model.turnloop import FAULTS, Params, TurnLoop, parse_faults
-from model.wire import WIRES
+from turnproof.model.designs import NAMED
+from turnproof.model.explorer import Explorer
+from turnproof.model.properties import PROPERTIES, SOMETIMES
+from turnproof.model.turnloop import FAULTS, Params, TurnLoop, parse_faults
+from turnproof.model.wire import WIRES
 from turnproof.report import markdown_report, result_dict, violation_text
 from turnproof.resolve import resolve_design
 
@@ -82,7 +82,7 @@ def add_check_arguments(p) -> None:
 
 def check_design(design, params: Params, progress: bool = False):
     model = TurnLoop(design, params)
-    from model.properties import TurnLoopSpec
+    from turnproof.model.properties import TurnLoopSpec
     result = Explorer(model, TurnLoopSpec(model), progress=progress).run()
     return model, result
 
@@ -171,7 +171,7 @@ def run_check(args) -> int:
 
 
 def model_actions() -> list[str]:
-    from model.turnloop import ACTIONS
+    from turnproof.model.turnloop import ACTIONS
     return list(ACTIONS)
 
 

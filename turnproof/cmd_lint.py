@@ -14,8 +14,8 @@ import shutil
 import sys
 import time
 
-from model.designs import NAMED
-from model.provider import PROVIDERS
+from turnproof.model.designs import NAMED
+from turnproof.model.provider import PROVIDERS
 
 from turnproof.cli import UsageError
 from turnproof.lint import DEFAULT_MAX_LINE, DIALECTS, LintError, expand, lint_path, sniff

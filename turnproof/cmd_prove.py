@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import json
 
-from model.properties import PROPERTIES
-from model.turnloop import FAULTS, parse_faults
-from proofs.induction import CLAUSES, GOALS, prove, state_diff
-from proofs.refute import find_traces
+from turnproof.model.properties import PROPERTIES
+from turnproof.model.turnloop import FAULTS, parse_faults
+from turnproof.proofs.induction import CLAUSES, GOALS, prove, state_diff
+from turnproof.proofs.refute import find_traces
 from turnproof.cli import EXIT_OK, EXIT_UNKNOWN, EXIT_VIOLATED, UsageError
 from turnproof.report import violation_text
 from turnproof.resolve import resolve_design

@@ -99,7 +99,7 @@ def _anchor(title: str) -> str:
 # ---- facts read from the model -----------------------------------------------------------------
 def knob_comments() -> dict[str, str]:
     """The comment designs.py writes beside (or above) each Design field."""
-    from model.designs import Design
+    from turnproof.model.designs import Design
 
     src = inspect.getsource(Design).splitlines()
     out: dict[str, str] = {}
@@ -127,7 +127,7 @@ def knob_comments() -> dict[str, str]:
 def _values_comment(knob: str, side: str) -> str:
     """A trailing comment that only lists the knob's values repeats the values column: keep only
     what it adds ("per-call (v0.77) | consecutive (v0.78)" -> "per-call: v0.77; consecutive: v0.78")."""
-    from model.designs import KNOB_VALUES
+    from turnproof.model.designs import KNOB_VALUES
 
     entries = [e.strip() for e in side.split("|")]
     if len(entries) < 2 or knob not in KNOB_VALUES:
@@ -141,7 +141,7 @@ def _values_comment(knob: str, side: str) -> str:
 
 def param_bounds() -> dict[str, tuple[int, int]]:
     """The valid range of each integer parameter, found by asking Params itself."""
-    from model.turnloop import Params
+    from turnproof.model.turnloop import Params
 
     out = {}
     for f in dataclasses.fields(Params):
@@ -161,7 +161,7 @@ def param_bounds() -> dict[str, tuple[int, int]]:
 
 def provider_rules() -> list[tuple[str, str, str]]:
     """[(wire, rule id, error text template)] in the order model/provider.py checks them."""
-    from model import provider
+    from turnproof.model import provider
 
     src = inspect.getsource(provider)
     wire_of = {"chat": "chat", "responses": "responses", "anthropic": "anthropic", "gemini": "gemini"}
@@ -181,10 +181,10 @@ def provider_rules() -> list[tuple[str, str, str]]:
 
 # ---- the document ------------------------------------------------------------------------------
 def generate() -> str:
-    from model import designs, items, normalize, properties, provider, turnloop, wire
-    from model.designs import KNOB_VALUES, NAMED, SHIPPED
-    from model.properties import PROPERTIES, SOMETIMES, TurnLoopSpec
-    from model.turnloop import ACTIONS, FAULT_ACTIONS, FAULTS, FIELD_NAMES, Params, TurnLoop
+    from turnproof.model import designs, items, normalize, properties, provider, turnloop, wire
+    from turnproof.model.designs import KNOB_VALUES, NAMED, SHIPPED
+    from turnproof.model.properties import PROPERTIES, SOMETIMES, TurnLoopSpec
+    from turnproof.model.turnloop import ACTIONS, FAULT_ACTIONS, FAULTS, FIELD_NAMES, Params, TurnLoop
 
     L: list[str] = []
     add = L.append

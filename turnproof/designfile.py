@@ -23,7 +23,7 @@ import re
 import tomllib
 from dataclasses import replace
 
-from model.designs import NAMED, Design, with_knobs
+from turnproof.model.designs import NAMED, Design, with_knobs
 
 TOP_KEYS = ("base", "name", "title", "description", "knobs")
 _AT = re.compile(r"\(at line (\d+), column (\d+)\)")

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 
-from model.turnloop import FAULT_BIT, FAULTS, FIELD_NAMES, TurnLoop
+from turnproof.model.turnloop import FAULT_BIT, FAULTS, FIELD_NAMES, TurnLoop
 
 ACTION_VAR = "mbt::actionTaken"
 ARG_VAR = "action_arg"

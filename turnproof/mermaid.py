@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import textwrap
 
-from model import items as I
-from model.properties import PROPERTIES
-from model.provider import PROVIDERS, Rejection
-from model.turnloop import BASE, DRAINED, FILE, HIST, INFL, PROMPT, QUEUE, TEXT, TurnLoop
+from turnproof.model import items as I
+from turnproof.model.properties import PROPERTIES
+from turnproof.model.provider import PROVIDERS, Rejection
+from turnproof.model.turnloop import BASE, DRAINED, FILE, HIST, INFL, PROMPT, QUEUE, TEXT, TurnLoop
 from turnproof.report import step_name
 
 LANES = (("actor", "U", "user"), ("participant", "P", "provider"), ("participant", "M", "model stream"),

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from model import items as I
-from model.properties import PROPERTIES, SOMETIMES
-from model.provider import PROVIDERS, Rejection
-from model.turnloop import BASE, FILE, HIST, INFL, PH, QUEUE, TURNS, TurnLoop
+from turnproof.model import items as I
+from turnproof.model.properties import PROPERTIES, SOMETIMES
+from turnproof.model.provider import PROVIDERS, Rejection
+from turnproof.model.turnloop import BASE, FILE, HIST, INFL, PH, QUEUE, TURNS, TurnLoop
 
 
 def _seq_change(name: str, old: tuple, new: tuple) -> str | None:
@@ -170,7 +170,7 @@ def markdown_report(model: TurnLoop, result, faults: list[str], design_arg: str 
     ``design_arg`` is what selects the design on the command line (``--design`` and its value's
     other options, shell-quoted), for the replay command.
     """
-    from model.designs import NAMED
+    from turnproof.model.designs import NAMED
     from turnproof.mermaid import sequence_diagram
 
     d, p = model.d, model.p

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 
-from model.designs import NAMED, Design, with_knobs
+from turnproof.model.designs import NAMED, Design, with_knobs
 
 
 def resolve_design(arg: str, wire: str | None = None) -> Design:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 
-from model.provider import CALL_TYPES, OUTPUT_TYPES, judge_anthropic, judge_chat, judge_gemini, judge_responses
+from turnproof.model.provider import CALL_TYPES, OUTPUT_TYPES, judge_anthropic, judge_chat, judge_gemini, judge_responses
 
 from .findings import Finding, LintError
 from .rollout import _tname

@@ -23,12 +23,12 @@ from __future__ import annotations
 import re
 from array import array
 
-from model.designs import NAMED, SHIPPED
-from model.items import CALL, OUTPUT
-from model.normalize import normalize
-from model.properties import orphan_results, unanswered_or_duplicated
-from model.provider import CALL_TYPES, OUTPUT_TYPES, judge
-from model.wire import build_request
+from turnproof.model.designs import NAMED, SHIPPED
+from turnproof.model.items import CALL, OUTPUT
+from turnproof.model.normalize import normalize
+from turnproof.model.properties import orphan_results, unanswered_or_duplicated
+from turnproof.model.provider import CALL_TYPES, OUTPUT_TYPES, judge
+from turnproof.model.wire import build_request
 
 from .findings import BuilderVerdict, Finding
 from .rollout import Rewind

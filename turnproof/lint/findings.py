@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from model.properties import PROPERTIES
-from model.provider import PROVIDERS
+from turnproof.model.properties import PROPERTIES
+from turnproof.model.provider import PROVIDERS
 
 TORN = "torn-line"
 LINT_RULES = {

@@ -30,9 +30,9 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 
-from model.items import CALL, OUTPUT, REASONING, SYNTHETIC, TEXT, USER
-from model.normalize import normalize_ours_report
-from model.provider import CALL_TYPES as RESP_CALLS, OUTPUT_TYPES as RESP_OUTPUTS
+from turnproof.model.items import CALL, OUTPUT, REASONING, SYNTHETIC, TEXT, USER
+from turnproof.model.normalize import normalize_ours_report
+from turnproof.model.provider import CALL_TYPES as RESP_CALLS, OUTPUT_TYPES as RESP_OUTPUTS
 
 from .bodies import items_of, lint_document
 from .findings import LintError

@@ -40,7 +40,7 @@ import re
 from array import array
 from dataclasses import dataclass, field
 
-from model.items import ASSISTANT_SIDE, CALL, OUTPUT, REASONING, TEXT, USER
+from turnproof.model.items import ASSISTANT_SIDE, CALL, OUTPUT, REASONING, TEXT, USER
 
 from .findings import LintError
 
