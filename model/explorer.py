@@ -42,6 +42,9 @@ class Result:
     sometimes: dict  # sometimes id -> path length where first reached (None if never)
     coverage: dict  # action -> number of steps taken (actions never taken are absent)
     graph_seconds: float = 0.0
+    # the search stopped at max_states: violations found are real, but nothing is shown to hold
+    # and the graph properties are not judged
+    truncated: bool = False
 
     @property
     def states_per_second(self) -> float:
@@ -49,10 +52,11 @@ class Result:
 
 
 class Explorer:
-    def __init__(self, model, spec, *, progress: bool = False, max_states: int = 20_000_000):
+    def __init__(self, model, spec, *, progress=False, max_states: int | None = None):
         self.model = model
         self.spec = spec
-        self.progress = progress
+        # a callable(explored, queued, depth, states_per_second), or True for a line on stderr
+        self.progress = _print_progress if progress is True else progress
         self.max_states = max_states
 
     def run(self, safety_only: bool = False) -> Result:
@@ -78,6 +82,8 @@ class Explorer:
         last = t0
         successors = m.successors
         setdefault = index.setdefault
+        bound = self.max_states or float("inf")
+        truncated = False
         while i < len(states):
             if i == layer_end:
                 depth += 1
@@ -115,10 +121,10 @@ class Explorer:
                 now = time.perf_counter()
                 if now - last > 2:
                     last = now
-                    print(f"  ... {i:,} states explored, {len(states) - i:,} queued, depth {depth}, "
-                          f"{i / (now - t0):,.0f} states/s", file=sys.stderr)
-            if len(states) > self.max_states:
-                raise RuntimeError(f"more than {self.max_states:,} states: lower --calls or the faults")
+                    self.progress(i, len(states) - i, depth, i / (now - t0))
+            if len(states) > bound:  # stop cleanly: what was found so far stays valid
+                truncated = True
+                break
         seconds = time.perf_counter() - t0
         self._states, self._parent, self._index = states, parent, index
         self._succ = succ
@@ -126,8 +132,8 @@ class Explorer:
         for prop, (pi, action, arg, j, detail) in violations.items():
             res[prop] = Violation(prop, self.path_to(pi) + [(action, arg, states[j])], detail)
         coverage = {a: n for a, n in cov.items() if n}
-        result = Result(len(states), edges, depth, seconds, res, sometimes, coverage)
-        if not safety_only:
+        result = Result(len(states), edges, depth, seconds, res, sometimes, coverage, truncated=truncated)
+        if not safety_only and not truncated:
             g0 = time.perf_counter()
             self._graph_properties(result, accepting, sources)
             result.graph_seconds = time.perf_counter() - g0
@@ -295,3 +301,8 @@ class Explorer:
                     g.add_edge(i, j)
         edges = nx.find_cycle(g, source=min(rest))
         return [a for a, _ in edges]
+
+
+def _print_progress(explored: int, queued: int, depth: int, rate: float) -> None:
+    print(f"  ... {explored:,} states explored, {queued:,} queued, depth {depth}, {rate:,.0f} states/s",
+          file=sys.stderr)

@@ -67,7 +67,25 @@ def test_usage_errors_exit_2_with_one_line(capsys, argv, needle):
         raise SystemExit(code)
     assert e.value.code == 2
     out, err = capsys.readouterr()
-    assert needle in err and len(err.strip().splitlines()) <= 3 and "Traceback" not in err
+    assert needle in err and len(err.strip().splitlines()) <= 2 and "Traceback" not in err
+    assert f"turnproof {argv[0]}: error" in err  # the subcommand is named
+
+
+def test_argument_errors_show_the_subcommand_usage_line(capsys):
+    code, err = _exit_code(["check", "--design", "codex-0.77-chat", "--calls", "three"], capsys)
+    usage, message = err.strip().splitlines()
+    assert code == 2 and usage.startswith("usage: turnproof check --design NAME|FILE [options]")
+    assert message == "turnproof check: error: argument --calls: invalid int value: 'three'"
+    code, err = _exit_code(["lint"], capsys)
+    assert code == 2 and err.startswith("usage: turnproof lint PATH... [options]") and "turnproof lint: error" in err
+
+
+def _exit_code(argv, capsys) -> tuple[int, str]:
+    try:
+        code = main(argv)
+    except SystemExit as e:
+        code = e.code
+    return code, capsys.readouterr().err
 
 
 def test_matrix_markdown_and_json(capsys):
@@ -75,8 +93,8 @@ def test_matrix_markdown_and_json(capsys):
     assert code == 1 and out.count("\n| ") >= 10 and "| codex-0.77-chat | chat |" in out
     code, out, err = run(capsys, "matrix", "--calls", "1", "--faults", "none", "--format", "json", "--jobs", "1")
     rows = {r["design"]: r for r in json.loads(out)["rows"]}
-    assert rows["turnproof-proposed@anthropic"]["properties"]["wire-valid"] is None
-    assert rows["codex-0.77-chat"]["properties"]["wire-valid"] is not None
+    assert rows["turnproof-proposed@anthropic"]["properties"]["wire-valid"] == {"verdict": "holds", "holds": True}
+    assert rows["codex-0.77-chat"]["properties"]["wire-valid"] == {"verdict": "violated", "holds": False, "path_length": 8}
 
 
 def test_designs_lists_every_named_design(capsys):

@@ -16,7 +16,7 @@ from turnproof.model.properties import PROPERTIES
 from turnproof.model.turnloop import ACTIONS, FAULT_ACTIONS, FIELD_NAMES, Params, parse_faults
 from turnproof.api import turnproof_check
 from turnproof.cli import main
-from turnproof.cmd_check import check_design
+from turnproof.checks import check_design
 from turnproof.dot import violation_dot
 from turnproof.itf import decode_state, violation_itf
 from turnproof.mermaid import LANES, escape, sequence_diagram, wrap

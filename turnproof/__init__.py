@@ -6,6 +6,8 @@ first use so that `turnproof` subcommands import only what they run.
 
 import os as _os
 
+__version__ = "0.2.0"  # the one place; pyproject.toml reads it (CHANGELOG.md says what changed)
+
 __all__ = ["turnproof_check", "Check"]
 
 # Installed, setuptools maps model/, proofs/ and reference/ into this package (pyproject.toml), so

@@ -103,7 +103,7 @@ def turnproof_check(design: str | Design, *, calls: int = 3, faults: str | froze
                     max_faults: int = 2, retries: int = 1, text: bool = True, reduce: bool = True,
                     wire: str | None = None) -> Check:
     """Explore ``design`` (a name, a .toml path or a Design) and judge every property."""
-    from turnproof.cmd_check import check_design
+    from turnproof.checks import check_design
     from turnproof.resolve import resolve_design
 
     if isinstance(design, Design):

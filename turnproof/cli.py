@@ -1,25 +1,28 @@
 """The `turnproof` command.
 
-Exit codes (the public contract):
-  0  every property holds (lint: clean; prove: proved)
-  1  a property is violated (lint: findings; prove: refuted; reproduce: the session failed)
-  2  usage or input error (a one-line message on stderr, never a traceback)
-  3  prove only: the solver answered unknown or timed out
-Subcommands live in their own modules and are imported only when run.
+Exit codes are the public contract; they are defined once, in turnproof/exitcodes.py:
+0 holds, 1 violated, 2 usage or input error, 3 unknown (prove), 4 internal error, 130 interrupted.
+Subcommands live in their own modules and are imported only when run. Output to a closed pipe
+(`turnproof check ... | head -1`) is dropped, never turned into another exit code: the command
+still exits with its verdict.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import traceback
 
-EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_UNKNOWN = 0, 1, 2, 3
+from turnproof import __version__
+from turnproof.exitcodes import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, UsageError
 
 # name -> (module, one-line help); the module has add_NAME_arguments(parser) and run_NAME(args) -> int
 COMMANDS = {
+    "verify": ("turnproof.cmd_verify", "the suite: every named design against its expected verdicts"),
     "designs": ("turnproof.cmd_check", "list the named designs and their knobs"),
-    "check": ("turnproof.cmd_check", "explore one design's state graph and judge every property"),
+    "check": ("turnproof.cmd_check", "explore designs' state graphs and judge every property"),
     "matrix": ("turnproof.cmd_check", "check every named design and show the verdict table"),
     "prove": ("turnproof.cmd_prove", "z3: BMC and inductive proofs for any number of calls"),
     "reproduce": ("turnproof.cmd_reproduce", "replay a reported incident on the reference loop"),
@@ -29,20 +32,38 @@ COMMANDS = {
 }
 
 
-class UsageError(Exception):
-    """Bad arguments or input: printed as one line, exit 2."""
-
-
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse exits 2 too; keep its message to one line
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+    def error(self, message: str) -> None:
+        """Name the (sub)command, show its usage in one line, exit 2 (argparse's code for usage too)."""
+        self.exit(EXIT_USAGE, f"{self.short_usage()}\n{self.prog}: error: {message}\n")
+
+    def short_usage(self) -> str:
+        """``usage: PROG REQUIRED... [options]``: argparse's own usage wraps over many lines."""
+        parts = [self.prog]
+        for a in self._actions:
+            if a.option_strings and a.required:
+                parts.append(f"{a.option_strings[-1]} {a.metavar or a.dest.upper()}")
+            elif not a.option_strings and not isinstance(a, argparse._SubParsersAction):
+                name = a.metavar or a.dest
+                parts.append({"+": f"{name}...", "*": f"[{name}...]", "?": f"[{name}]"}.get(a.nargs, name))
+        subs = [a for a in self._actions if isinstance(a, argparse._SubParsersAction)]
+        return (f"usage: {' '.join(parts)} [options]" + (" COMMAND" if subs else "")
+                + f" (`{self.prog} --help` for more)")
+
+
+def _debug_option(p: argparse.ArgumentParser, default: object) -> None:
+    p.add_argument("--debug", action="store_true", default=default,
+                   help="on an internal error, print the Python traceback")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="turnproof", description="Does every tool call get its result before the next request?")
+    parser.add_argument("--version", action="version", version=f"turnproof {__version__}")
+    _debug_option(parser, False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, (modname, help_) in COMMANDS.items():
         p = sub.add_parser(name, help=help_, description=help_)
+        _debug_option(p, argparse.SUPPRESS)  # after the subcommand too; keeps a --debug given before it
         try:
             mod = importlib.import_module(modname)
         except ModuleNotFoundError as e:
@@ -51,8 +72,49 @@ def build_parser() -> argparse.ArgumentParser:
             p.set_defaults(_missing=name)
             continue
         getattr(mod, f"add_{name}_arguments")(p)
-        p.set_defaults(_run=getattr(mod, f"run_{name}"))
+        p.set_defaults(_run=getattr(mod, f"run_{name}"), _parser=p)
     return parser
+
+
+class _PipeSafe:
+    """sys.stdout, except that once the reader has gone (EPIPE) the rest of the output is dropped.
+
+    The command then runs on and exits with its own verdict: `check ... | head -1` exits 1 for a
+    violation under `set -o pipefail`, as it does unpiped.
+    """
+
+    def __init__(self, stream):
+        self._stream = stream
+        self.broken = False
+
+    def _gone(self) -> None:
+        self.broken = True
+        try:  # later writes and the interpreter's last flush go nowhere instead of failing again
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):
+            pass
+
+    def write(self, text: str) -> int:
+        if self.broken:
+            return len(text)
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._gone()
+            return len(text)
+
+    def flush(self) -> None:
+        if self.broken:
+            return
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._gone()
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,16 +126,31 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "_missing", None):
         print(f"turnproof {args.command}: not available in this build", file=sys.stderr)
         return EXIT_USAGE
+    debug = args.debug or bool(os.environ.get("TURNPROOF_DEBUG"))
+    real_stdout = sys.stdout
+    sys.stdout = out = _PipeSafe(real_stdout)
     try:
-        return args._run(args)
+        code = args._run(args)
+        out.flush()
+        return code
     except (UsageError, ValueError) as e:
+        if debug:
+            traceback.print_exc()
         print(f"turnproof {args.command}: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"turnproof {args.command}: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        return EXIT_OK
+        return EXIT_INTERRUPTED
+    except Exception as e:  # a bug: its own exit code, never one a verdict uses
+        if debug:
+            traceback.print_exc()
+        what = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+        print(f"turnproof {args.command}: internal error: {' '.join(what.split())[:300]}"
+              + ("" if debug else " (a bug in turnproof; run again with --debug for the traceback)"),
+              file=sys.stderr)
+        return EXIT_INTERNAL
+    finally:
+        sys.stdout = real_stdout
 
 
 if __name__ == "__main__":

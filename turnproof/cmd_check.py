@@ -6,18 +6,16 @@ import json
 import os
 import shlex
 import sys
-import time
-from concurrent.futures import ProcessPoolExecutor
 
+from turnproof import __version__, checks
+from turnproof.exitcodes import EXIT_OK, EXIT_UNKNOWN, EXIT_VIOLATED, UsageError
+from turnproof.jsondoc import document
 from turnproof.model.designs import NAMED
-from turnproof.model.explorer import Explorer
 from turnproof.model.properties import PROPERTIES, SOMETIMES
-from turnproof.model.turnloop import FAULTS, Params, TurnLoop, parse_faults
+from turnproof.model.turnloop import FAULTS, Params
 from turnproof.model.wire import WIRES
 from turnproof.report import markdown_report, result_dict, violation_text
-from turnproof.resolve import resolve_design
-
-EXIT_OK, EXIT_VIOLATED = 0, 1
+from turnproof.resolve import resolve_design_and_base
 
 
 def _params_args(p) -> None:
@@ -32,10 +30,9 @@ def _params_args(p) -> None:
                    help="explore every tool-completion order and writer lag (slower, same verdicts)")
 
 
-def make_params(args, calls: int | None = None) -> Params:
-    return Params(calls=args.calls if calls is None else calls, turns=args.turns, faults=parse_faults(args.faults),
-                  retries=args.retries, max_faults=args.max_faults, text=not args.no_text,
-                  reduce=not args.no_reduce)
+def make_params(args) -> Params:
+    return checks.make_params(calls=args.calls, turns=args.turns, faults=args.faults, retries=args.retries,
+                              max_faults=args.max_faults, text=not args.no_text, reduce=not args.no_reduce)
 
 
 # ---- designs -----------------------------------------------------------------------------------
@@ -45,7 +42,9 @@ def add_designs_arguments(p) -> None:
 
 def run_designs(args) -> int:
     if args.json:
-        print(json.dumps({n: {"title": d.title, "knobs": d.knobs()} for n, d in NAMED.items()}, indent=2))
+        print(json.dumps(document("designs", {"designs": {n: {"title": d.title, "description": d.description,
+                                                               "knobs": d.knobs()} for n, d in NAMED.items()}}),
+                         indent=2))
         return EXIT_OK
     base = NAMED["codex-0.77-chat"].knobs()
     for n, d in NAMED.items():
@@ -62,10 +61,40 @@ def _v(v: object) -> str:
     return str(v).lower() if isinstance(v, bool) else str(v)
 
 
+# ---- progress ----------------------------------------------------------------------------------
+def add_progress_arguments(p) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--progress", action="store_true", default=None,
+                   help="report progress on stderr (default: when stderr is a terminal)")
+    g.add_argument("--no-progress", dest="progress", action="store_false", help="no progress on stderr")
+
+
+def progress_on(args) -> bool:
+    return sys.stderr.isatty() if args.progress is None else args.progress
+
+
+def _max_states_arg(p) -> None:
+    p.add_argument("--max-states", type=int, default=checks.DEFAULT_MAX_STATES, metavar="N",
+                   help=f"stop a search past N states, about 1 GB each million (default "
+                        f"{checks.DEFAULT_MAX_STATES:,}; 0: no limit)")
+
+
+def max_states(args) -> int | None:
+    if args.max_states < 0:
+        raise UsageError(f"--max-states must be 0 (no limit) or positive, not {args.max_states}")
+    return args.max_states or None
+
+
+def stopped_note(command: str, result) -> str:
+    return (f"turnproof {command}: stopped after {result.states:,} states (--max-states): the violations "
+            "shown are real, the other verdicts unknown; lower --calls or the faults, or raise --max-states")
+
+
 # ---- check -------------------------------------------------------------------------------------
 def add_check_arguments(p) -> None:
-    p.add_argument("--design", required=True, metavar="NAME|FILE",
-                   help="a named design (see `turnproof designs`) or a design file (TOML, see examples/designs)")
+    p.add_argument("--design", required=True, action="append", metavar="NAME|FILE",
+                   help="a named design (see `turnproof designs`) or a design file (TOML, see "
+                        "examples/designs); repeat it to check several, each reported in turn")
     p.add_argument("--wire", choices=WIRES, help="check the design on another wire API")
     _params_args(p)
     p.add_argument("--format", choices=("text", "markdown", "json"), default=None,
@@ -73,42 +102,41 @@ def add_check_arguments(p) -> None:
     p.add_argument("--json", action="store_true", help="the same as --format json")
     p.add_argument("--itf", metavar="FILE",
                    help="write the counterexample as an ITF trace (Apalache/Quint); a {property} in "
-                        "FILE writes one file per violated property, else the first one is written")
+                        "FILE writes one file per violated property, else the first one is written; "
+                        "{design} is the design's name; - writes it to stdout instead of the report")
     p.add_argument("--dot", metavar="FILE",
                    help="write the state graph around the counterexample as Graphviz DOT (and SVG "
-                        "beside it when `dot` is installed); {property} as for --itf")
-    p.add_argument("--progress", action="store_true", help="report progress on stderr during long runs")
-
-
-def check_design(design, params: Params, progress: bool = False):
-    model = TurnLoop(design, params)
-    from turnproof.model.properties import TurnLoopSpec
-    result = Explorer(model, TurnLoopSpec(model), progress=progress).run()
-    return model, result
+                        "beside it when `dot` is installed); {property}, {design} and - as for --itf")
+    _max_states_arg(p)
+    add_progress_arguments(p)
 
 
 def _output_format(args) -> str:
     fmt = getattr(args, "format", None)
     if getattr(args, "json", False):
         if fmt not in (None, "json"):
-            raise ValueError(f"--json conflicts with --format {fmt}")
+            raise UsageError(f"--json conflicts with --format {fmt}")
         return "json"
     return fmt or "text"
 
 
-def _export_paths(pattern: str, violated: list[str]) -> list[tuple[str, str]]:
+def _export_paths(pattern: str, violated: list[str], design: str) -> list[tuple[str, str]]:
     """[(property, path)]: every violated property if the pattern has {property}, else the first."""
-    if "{property}" in pattern:
+    pattern = pattern.replace("{design}", design)
+    if "{property}" in pattern and pattern != "-":
         return [(pid, pattern.replace("{property}", pid)) for pid in violated]
     return [(violated[0], pattern)] if violated else []
 
 
 def _write(path: str, text: str) -> None:
+    if path == "-":
+        sys.stdout.write(text)
+        return
     try:
         with open(path, "w", encoding="utf-8") as f:
             f.write(text)
     except OSError as e:
-        raise ValueError(f"{path}: cannot write: {e.strerror}") from None
+        raise UsageError(f"{path}: cannot write: {e.strerror}") from None
 
 
 def write_exports(model, result, itf: str | None, dot: str | None) -> None:
@@ -120,42 +148,100 @@ def write_exports(model, result, itf: str | None, dot: str | None) -> None:
         if pattern is None:
             continue
         if not violated:
-            print(f"turnproof check: {flag}: every property holds, no counterexample to write", file=sys.stderr)
-        for pid, path in _export_paths(pattern, violated):
+            print(f"turnproof check: {flag}: {model.d.name}: no property violated, no counterexample to write",
+                  file=sys.stderr)
+        for pid, path in _export_paths(pattern, violated, model.d.name):
             v = result.violations[pid]
+            where = "stdout" if path == "-" else path
             if flag == "--itf":
                 _write(path, itfmod.dumps(itfmod.violation_itf(model, v)))
-                print(f"turnproof check: {pid} counterexample written to {path} (ITF)", file=sys.stderr)
+                print(f"turnproof check: {pid} counterexample written to {where} (ITF)", file=sys.stderr)
             else:
                 _write(path, dotmod.violation_dot(model, v))
-                svg = dotmod.render_svg(path)
-                print(f"turnproof check: {pid} state graph written to {path}"
-                      + (f" and {svg}" if svg else " (install Graphviz for SVG: dot -Tsvg)"), file=sys.stderr)
+                svg = dotmod.render_svg(path) if path != "-" else None
+                print(f"turnproof check: {pid} state graph written to {where}"
+                      + (f" and {svg}" if svg else "" if path == "-" else " (install Graphviz for SVG: dot -Tsvg)"),
+                      file=sys.stderr)
+
+
+def _check_exports(args) -> None:
+    itf, dot = getattr(args, "itf", None), getattr(args, "dot", None)
+    if itf == "-" and dot == "-":
+        raise UsageError("--itf - and --dot - both want stdout; write one of them to a file")
+    for flag, pattern in (("--itf", itf), ("--dot", dot)):
+        if pattern and pattern != "-" and len(args.design) > 1 and "{design}" not in pattern:
+            raise UsageError(f"{flag} {pattern}: with several --design, put {{design}} in the file name")
+        if pattern == "-" and len(args.design) > 1:
+            raise UsageError(f"{flag} -: stdout holds one trace; check one design, or write files with {{design}}")
 
 
 def run_check(args) -> int:
     fmt = _output_format(args)
-    design = resolve_design(args.design, args.wire)
+    _check_exports(args)
     params = make_params(args)
-    model, result = check_design(design, params, progress=args.progress)
-    faults = sorted(params.faults, key=FAULTS.index)
-    write_exports(model, result, getattr(args, "itf", None), getattr(args, "dot", None))
-    if fmt == "json":
-        print(json.dumps(result_dict(model, result, faults), indent=2, default=str))
-        return EXIT_VIOLATED if result.violations else EXIT_OK
-    if fmt == "markdown":
-        replay = shlex.quote(args.design) + (f" --wire {args.wire}" if args.wire else "")
-        print(markdown_report(model, result, faults, replay), end="")
-        return EXIT_VIOLATED if result.violations else EXIT_OK
+    limit = max_states(args)
+    designs = [(arg, *resolve_design_and_base(arg, args.wire)) for arg in args.design]  # bad input first
+    to_stdout = "-" in (getattr(args, "itf", None), getattr(args, "dot", None))
+    show = progress_on(args)
+    faults = checks.fault_names(params)
+    code, docs = EXIT_OK, []
+    for k, (arg, design, base) in enumerate(designs):
+        progress = None
+        if show:
+            progress = _explorer_progress(design.name)
+        model, result = checks.check_design(design, params, progress=progress, max_states=limit)
+        if result.truncated:
+            print(stopped_note("check", result), file=sys.stderr)
+        code = max(code, checks.exit_code(result), key=_severity)
+        write_exports(model, result, getattr(args, "itf", None), getattr(args, "dot", None))
+        if to_stdout:
+            continue
+        if fmt == "json":
+            docs.append(result_dict(model, result, faults))
+            continue
+        if k:
+            print()
+        if fmt == "markdown":
+            replay = shlex.quote(arg) + (f" --wire {args.wire}" if args.wire else "")
+            print(markdown_report(model, result, faults, replay, base=base), end="")
+        else:
+            _print_check_text(model, result, params, faults)
+    if fmt == "json" and not to_stdout:
+        if len(docs) == 1:
+            print(json.dumps(docs[0], indent=2, default=str))
+        else:
+            print(json.dumps(document("checks", {"holds": all(d["holds"] for d in docs), "checks": docs}),
+                             indent=2, default=str))
+    return code
+
+
+def _severity(code: int) -> int:
+    """Several designs: a violation outranks an unknown, which outranks holds."""
+    return {EXIT_OK: 0, EXIT_UNKNOWN: 1, EXIT_VIOLATED: 2}.get(code, 3)
+
+
+def _explorer_progress(name: str):
+    def show(explored: int, queued: int, depth: int, rate: float) -> None:
+        print(f"turnproof check: {name}: {explored:,} states explored, {queued:,} queued, depth {depth}, "
+              f"{rate:,.0f} states/s", file=sys.stderr, flush=True)
+    return show
+
+
+def _print_check_text(model, result, params, faults) -> None:
+    design = model.d
     print(f"turnproof check: design {design.name} (wire {design.wire}), calls {params.calls}, "
           f"turns {params.turns}, faults {','.join(faults) or 'none'} (at most {params.max_faults} per session)")
     secs = result.seconds + result.graph_seconds
     print(f"explored {result.states:,} states, {result.edges:,} steps, depth {result.depth}, "
-          f"in {secs:.2f} s ({result.states_per_second:,.0f} states/s)")
+          f"in {secs:.2f} s ({result.states_per_second:,.0f} states/s)"
+          + (" (stopped at --max-states)" if result.truncated else ""))
     print()
     for pid, p in PROPERTIES.items():
         v = result.violations.get(pid)
-        verdict = "holds" if v is None else f"VIOLATED (path length {len(v.path) - 1})"
+        if v is not None:
+            verdict = f"VIOLATED (path length {len(v.path) - 1})"
+        else:
+            verdict = "unknown (the search stopped)" if result.truncated else "holds"
         print(f"  {pid:<19} {p.kind:<10} {verdict}")
     for sid, text in SOMETIMES.items():
         d = result.sometimes.get(sid)
@@ -167,7 +253,6 @@ def run_check(args) -> int:
         if pid in result.violations:
             print()
             print(violation_text(model, result.violations[pid]))
-    return EXIT_VIOLATED if result.violations else EXIT_OK
 
 
 def model_actions() -> list[str]:
@@ -178,54 +263,51 @@ def model_actions() -> list[str]:
 # ---- matrix ------------------------------------------------------------------------------------
 def add_matrix_arguments(p) -> None:
     _params_args(p)
-    p.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    p.add_argument("--format", choices=("text", "markdown", "json"), default=None,
+                   help="text (default), markdown or json")
+    p.add_argument("--json", action="store_true", help="the same as --format json")
     p.add_argument("--design", action="append", default=[], metavar="NAME|FILE",
                    help="add a row for this design (a name or a design file); repeatable")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, metavar="J", help="parallel processes")
-
-
-def matrix_rows() -> list[tuple[str, str | None]]:
-    rows: list = [(n, None) for n in NAMED]
-    rows += [("turnproof-proposed", w) for w in WIRES if w != NAMED["turnproof-proposed"].wire]
-    return rows
-
-
-def _matrix_cell(job: tuple) -> dict:
-    name, wire, params = job
-    design = resolve_design(name, wire)
-    model, result = check_design(design, params)
-    d = result_dict(model, result, sorted(params.faults, key=FAULTS.index))
-    return {"design": design.name, "wire": design.wire, "states": result.states,
-            "seconds": round(result.seconds + result.graph_seconds, 2),
-            "properties": {k: (None if v["holds"] else v.get("path_length")) for k, v in d["properties"].items()},
-            "errors": {k: v.get("provider_error") for k, v in d["properties"].items() if v.get("provider_error")}}
+    _max_states_arg(p)
+    add_progress_arguments(p)
 
 
 def run_matrix(args) -> int:
+    fmt = _output_format(args)
     params = make_params(args)
-    for extra in args.design:
-        resolve_design(extra)  # a bad file is a usage error here, not a traceback from a worker
-    jobs = [(n, w, params) for n, w in matrix_rows() + [(x, None) for x in args.design]]
-    t0 = time.perf_counter()
-    if args.jobs > 1:
-        with ProcessPoolExecutor(max_workers=args.jobs) as ex:
-            cells = list(ex.map(_matrix_cell, jobs))
+    if args.jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, not {args.jobs}")
+    on_cell = None
+    if progress_on(args):
+        def on_cell(cell: dict, done: int, total: int) -> None:
+            print(f"turnproof matrix: [{done}/{total}] {cell['design']}: {cell['states']:,} states, "
+                  f"{cell['seconds']:.1f} s", file=sys.stderr, flush=True)
+    cells, wall = checks.run_matrix(params, tuple(args.design), jobs=args.jobs, max_states=max_states(args),
+                                    on_cell=on_cell)
+    for c in cells:
+        if c["truncated"]:
+            print(f"turnproof matrix: {c['design']}: stopped after {c['states']:,} states (--max-states): "
+                  "its verdicts other than violations are unknown", file=sys.stderr)
+    verdicts = [v for c in cells for v in c["properties"].values()]
+    if any(v["verdict"] == "violated" for v in verdicts):
+        code = EXIT_VIOLATED
     else:
-        cells = [_matrix_cell(j) for j in jobs]
-    wall = time.perf_counter() - t0
-    any_bad = any(v is not None for c in cells for v in c["properties"].values())
-    faults = sorted(params.faults, key=FAULTS.index)
-    if args.format == "json":
-        print(json.dumps({"calls": params.calls, "faults": faults, "max_faults": params.max_faults,
-                          "seconds": round(wall, 2), "rows": cells}, indent=2))
-        return EXIT_VIOLATED if any_bad else EXIT_OK
+        code = EXIT_UNKNOWN if any(v["verdict"] == "unknown" for v in verdicts) else EXIT_OK
+    faults = checks.fault_names(params)
+    if fmt == "json":
+        print(json.dumps(document("matrix", {
+            "calls": params.calls, "turns": params.turns, "faults": faults, "max_faults": params.max_faults,
+            "retries": params.retries, "text": params.text, "reduce": params.reduce,
+            "holds": code == EXIT_OK, "seconds": round(wall, 2), "rows": cells}), indent=2))
+        return code
     props = list(PROPERTIES)
     head = ["design", "wire"] + props + ["states"]
-    body = [[c["design"], c["wire"]] + ["ok" if c["properties"][p] is None else f"FAIL({c['properties'][p]})"
-                                        for p in props] + [f"{c['states']:,}"] for c in cells]
+    body = [[c["design"], c["wire"]] + [_cell(c["properties"][p]) for p in props] + [f"{c['states']:,}"]
+            for c in cells]
     title = (f"turnproof matrix: calls {params.calls}, faults {','.join(faults) or 'none'} "
              f"(at most {params.max_faults} per session), {wall:.1f} s")
-    if args.format == "markdown":
+    if fmt == "markdown":
         print(f"**{title}**\n")
         print("| " + " | ".join(head) + " |")
         print("|" + "---|" * len(head))
@@ -238,11 +320,16 @@ def run_matrix(args) -> int:
             for design, prop, err in errors:
                 print(f"- `{design}`, `{prop}`: `{err}`" if "`" not in err else f"- `{design}`, `{prop}`: ``` {err} ```")
             print("\n</details>")
+        print(f"\n<sub>turnproof {__version__}</sub>")
     else:
         widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
         print(title)
-        print("  ".join(h.ljust(w) for h, w in zip(head, widths)))
+        print("  ".join(h.ljust(w) for h, w in zip(head, widths)).rstrip())
         for r in body:
-            print("  ".join(str(x).ljust(w) for x, w in zip(r, widths)))
+            print("  ".join(str(x).ljust(w) for x, w in zip(r, widths)).rstrip())
         print("FAIL(n): violated, shortest counterexample of n steps (`turnproof check --design NAME`).")
-    return EXIT_VIOLATED if any_bad else EXIT_OK
+    return code
+
+
+def _cell(v: dict) -> str:
+    return {"holds": "ok", "unknown": "?"}.get(v["verdict"]) or f"FAIL({v['path_length']})"

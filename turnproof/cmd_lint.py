@@ -17,12 +17,11 @@ import time
 from turnproof.model.designs import NAMED
 from turnproof.model.provider import PROVIDERS
 
-from turnproof.cli import UsageError
+from turnproof.exitcodes import EXIT_OK, EXIT_USAGE as EXIT_INPUT, EXIT_VIOLATED as EXIT_FINDINGS, UsageError
 from turnproof.lint import DEFAULT_MAX_LINE, DIALECTS, LintError, expand, lint_path, sniff
 from turnproof.lint.bodies import detect, load_document
 from turnproof.lint.repair import backup_path, repair_in_place, repair_responses, repair_to, write_document
 
-EXIT_OK, EXIT_FINDINGS, EXIT_INPUT = 0, 1, 2
 
 
 class Progress:

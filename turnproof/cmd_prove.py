@@ -16,7 +16,7 @@ from turnproof.model.properties import PROPERTIES
 from turnproof.model.turnloop import FAULTS, parse_faults
 from turnproof.proofs.induction import CLAUSES, GOALS, prove, state_diff
 from turnproof.proofs.refute import find_traces
-from turnproof.cli import EXIT_OK, EXIT_UNKNOWN, EXIT_VIOLATED, UsageError
+from turnproof.exitcodes import EXIT_OK, EXIT_UNKNOWN, EXIT_VIOLATED, UsageError
 from turnproof.report import violation_text
 from turnproof.resolve import resolve_design
 

@@ -17,11 +17,11 @@ import os
 import tempfile
 from dataclasses import dataclass
 
+from turnproof.exitcodes import EXIT_OK, EXIT_VIOLATED as EXIT_FAILED
 from turnproof.reference.designs import from_knobs as ref_from_knobs, get as ref_get
 from turnproof.reference.proc import run_process
 from turnproof.reference.rollout import new_session_file
 
-EXIT_OK, EXIT_FAILED = 0, 1
 PROVIDERS = {"chat": "OpenAI Chat Completions", "responses": "OpenAI Responses", "anthropic": "Anthropic Messages"}
 
 

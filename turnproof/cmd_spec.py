@@ -18,7 +18,7 @@ import os
 import re
 import sys
 
-EXIT_OK, EXIT_STALE = 0, 1
+from turnproof.exitcodes import EXIT_OK, EXIT_VIOLATED as EXIT_STALE
 DEFAULT_PATH = os.path.join("docs", "SPEC.md")
 COMMAND = "turnproof spec -o docs/SPEC.md"
 

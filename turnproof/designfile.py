@@ -59,6 +59,11 @@ def _shown(v: object) -> str:
 
 def parse_design(text: str, path: str) -> Design:
     """The design a file's ``text`` describes (``path`` names it in errors and gives the default name)."""
+    return parse_design_and_base(text, path)[0]
+
+
+def parse_design_and_base(text: str, path: str) -> tuple[Design, str]:
+    """The design a file's ``text`` describes, and the name of the base design it changes."""
 
     def fail(msg: str, key: str | None = None, table: str | None = None) -> DesignFileError:
         line = _key_line(text, key, table) if key else None
@@ -107,11 +112,16 @@ def parse_design(text: str, path: str) -> Design:
                    "name" if "name" in data else None)
     changed = ", ".join(f"{k}={_shown(v)}" for k, v in knobs.items())
     title = data.get("title") or f"{base_name} with {changed or 'no change'} (from {os.path.basename(path)})"
-    return replace(design, title=title, description=" ".join(data.get("description", "").split()))
+    return replace(design, title=title, description=" ".join(data.get("description", "").split())), base_name
 
 
 def load_design_file(path: str) -> Design:
     """Read and check a design file (see the module docstring for the format)."""
+    return load_design_file_and_base(path)[0]
+
+
+def load_design_file_and_base(path: str) -> tuple[Design, str]:
+    """The design a file describes, and the name of the base design it changes."""
     try:
         with open(path, "rb") as f:
             raw = f.read()
@@ -126,7 +136,7 @@ def load_design_file(path: str) -> Design:
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
         raise DesignFileError(f"{path}:{line}: not UTF-8 text") from None
-    return parse_design(text, path)
+    return parse_design_and_base(text, path)
 
 
 def design_toml(design: Design, base: str = "codex-0.77-chat") -> str:

@@ -18,7 +18,7 @@ import textwrap
 from turnproof.model import items as I
 from turnproof.model.provider import Rejection
 from turnproof.model.turnloop import BASE, FAULT_ACTIONS, FILE, HIST, INFL, PH, PTEXT, QUEUE, STREAM, TEXT, TurnLoop
-from turnproof.report import step_name
+from turnproof.steps import step_name
 
 MAX_NODES = 160  # past this the picture stops being readable: neighbours are cut, never the path
 

@@ -18,7 +18,7 @@ from turnproof.model import items as I
 from turnproof.model.properties import PROPERTIES
 from turnproof.model.provider import PROVIDERS, Rejection
 from turnproof.model.turnloop import BASE, DRAINED, FILE, HIST, INFL, PROMPT, QUEUE, TEXT, TurnLoop
-from turnproof.report import step_name
+from turnproof.steps import step_name
 
 LANES = (("actor", "U", "user"), ("participant", "P", "provider"), ("participant", "M", "model stream"),
          ("participant", "L", "turn loop"), ("participant", "T", "tools"), ("participant", "R", "rollout file"))

@@ -2,70 +2,16 @@
 
 from __future__ import annotations
 
-from turnproof.model import items as I
+from turnproof import __version__
+from turnproof.checks import verdict
+from turnproof.jsondoc import document
+from turnproof.mermaid import sequence_diagram
+from turnproof.model.designs import NAMED
 from turnproof.model.properties import PROPERTIES, SOMETIMES
 from turnproof.model.provider import PROVIDERS, Rejection
-from turnproof.model.turnloop import BASE, FILE, HIST, INFL, PH, QUEUE, TURNS, TurnLoop
-
-
-def _seq_change(name: str, old: tuple, new: tuple) -> str | None:
-    old = tuple(it for it in old if it[0] != "turn_aborted")
-    new_f = tuple(it for it in new if it[0] != "turn_aborted")
-    if old == new_f:
-        return None
-    if new_f[: len(old)] == old:
-        return f"{name} += {I.show_all(new_f[len(old):])}"
-    return f"{name} = {I.show_all(new_f)}"
-
-
-def diff(s: tuple, t: tuple) -> str:
-    """What one step changed, in domain words."""
-    parts = []
-    if s[PH] != t[PH]:
-        parts.append(f"phase {s[PH]} -> {t[PH]}")
-    for name, k in (("history", HIST), ("rollout file", FILE), ("rollout queue", QUEUE)):
-        c = _seq_change(name, s[k], t[k])
-        if c:
-            parts.append(c)
-    if any(it[0] == "turn_aborted" for it in t[QUEUE][len(s[QUEUE]):]) and t[QUEUE][:len(s[QUEUE])] == s[QUEUE]:
-        parts.append("rollout queue += turn_aborted event")
-    a = {f"C{s[BASE] + i}": st for i, st in enumerate(s[INFL])}
-    b = {f"C{t[BASE] + i}": st for i, st in enumerate(t[INFL])}
-    if a != b:
-        ch = [f"{k} {a.get(k, '-')} -> {v}" for k, v in b.items() if a.get(k) != v]
-        gone = [k for k in a if k not in b]
-        if ch:
-            parts.append("tools: " + ", ".join(ch))
-        if gone and not b:
-            parts.append("in_flight emptied")
-    if s[TURNS] != t[TURNS]:
-        parts.append(f"turns left {s[TURNS]} -> {t[TURNS]}")
-    return "; ".join(parts) or "no visible change"
-
-
-def step_name(action: str, arg: object) -> str:
-    if arg is None:
-        return action
-    if action in ("ToolFinish", "ToolFail", "ToolAbort", "DrainOutput", "DrainFailed"):
-        return f"{action}(C{arg})"
-    if action == "StreamToolCall":
-        return f"{action}(#{arg})"
-    if action == "Crash":
-        return f"Crash(k={arg})"
-    return f"{action} {arg}"
-
-
-def steps(model: TurnLoop, path: list, start: int = 1) -> list[dict]:
-    """Numbered steps: [{n, action, arg, change, request?}] for a path [(action, arg, state)]."""
-    out = []
-    for n, ((_, _, s), (action, arg, t)) in enumerate(zip(path, path[1:]), start=start):
-        step = {"n": n, "action": action, "arg": arg, "change": diff(s, t)}
-        if action in ("SendRequest", "RefuseRequest"):
-            r = model.request(s)
-            step["request"] = I.show_all(r.items)
-            step["verdict"] = "accepted" if not r.rejections else r.rejections[0].text
-        out.append(step)
-    return out
+from turnproof.model.turnloop import TurnLoop
+from turnproof.resolve import REFERENCE
+from turnproof.steps import step_name, steps
 
 
 def _rej_lines(model: TurnLoop, rej: Rejection) -> list[str]:
@@ -126,12 +72,13 @@ def _msg_summary(wire: str, i: int, m: dict) -> str:
 
 
 def result_dict(model: TurnLoop, result, faults: list[str]) -> dict:
+    """The document `turnproof check --format json` prints (docs/turnproof.schema.json, kind check)."""
     props = {}
     for pid, p in PROPERTIES.items():
         v = result.violations.get(pid)
-        entry = {"kind": p.kind, "statement": p.statement, "holds": v is None}
+        entry = {"kind": p.kind, "statement": p.statement}
+        entry.update(verdict(v, result.truncated))
         if v is not None:
-            entry["path_length"] = len(v.path) - 1
             entry["steps"] = steps(model, v.path)
             if isinstance(v.detail, Rejection):
                 entry["provider_error"] = v.detail.text
@@ -144,19 +91,20 @@ def result_dict(model: TurnLoop, result, faults: list[str]) -> dict:
             if v.cycle:
                 entry["cycle"] = [step_name(a, b) for (a, b), _ in v.cycle]
         props[pid] = entry
-    return {
+    return document("check", {
         "design": model.d.name, "title": model.d.title, "description": model.d.description,
         "wire": model.d.wire, "knobs": model.d.knobs(),
         "calls": model.p.calls, "turns": model.p.turns, "faults": faults, "max_faults": model.p.max_faults,
-        "holds": not result.violations,
+        "retries": model.p.retries, "text": model.p.text, "reduce": model.p.reduce,
+        "holds": not result.violations and not result.truncated,
         "properties": props,
         "sometimes": {k: {"statement": SOMETIMES[k], "reached_at_depth": result.sometimes.get(k)}
                       for k in SOMETIMES},
         "stats": {"states": result.states, "steps": result.edges, "depth": result.depth,
                   "seconds": round(result.seconds + result.graph_seconds, 3),
-                  "states_per_second": round(result.states_per_second)},
+                  "states_per_second": round(result.states_per_second), "truncated": result.truncated},
         "coverage": result.coverage,
-    }
+    })
 
 
 # ---- Markdown, for a pull-request comment ------------------------------------------------------
@@ -164,35 +112,44 @@ def _knob_v(v: object) -> str:
     return str(v).lower() if isinstance(v, bool) else str(v)
 
 
-def markdown_report(model: TurnLoop, result, faults: list[str], design_arg: str | None = None) -> str:
+def markdown_report(model: TurnLoop, result, faults: list[str], design_arg: str | None = None,
+                    base: str = REFERENCE) -> str:
     """A verdict per property, then each shortest counterexample as a Mermaid sequence diagram.
 
     ``design_arg`` is what selects the design on the command line (``--design`` and its value's
-    other options, shell-quoted), for the replay command.
+    other options, shell-quoted), for the replay command. ``base`` is the named design whose knobs
+    the report compares with (a design file's own base).
     """
-    from turnproof.model.designs import NAMED
-    from turnproof.mermaid import sequence_diagram
-
     d, p = model.d, model.p
     bad = [pid for pid in PROPERTIES if pid in result.violations]
-    verdict = (f"all {len(PROPERTIES)} properties hold" if not bad
-               else f"{len(bad)} of {len(PROPERTIES)} properties violated")
-    out = [f"### turnproof check: `{d.name}`: {verdict}", ""]
+    if bad:
+        headline = f"{len(bad)} of {len(PROPERTIES)} properties violated"
+    elif result.truncated:
+        headline = "no property violated, but the search stopped early: nothing shown to hold"
+    else:
+        headline = f"all {len(PROPERTIES)} properties hold"
+    out = [f"### turnproof check: `{d.name}`: {headline}", ""]
     if d.title:
         out.append(f"**{d.title}**" + (f"  \n{d.description}" if d.description else ""))
         out.append("")
-    ref = NAMED["codex-0.77-chat"].knobs()
+    ref = NAMED[base].knobs()
     changed = [f"`{k}={_knob_v(v)}`" for k, v in d.knobs().items() if v != ref[k]]
-    out.append(f"Wire: {PROVIDERS.get(d.wire, d.wire)}. Knobs changed from `codex-0.77-chat`: "
+    out.append(f"Wire: {PROVIDERS.get(d.wire, d.wire)}. Knobs changed from `{base}`: "
                + (", ".join(changed) if changed else "none") + ".")
     secs = result.seconds + result.graph_seconds
     out.append(f"Checked with {p.calls} parallel calls, {p.turns} turns, faults "
                f"{', '.join(faults) or 'none'} (at most {p.max_faults} per session): "
                f"{result.states:,} states, {result.edges:,} steps, depth {result.depth}, {secs:.2f} s.")
+    if result.truncated:
+        out.append(f"**The search stopped at {result.states:,} states (`--max-states`)**: the violations "
+                   "shown are real; the other properties are unknown, not shown to hold.")
     out += ["", "| property | kind | verdict | statement |", "|---|---|---|---|"]
     for pid, prop in PROPERTIES.items():
         v = result.violations.get(pid)
-        cell = "holds" if v is None else f"**VIOLATED** ({len(v.path) - 1} steps)"
+        if v is not None:
+            cell = f"**VIOLATED** ({len(v.path) - 1} steps)"
+        else:
+            cell = "unknown" if result.truncated else "holds"
         statement = prop.statement.replace("|", "\\|")  # a bare | would end the table cell
         out.append(f"| `{pid}` | {prop.kind} | {cell} | {statement} |")
     never = [sid for sid in SOMETIMES if result.sometimes.get(sid) is None]
@@ -218,4 +175,5 @@ def markdown_report(model: TurnLoop, result, faults: list[str], design_arg: str 
                f"--faults {','.join(faults) or 'none'} --max-faults {p.max_faults} --retries {p.retries}"
                + ("" if p.text else " --no-text") + ("" if p.reduce else " --no-reduce"))
         out += ["", f"Replay: `{cmd}`"]
+    out += ["", f"<sub>turnproof {__version__}</sub>"]
     return "\n".join(out) + "\n"

@@ -1,0 +1,133 @@
+"""The explicit-state checks as a library: one design, the matrix of every named design.
+
+No argparse and no print: the command line (cmd_check.py, cmd_verify.py) and the Python API
+(api.py) call these functions and render what they return. Progress, where asked for, is a
+callback.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import Callable
+
+from turnproof.exitcodes import EXIT_OK, EXIT_UNKNOWN, EXIT_VIOLATED
+from turnproof.model.designs import NAMED, Design
+from turnproof.model.explorer import Explorer
+from turnproof.model.properties import PROPERTIES, TurnLoopSpec
+from turnproof.model.turnloop import FAULTS, Params, TurnLoop, parse_faults
+from turnproof.model.wire import WIRES
+from turnproof.resolve import resolve_design
+
+# The bounds `check`, `matrix` and `verify` use unless told otherwise.
+DEFAULT_BOUNDS = {"calls": 3, "turns": 2, "max_faults": 2, "retries": 1}
+# A guard against runs that would exhaust memory (about 1 GB per million states): the default
+# bounds need under 250,000 states for every named design, --calls 4 under 800,000; --calls 5 on
+# codex-0.122-responses needs 2.3 million (2.4 GB, a minute), --calls 6 many more.
+DEFAULT_MAX_STATES = 1_500_000
+
+
+def faults_arg(text: str) -> frozenset:
+    """--faults: 'all', 'none' or a comma-separated list; an empty value is an error, not 'none'."""
+    if not text.strip() or not any(t.strip() for t in text.split(",")):
+        raise ValueError(f"--faults {text!r} names no fault; say `none` for no faults, or list them "
+                         f"({', '.join(FAULTS)}), or `all`")
+    return parse_faults(text)
+
+
+def make_params(calls: int = 3, faults: str | frozenset = "all", turns: int = 2, max_faults: int = 2,
+                retries: int = 1, text: bool = True, reduce: bool = True) -> Params:
+    fs = faults_arg(faults) if isinstance(faults, str) else frozenset(faults)
+    return Params(calls=calls, turns=turns, faults=fs, retries=retries, max_faults=max_faults, text=text,
+                  reduce=reduce)
+
+
+def fault_names(params: Params) -> list[str]:
+    return [f for f in FAULTS if f in params.faults]
+
+
+def check_design(design: Design, params: Params, progress: Callable | None = None,
+                 max_states: int | None = DEFAULT_MAX_STATES):
+    """Explore ``design`` under ``params`` and judge every property: (TurnLoop, explorer.Result).
+
+    ``progress(states_done, queued, depth, states_per_second)`` is called every few seconds.
+    Past ``max_states`` the search stops and ``result.truncated`` is set: the violations found so
+    far are real, but "holds" is not earned.
+    """
+    model = TurnLoop(design, params)
+    explorer = Explorer(model, TurnLoopSpec(model), progress=progress,
+                        max_states=max_states if max_states else None)
+    return model, explorer.run()
+
+
+# ---- the matrix --------------------------------------------------------------------------------
+def matrix_rows() -> list[tuple[str, str | None]]:
+    """Every named design on its own wire, and turnproof-proposed on every other wire."""
+    rows: list = [(n, None) for n in NAMED]
+    rows += [("turnproof-proposed", w) for w in WIRES if w != NAMED["turnproof-proposed"].wire]
+    return rows
+
+
+def verdict(v, truncated: bool = False) -> dict:
+    """One property's verdict, as `check` and `matrix` JSON both write it: ``verdict`` is holds,
+    violated (with the shortest counterexample's length) or unknown (the search stopped at
+    --max-states before finding a violation; ``holds`` is then null)."""
+    if v is not None:
+        return {"verdict": "violated", "holds": False, "path_length": len(v.path) - 1}
+    if truncated:
+        return {"verdict": "unknown", "holds": None}
+    return {"verdict": "holds", "holds": True}
+
+
+def verdicts(result) -> dict:
+    """Property ID -> verdict(), in PROPERTIES order."""
+    return {pid: verdict(result.violations.get(pid), result.truncated) for pid in PROPERTIES}
+
+
+def exit_code(result) -> int:
+    """0 every property holds, 1 one is violated, 3 none violated but the search was cut short."""
+    if result.violations:
+        return EXIT_VIOLATED
+    return EXIT_UNKNOWN if result.truncated else EXIT_OK
+
+
+def matrix_cell(job: tuple) -> dict:
+    """One row of the matrix: ``job`` is (design name or file, wire or None, Params, max_states)."""
+    from turnproof.model.provider import Rejection
+
+    name, wire, params, max_states = job
+    design = resolve_design(name, wire)
+    model, result = check_design(design, params, max_states=max_states)
+    return {"design": design.name, "wire": design.wire, "states": result.states,
+            "truncated": result.truncated,
+            "seconds": round(result.seconds + result.graph_seconds, 2),
+            "properties": verdicts(result),
+            "errors": {pid: v.detail.text for pid, v in result.violations.items()
+                       if isinstance(v.detail, Rejection)}}
+
+
+def run_matrix(params: Params, extra: tuple = (), jobs: int = 1, max_states: int | None = DEFAULT_MAX_STATES,
+               on_cell: Callable | None = None) -> tuple[list[dict], float]:
+    """Every matrix row (and a row per ``extra`` design name or file): (cells in row order, seconds).
+
+    ``on_cell(cell, done, total)`` is called as each row finishes (in completion order).
+    """
+    for x in extra:
+        resolve_design(x)  # a bad file is a ValueError here, not a traceback from a worker
+    rows = matrix_rows() + [(x, None) for x in extra]
+    todo = [(n, w, params, max_states) for n, w in rows]
+    t0 = time.perf_counter()
+    cells: list = [None] * len(todo)
+    if jobs > 1 and len(todo) > 1:
+        with ProcessPoolExecutor(max_workers=min(jobs, len(todo))) as ex:
+            futures = {ex.submit(matrix_cell, job): k for k, job in enumerate(todo)}
+            for done, fut in enumerate(as_completed(futures), start=1):
+                cells[futures[fut]] = fut.result()
+                if on_cell:
+                    on_cell(cells[futures[fut]], done, len(todo))
+    else:
+        for k, job in enumerate(todo):
+            cells[k] = matrix_cell(job)
+            if on_cell:
+                on_cell(cells[k], k + 1, len(todo))
+    return cells, time.perf_counter() - t0

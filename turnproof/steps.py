@@ -1,0 +1,73 @@
+"""Steps of a path in domain words: what each step of a counterexample changed, and its label.
+
+A path is ``[(action, arg, state_after)]`` from an initial state. Every renderer (text report,
+Markdown, Mermaid, DOT, JSON) labels steps with ``step_name`` and describes them with ``diff``, so
+they all say the same thing; the renderers import this module and never each other.
+"""
+
+from __future__ import annotations
+
+from turnproof.model import items as I
+from turnproof.model.turnloop import BASE, FILE, HIST, INFL, PH, QUEUE, TURNS, TurnLoop
+
+
+def _seq_change(name: str, old: tuple, new: tuple) -> str | None:
+    old = tuple(it for it in old if it[0] != "turn_aborted")
+    new_f = tuple(it for it in new if it[0] != "turn_aborted")
+    if old == new_f:
+        return None
+    if new_f[: len(old)] == old:
+        return f"{name} += {I.show_all(new_f[len(old):])}"
+    return f"{name} = {I.show_all(new_f)}"
+
+
+def diff(s: tuple, t: tuple) -> str:
+    """What one step changed, in domain words."""
+    parts = []
+    if s[PH] != t[PH]:
+        parts.append(f"phase {s[PH]} -> {t[PH]}")
+    for name, k in (("history", HIST), ("rollout file", FILE), ("rollout queue", QUEUE)):
+        c = _seq_change(name, s[k], t[k])
+        if c:
+            parts.append(c)
+    if any(it[0] == "turn_aborted" for it in t[QUEUE][len(s[QUEUE]):]) and t[QUEUE][:len(s[QUEUE])] == s[QUEUE]:
+        parts.append("rollout queue += turn_aborted event")
+    a = {f"C{s[BASE] + i}": st for i, st in enumerate(s[INFL])}
+    b = {f"C{t[BASE] + i}": st for i, st in enumerate(t[INFL])}
+    if a != b:
+        ch = [f"{k} {a.get(k, '-')} -> {v}" for k, v in b.items() if a.get(k) != v]
+        gone = [k for k in a if k not in b]
+        if ch:
+            parts.append("tools: " + ", ".join(ch))
+        if gone and not b:
+            parts.append("in_flight emptied")
+    if s[TURNS] != t[TURNS]:
+        parts.append(f"turns left {s[TURNS]} -> {t[TURNS]}")
+    return "; ".join(parts) or "no visible change"
+
+
+def step_name(action: str, arg: object) -> str:
+    if arg is None:
+        return action
+    if action in ("ToolFinish", "ToolFail", "ToolAbort", "DrainOutput", "DrainFailed"):
+        return f"{action}(C{arg})"
+    if action == "StreamToolCall":
+        return f"{action}(#{arg})"
+    if action == "Crash":
+        return f"Crash(k={arg})"
+    return f"{action} {arg}"
+
+
+def steps(model: TurnLoop, path: list, start: int = 1) -> list[dict]:
+    """Numbered steps: [{n, action, arg, change, request?}] for a path [(action, arg, state)]."""
+    out = []
+    for n, ((_, _, s), (action, arg, t)) in enumerate(zip(path, path[1:]), start=start):
+        step = {"n": n, "action": action, "arg": arg, "change": diff(s, t)}
+        if action in ("SendRequest", "RefuseRequest"):
+            r = model.request(s)
+            step["request"] = I.show_all(r.items)
+            step["verdict"] = "accepted" if not r.rejections else r.rejections[0].text
+        out.append(step)
+    return out
+
+
