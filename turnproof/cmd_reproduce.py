@@ -55,6 +55,10 @@ def add_reproduce_arguments(p) -> None:
     p.add_argument("scenario", metavar="SCENARIO", help=f"one of: {', '.join(SCENARIOS)}")
     p.add_argument("--design", metavar="NAME", help="a named design or a design file (default: the design the incident was on)")
     p.add_argument("--dir", metavar="DIR", help="where to write the session file (default: a new temporary folder)")
+    p.add_argument("--codex", metavar="VERSION",
+                   help="run the scenario on the real codex-cli VERSION (fetched from npm once, cached) against a "
+                        "scripted provider on loopback; exit 2 if that binary cannot be had. Also: "
+                        "stream-error-after-tools")
 
 
 def _steps(events: list) -> str:
@@ -137,6 +141,9 @@ def _report_process(n: int, label: str, run, wire: str) -> bool:
 
 
 def run_reproduce(args) -> int:
+    if getattr(args, "codex", None):
+        from turnproof.realcodex.scenarios import run_reproduce_codex
+        return run_reproduce_codex(args)
     sc = SCENARIOS.get(args.scenario)
     if sc is None:
         raise ValueError(f"unknown scenario {args.scenario!r}; scenarios: {', '.join(SCENARIOS)}")

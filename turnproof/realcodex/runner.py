@@ -124,7 +124,7 @@ def _netns_prefix() -> tuple:
 class Session:
     """One Codex session (a CODEX_HOME) with one release of the binary."""
 
-    def __init__(self, version: str, wire: str, root: str | None = None, *, model: str = "gpt-4.1",
+    def __init__(self, version: str, wire: str, root: str | None = None, *, model: str = "gpt-5.1",
                  progress=None, stream_max_retries: int = 1, config_extra: str = ""):
         if wire not in ("chat", "responses"):
             raise ValueError(f"codex-cli speaks chat or responses, not {wire!r}")
@@ -269,11 +269,9 @@ def _child(job: dict) -> dict:
            # belt and braces: any HTTP client that ignores the config meets a closed loopback port
            "HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9", "ALL_PROXY": "http://127.0.0.1:9",
            "NO_PROXY": "127.0.0.1,localhost"}
-    argv = [job["binary"], *job["argv"], "--skip-git-repo-check", "--color", "never", job["prompt"]]
-    if job["argv"][:2] != ["exec", "resume"]:
-        argv[2:2] = ["--dangerously-bypass-approvals-and-sandbox", "-C", job["work"]]
-    else:
-        argv[4:4] = ["--dangerously-bypass-approvals-and-sandbox"]
+    # exec's own options go before the `resume` subcommand (clap parses them for `exec`)
+    argv = [job["binary"], "exec", "--skip-git-repo-check", "--color", "never",
+            "--dangerously-bypass-approvals-and-sandbox", "-C", job["work"], *job["argv"][1:], job["prompt"]]
     t0 = time.monotonic()
     proc = subprocess.Popen(argv, cwd=job["work"], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, start_new_session=True)
