@@ -47,6 +47,7 @@ def test_wheel_installs_only_turnproof_at_top_level(tmp_path):
     names = zipfile.ZipFile(whl).namelist()
     for pkg in ("model", "proofs", "reference"):
         assert f"turnproof/{pkg}/__init__.py" in names
+    assert "turnproof/model/expected.toml" in names  # `turnproof verify` reads it
 
     # installed into a venv that sees this interpreter's packages (z3, networkx) but not the checkout
     env_dir = tmp_path / "venv"

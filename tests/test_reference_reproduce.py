@@ -16,7 +16,7 @@ from turnproof.model.properties import TurnLoopSpec
 from turnproof.model.turnloop import FILE
 from turnproof.reference.proc import run_process
 from turnproof.cli import main
-from turnproof.cmd_reproduce import SCENARIOS
+from turnproof.incidents import SCENARIOS
 
 CHAT_8479 = ("An assistant message with 'tool_calls' must be followed by tool messages responding to each "
              "'tool_call_id'. The following tool_call_ids did not have response messages: call_1")

@@ -131,3 +131,22 @@ def run_matrix(params: Params, extra: tuple = (), jobs: int = 1, max_states: int
             if on_cell:
                 on_cell(cells[k], k + 1, len(todo))
     return cells, time.perf_counter() - t0
+
+
+# ---- proofs ------------------------------------------------------------------------------------
+def prove_goals(design: Design, faults: frozenset = frozenset(FAULTS), timeout_ms: int = 20_000,
+                max_calls: int = 3):
+    """z3 for any number of calls, then concrete traces for what it could not prove:
+    (ProofResult, {goal: refute.Trace}, {goal: "proved" | "refuted" | "unknown"}).
+
+    A goal is refuted only by a trace of the explicit model (replayed through its successors);
+    a goal neither proved nor refuted is unknown.
+    """
+    from turnproof.proofs.induction import GOALS, prove
+    from turnproof.proofs.refute import find_traces
+
+    res = prove(design, faults, timeout_ms=timeout_ms)
+    unproved = [g for g in GOALS if g not in res.proved_goals]
+    traces = find_traces(design, unproved, faults, max_calls) if unproved else {}
+    verdicts = {g: "proved" if g in res.proved_goals else ("refuted" if g in traces else "unknown") for g in GOALS}
+    return res, traces, verdicts

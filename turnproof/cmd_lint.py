@@ -17,6 +17,7 @@ import time
 from turnproof.model.designs import NAMED
 from turnproof.model.provider import PROVIDERS
 
+from turnproof.jsondoc import document
 from turnproof.exitcodes import EXIT_OK, EXIT_USAGE as EXIT_INPUT, EXIT_VIOLATED as EXIT_FINDINGS, UsageError
 from turnproof.lint import DEFAULT_MAX_LINE, DIALECTS, LintError, expand, lint_path, sniff
 from turnproof.lint.bodies import detect, load_document
@@ -100,7 +101,7 @@ def run_lint(args) -> int:
         if not args.json:
             _print_report(rep)
     if args.json:
-        print(json.dumps({"files": [r.to_json() for r in reports]}, indent=2, ensure_ascii=False))
+        print(json.dumps(document("lint", {"files": [r.to_json() for r in reports]}), indent=2, ensure_ascii=False))
     elif len(reports) > 1:
         bad = sum(1 for r in reports if r.findings)
         errs = sum(1 for r in reports if r.error)
@@ -186,8 +187,8 @@ def run_repair(args) -> int:
     finally:
         prog.end()
     if args.json:
-        print(json.dumps({"path": path, "output": target, "backup": backup,
-                          "edits": [e.to_json() for e in edits]}, indent=2, ensure_ascii=False))
+        print(json.dumps(document("repair", {"path": path, "output": target, "backup": backup,
+                                             "edits": [e.to_json() for e in edits]}), indent=2, ensure_ascii=False))
         return EXIT_OK
     for e in edits:
         print(f"{path}: {e.describe()}")

@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 
 from turnproof.model.properties import PROPERTIES
-from turnproof.model.turnloop import FAULTS, parse_faults
-from turnproof.proofs.induction import CLAUSES, GOALS, prove, state_diff
-from turnproof.proofs.refute import find_traces
+from turnproof.model.turnloop import FAULTS
+from turnproof.checks import faults_arg, prove_goals
+from turnproof.jsondoc import document
+from turnproof.proofs.induction import CLAUSES, GOALS, state_diff
 from turnproof.exitcodes import EXIT_OK, EXIT_UNKNOWN, EXIT_VIOLATED, UsageError
 from turnproof.report import violation_text
 from turnproof.resolve import resolve_design
@@ -52,10 +53,6 @@ def cti_lines(o) -> list[str]:
     return out + (["      " + line for line in state_diff(b, c["after"])] or ["      (no field changed)"])
 
 
-def goal_verdicts(res, traces: dict) -> dict:
-    return {g: "proved" if g in res.proved_goals else ("refuted" if g in traces else "unknown") for g in GOALS}
-
-
 def refuted_obligation(res, goal: str, trace):
     """The obligation of ``goal`` that failed at the action leading the trace into the violating
     state (else the first that failed for the goal)."""
@@ -71,12 +68,9 @@ def run_prove(args) -> int:
     if not 1 <= args.max_calls <= 4:
         raise UsageError(f"--max-calls must be between 1 and 4, not {args.max_calls}")
     design = resolve_design(args.design)
-    faults = parse_faults(args.faults)
+    faults = faults_arg(args.faults)
     fault_names = sorted(faults, key=FAULTS.index)
-    res = prove(design, faults, timeout_ms=int(args.timeout * 1000))
-    unproved = [g for g in GOALS if g not in res.proved_goals]
-    traces = find_traces(design, unproved, faults, args.max_calls) if unproved else {}
-    verdicts = goal_verdicts(res, traces)
+    res, traces, verdicts = prove_goals(design, faults, int(args.timeout * 1000), args.max_calls)
     if all(v == "proved" for v in verdicts.values()):
         code = EXIT_OK
     elif "refuted" in verdicts.values():
@@ -148,11 +142,11 @@ def _print_json(design, res, traces, verdicts, fault_names) -> None:
                                  "actions": [a for a, _, _ in tr.violation.path[1:]]}
     verdict = ("proved" if all(v == "proved" for v in verdicts.values())
                else "refuted" if "refuted" in verdicts.values() else "unknown")
-    print(json.dumps({
+    print(json.dumps(document("prove", {
         "design": design.name, "wire": design.wire, "verdict": verdict, "faults": fault_names,
         "any_number_of_calls": sorted(g for g, v in verdicts.items() if v == "proved"),
         "rounds": res.rounds, "seconds": round(res.seconds, 3), "invariant": list(res.kept),
         "dropped": [{"clause": c, "round": r, "obligation": o.line()} for c, o, r in res.dropped],
         "obligations": [{"action": o.action, "clause": o.clause, "goal": GOAL_OF[o.clause],
                          "status": o.status, "seconds": round(o.seconds, 4)} for o in res.obligations],
-        "goals": goals}, indent=2))
+        "goals": goals}), indent=2))

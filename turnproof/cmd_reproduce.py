@@ -12,43 +12,13 @@ for shipped Codex designs (see `turnproof check --design NAME`).
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
-from dataclasses import dataclass
 
 from turnproof.exitcodes import EXIT_OK, EXIT_VIOLATED as EXIT_FAILED
-from turnproof.reference.designs import from_knobs as ref_from_knobs, get as ref_get
-from turnproof.reference.proc import run_process
-from turnproof.reference.rollout import new_session_file
+from turnproof.incidents import SCENARIOS, reference_design, replay
 
 PROVIDERS = {"chat": "OpenAI Chat Completions", "responses": "OpenAI Responses", "anthropic": "Anthropic Messages"}
-
-
-@dataclass(frozen=True)
-class Scenario:
-    design: str  # the shipped design it fails on by default
-    args: tuple  # for `python -m reference run`
-    title: str
-    kill_after_model_line: int | None = None  # SIGKILL process 1 once this many items are on disk
-
-
-SCENARIOS = {
-    "8479": Scenario("codex-0.77-chat", ("--calls", "3"),
-                     "three parallel shell calls, no assistant text (openai/codex #8479)"),
-    "text-with-calls": Scenario("codex-0.78-chat", ("--calls", "2", "--text"),
-                                "assistant text alongside two calls on the chat wire"),
-    "tool-failure": Scenario("codex-0.78-chat", ("--calls", "3", "--fail-call", "2"),
-                             "the second of three tools fails: its call gets no output"),
-    "hard-abort": Scenario("codex-0.78-chat", ("--calls", "3", "--stubborn-call", "2", "--slow", "3",
-                                               "--interrupt-at", "StreamCompleted"),
-                           "interrupt while a tool ignores the cancellation: the 100 ms grace runs out"),
-    "crash": Scenario("codex-0.78-chat", ("--calls", "3"),
-                      "SIGKILL after the first of three outputs reached the rollout file",
-                      kill_after_model_line=5),
-    "stream-closed-retry": Scenario("codex-0.77-responses", ("--calls", "2", "--close-early", "--parallel"),
-                                    "the stream closes after two calls; the retry reuses the old prompt"),
-}
 
 
 def add_reproduce_arguments(p) -> None:
@@ -103,21 +73,20 @@ def _message_line(i: int, m: dict, wire: str) -> str:
     return f"    [{i}] {role}: {blocks}"
 
 
-def _report_process(n: int, label: str, run, wire: str) -> bool:
-    """Print what one process did; True if its session failed."""
+def _report_process(n: int, label: str, run, wire: str) -> None:
+    """Print what one process did."""
     print(f"process {n} (pid {run.pid}, {label}):")
     print(_steps(run.events + ([("Crash", run.model_lines)] if run.killed else [])))
     if run.killed:
         print(f"  killed with SIGKILL after {run.lines} rollout lines ({run.model_lines} history items) "
               "reached the file")
-        return False
+        return
     res = run.result or {}
     if res.get("skipped"):
         print("  skipped on load: " + "; ".join(f"line {ln}: {why}" for ln, why in res["skipped"]))
     if res.get("refused_calls"):
         print(f"  resume refused: calls without output: {', '.join(res['refused_calls'])}")
-        return True
-    failed = False
+        return
     for k, req in enumerate(res.get("requests", []), start=1):
         body = req["body"]
         msgs = body.get("messages") if wire != "responses" else body.get("input")
@@ -128,16 +97,13 @@ def _report_process(n: int, label: str, run, wire: str) -> bool:
             for i, m in enumerate(msgs):
                 print(_message_line(i, m, wire))
         if req["lost_results"]:
-            failed = True
             print(f"  results-kept broken: tool results in the rollout but not in this request: "
                   f"{', '.join(req['lost_results'])}")
         if req["rejected"]:
-            failed = True
             print(f"  {PROVIDERS[wire]} answers HTTP 400:")
             print(f"    {req['rejected']}")
             if req.get("param"):
                 print(f"    (param: {req['param']})")
-    return failed
 
 
 def run_reproduce(args) -> int:
@@ -147,37 +113,21 @@ def run_reproduce(args) -> int:
     sc = SCENARIOS.get(args.scenario)
     if sc is None:
         raise ValueError(f"unknown scenario {args.scenario!r}; scenarios: {', '.join(SCENARIOS)}")
-    knob_args: list = []
-    try:
-        design = ref_get(args.design or sc.design)
-    except ValueError:
-        if not args.design or not (args.design.endswith(".toml") or os.path.exists(args.design)):
-            raise
-        from turnproof.resolve import resolve_design  # a design file: run the reference with its knobs
-        md = resolve_design(args.design)
-        design = ref_from_knobs(md.name, md.knobs())
-        knob_args = ["--knobs", json.dumps(md.knobs())]
+    design, _ = reference_design(args.design, sc)  # a bad design is reported before anything is written
     directory = args.dir or tempfile.mkdtemp(prefix="turnproof-reproduce-")
-    try:
-        os.makedirs(directory, exist_ok=True)
-        path = new_session_file(directory)
-    except OSError as e:
-        raise ValueError(f"{directory}: cannot write the session file there ({e.strerror})") from None
+    r = replay(args.scenario, args.design, directory)
     print(f"turnproof reproduce {args.scenario}: {sc.title}")
-    print(f"design {design.name} (wire {design.wire}); session file {path}")
+    print(f"design {design.name} (wire {design.wire}); session file {r.path}")
     print()
-    first = run_process(["run", "--design", design.name, *knob_args, "--file", path, *sc.args],
-                        kill_after_model_line=sc.kill_after_model_line)
-    failed = _report_process(1, "the session", first, design.wire)
+    _report_process(1, "the session", r.first, design.wire)
     print()
-    second = run_process(["resume", "--design", design.name, *knob_args, "--file", path, "--message", "continue"])
-    failed_again = _report_process(2, "a fresh process resumed from the rollout file", second, design.wire)
+    _report_process(2, "a fresh process resumed from the rollout file", r.second, design.wire)
     print()
-    if failed_again:
-        print(f"FAILED: the session is dead: the request rebuilt from {os.path.basename(path)} fails again.")
-    elif failed:
+    if r.failed_again:
+        print(f"FAILED: the session is dead: the request rebuilt from {os.path.basename(r.path)} fails again.")
+    elif r.failed:
         print("FAILED: the session broke (it recovered after the restart).")
     else:
         print("ok: every request was accepted and kept every recorded tool result, before and after the restart.")
-    print(f"rollout file left at {path}")
-    return EXIT_FAILED if failed or failed_again else EXIT_OK
+    print(f"rollout file left at {r.path}")
+    return EXIT_OK if r.works else EXIT_FAILED

@@ -1,0 +1,103 @@
+"""`turnproof verify`: the expectations in model/expected.toml, and the command that checks them."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from turnproof.cli import main
+from turnproof.model.designs import NAMED
+from turnproof.model.properties import PROPERTIES, SAFETY, SOMETIMES
+from turnproof.incidents import SCENARIOS
+from turnproof.verify import ManifestError, load_manifest
+
+EXPLORE_0_77 = "\n".join(
+    [f'{p} = "{"violated" if p in ("wire-valid", "results-kept", "resumable", "can-proceed") else "holds"}"'
+     for p in PROPERTIES] + [f'{s} = "reached"' for s in SOMETIMES])
+
+
+def test_every_named_design_has_every_expectation():
+    m = load_manifest()
+    assert set(NAMED) <= set(m.designs)
+    assert {"turnproof-proposed@responses", "turnproof-proposed@anthropic"} <= set(m.designs)
+    for name, tables in m.designs.items():
+        assert set(tables["check"]) == set(PROPERTIES) | set(SOMETIMES), name
+        assert set(tables["prove"]) == set(SAFETY), name
+        assert set(tables["reproduce"]) == set(SCENARIOS), name
+
+
+def test_the_expectations_say_what_the_readme_says():
+    """Known failures are expected results; turnproof-proposed holds everything, everywhere."""
+    d = load_manifest().designs
+    for name in ("turnproof-proposed", "turnproof-proposed@responses", "turnproof-proposed@anthropic",
+                 "codex-0.122-responses"):
+        assert set(d[name]["check"].values()) == {"holds", "reached"}, name
+        assert set(d[name]["prove"].values()) == {"proved"} and set(d[name]["reproduce"].values()) == {"works"}
+    assert d["codex-0.77-chat"]["check"]["wire-valid"] == "violated"
+    assert d["codex-0.77-chat"]["reproduce"]["8479"] == "fails"
+    assert d["codex-0.78-chat"]["reproduce"]["8479"] == "works"
+
+
+def _manifest(tmp_path, check: str, name: str = "codex-0.77-chat", bounds: str = "") -> str:
+    p = tmp_path / "expected.toml"
+    p.write_text(f'[bounds]\n{bounds}\n[design."{name}".check]\n{check}\n')
+    return str(p)
+
+
+def test_a_result_that_differs_exits_1_and_is_listed(tmp_path, capsys):
+    flipped = EXPLORE_0_77.replace('calls-answered = "holds"', 'calls-answered = "violated"')
+    path = _manifest(tmp_path, flipped, bounds="calls = 2")
+    code = main(["verify", "--manifest", path, "--design", "codex-0.77-chat", "--stage", "explore",
+                 "--jobs", "1", "--no-progress"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "codex-0.77-chat explore calls-answered: expected violated, found holds" in out
+    assert re.search(r"codex-0.77-chat +explore +5 violated, 2 hold; 3 reached +4 violated, 3 hold; 3 reached .*DIFFERS", out)
+
+
+def test_results_as_expected_exit_0_with_json(tmp_path, capsys):
+    path = _manifest(tmp_path, EXPLORE_0_77, bounds="calls = 2")
+    code = main(["verify", "--manifest", path, "--design", "codex-0.77-chat", "--stage", "explore",
+                 "--jobs", "1", "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 0 and doc["holds"] is True and doc["kind"] == "verify"
+    (r,) = doc["results"]
+    assert r["ok"] and r["found"]["wire-valid"] == "violated" and r["differences"] == []
+
+
+def test_a_named_design_missing_from_the_manifest_is_a_difference(tmp_path, capsys):
+    path = _manifest(tmp_path, EXPLORE_0_77, bounds="calls = 1")
+    code = main(["verify", "--manifest", path, "--design", "seed-fix-3", "--stage", "explore", "--jobs", "1",
+                 "--no-progress"])
+    out = capsys.readouterr().out
+    assert code == 1 and "seed-fix-3 explore: no expectation in the manifest" in out
+
+
+@pytest.mark.parametrize("text,needle", [
+    ('[design."codex-9".check]\n', "unknown design 'codex-9'"),
+    ('[design."codex-0.77-chat".check]\nwire-valid = "maybe"\n', "'maybe' is not one of holds, violated"),
+    ('[design."codex-0.77-chat".check]\nwire-valid = "holds"\n', "no expectation for calls-answered"),
+    ('[design."codex-0.77-chat".chek]\n', "unknown table 'chek'"),
+    ('[bounds]\ncals = 2\n', "unknown key 'cals'"),
+    ('[design\n', "malformed TOML"),
+])
+def test_a_bad_manifest_is_one_line_exit_2(tmp_path, capsys, text, needle):
+    p = tmp_path / "m.toml"
+    p.write_text(text)
+    with pytest.raises(ManifestError, match=re.escape(needle)):
+        load_manifest(str(p))
+    assert main(["verify", "--manifest", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and len(err.strip().splitlines()) == 1 and str(p) in err
+
+
+@pytest.mark.slow
+def test_verify_exits_0_on_main(capsys):
+    """The suite as shipped: every named design, every stage, as model/expected.toml says."""
+    code = main(["verify", "--no-progress"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "expected.toml" in out.splitlines()[0]
+    assert re.search(r"verify: all 30 results \(200 verdicts\) as expected", out)
