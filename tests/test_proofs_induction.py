@@ -124,7 +124,7 @@ def test_cli_json(capsys):
 
 
 def test_unknown_is_a_failure_exit_3(monkeypatch, capsys):
-    import turnproof.cmd_prove as cp
+    import turnproof.proofs.induction as ind  # what turnproof.checks.prove_goals calls
 
     def fake(design, faults, timeout_ms):
         r = ProofResult(design.name)
@@ -133,7 +133,7 @@ def test_unknown_is_a_failure_exit_3(monkeypatch, capsys):
         r.kept = tuple(g for g in GOALS if g != "wire-valid")
         r.obligations = [Obligation("init", g, "ok", 0.0) for g in r.kept]
         return r
-    monkeypatch.setattr(cp, "prove", fake)
+    monkeypatch.setattr(ind, "prove", fake)
     # the proposed design has no counterexample, so an unknown obligation leaves it unknown
     assert main(["prove", "--design", "turnproof-proposed", "--max-calls", "1"]) == 3
     assert "UNKNOWN" in capsys.readouterr().out
