@@ -21,7 +21,7 @@ from .binary import Unavailable
 from .provider import Call, Reply, Text
 from .runner import Fault, Session
 
-EXIT_OK, EXIT_FAILED, EXIT_UNAVAILABLE = 0, 1, 2
+from turnproof.exitcodes import EXIT_OK, EXIT_USAGE as EXIT_UNAVAILABLE, EXIT_VIOLATED as EXIT_FAILED
 
 
 @dataclass(frozen=True)
