@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 
 from .normalize import MODES
+from .provider import NAMES as PROVIDER_NAMES
 from .wire import GROUPINGS, WIRES
 
 
@@ -17,7 +18,10 @@ from .wire import GROUPINGS, WIRES
 class Design:
     name: str
     # request building
-    wire: str = "chat"  # chat | responses | anthropic
+    wire: str = "chat"  # chat | responses | anthropic | gemini | bedrock
+    # whose rules judge wire-valid (model/provider.py); default: the wire's own (OpenAI on chat and
+    # responses). `check --provider` and `matrix --provider` set it.
+    provider: str = "default"
     chat_grouping: str = "per-call"  # per-call (v0.77) | consecutive (v0.78) | response (ours)
     # codex-api/src/sse/chat.rs holds aggregated assistant text until the stream completes, so it
     # lands after the calls; the Responses stream records each item when it is done.
@@ -51,6 +55,7 @@ class Design:
 
 KNOB_VALUES: dict[str, tuple] = {
     "wire": WIRES,
+    "provider": ("default",) + PROVIDER_NAMES,
     "chat_grouping": GROUPINGS,
     "text_lands": ("at-completed", "as-streamed"),
     "drain_on_stream_error": (False, True),
@@ -120,6 +125,19 @@ _add(replace(with_knobs(_077, "turnproof-proposed", chat_grouping="response", dr
              description="Drain on every exit; retries rebuild the prompt; synthetic results are "
                          "recorded where a call lost its output; normalization pairs each call group "
                          "with its outputs; chat sends one assistant message per assistant run."))
+
+def on_provider(d: Design, provider: str) -> Design:
+    """``d`` judged by ``provider``, on the wire that provider serves when it does not serve ``d``'s."""
+    from .provider import PROVIDERS_BY_NAME
+
+    if provider in ("default", None):
+        return d
+    p = PROVIDERS_BY_NAME.get(provider)
+    if p is None:
+        raise ValueError(f"unknown provider {provider!r}; allowed: {', '.join(PROVIDER_NAMES)}")
+    wire = d.wire if d.wire in p.wires else p.wires[0]
+    return replace(d, provider=provider, wire=wire)
+
 
 SHIPPED = ("codex-0.77-chat", "codex-0.77-responses", "codex-0.78-chat", "codex-0.122-responses")
 

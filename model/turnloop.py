@@ -166,8 +166,10 @@ class TurnLoop:
             items = normalize(hist, self.d.normalization)
             r = self._items_cache.get(items)
             if r is None:
-                body = build_request(items, self.d.wire, self.d.chat_grouping)
-                r = Request(items, body, tuple(judge(self.d.wire, body)))
+                prov = getattr(self.d, "provider", "default")
+                prov = None if prov == "default" else prov
+                body = build_request(items, self.d.wire, self.d.chat_grouping, prov)
+                r = Request(items, body, tuple(judge(self.d.wire, body, prov)))
                 self._items_cache[items] = r
             self._req_cache[hist] = r
         self._last_state, self._last_request = s, r

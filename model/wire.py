@@ -14,6 +14,18 @@
 - ``anthropic`` (Messages): consecutive assistant-side items form one assistant message of
   ``text`` / ``tool_use`` blocks; consecutive user messages and outputs form one user message of
   ``tool_result`` / ``text`` blocks, in history order. Reasoning (thinking) is left out.
+- ``gemini`` (generateContent) and ``bedrock`` (Converse): the same runs as ``anthropic``, as
+  ``model`` / ``user`` contents of ``text`` / ``functionCall`` / ``functionResponse`` parts, and
+  ``assistant`` / ``user`` messages of ``text`` / ``toolUse`` / ``toolResult`` blocks.
+
+Provider-aware Responses (``provider="deepseek"``, grouping ``response`` only): DeepSeek's
+/responses refuses calls split by an assistant message, so a run's text is sent before its calls.
+
+Provider-aware chat (``provider="mistral"``, grouping ``response`` only): Mistral refuses an
+assistant message with both text and tool calls, and a user message right after tool messages
+(model/provider.py). So a run's text goes in an assistant message of its own, just before the run's
+calls, and a user message that would follow tool messages is preceded by an assistant message
+saying no reply was recorded (the history is unchanged; only the request says so).
 
 Bodies are plain JSON-shaped dicts so that provider.py judges model requests and real request
 files (lint) with the same code.
@@ -23,7 +35,7 @@ from __future__ import annotations
 
 from .items import CALL, OUTPUT, REASONING, TEXT, USER, wire_id
 
-WIRES = ("chat", "responses", "anthropic")
+WIRES = ("chat", "responses", "anthropic", "gemini", "bedrock")
 GROUPINGS = ("per-call", "consecutive", "response")
 SYSTEM = "You are a coding agent."  # Codex sends its instructions first (chat: a system message)
 
@@ -41,7 +53,12 @@ def _content(item: tuple) -> str:
     return _ITEM_TEXT.get(kind, "")
 
 
-def build_chat(items: tuple, grouping: str) -> list[dict]:
+NO_REPLY = "(no assistant reply was recorded after these tool results)"
+
+
+def build_chat(items: tuple, grouping: str, provider: str | None = None) -> list[dict]:
+    if provider == "mistral" and grouping == "response":
+        return _build_chat_split(items)
     msgs: list[dict] = [{"role": "system", "content": SYSTEM}]
     last_run_msg = None  # grouping=response: the assistant message of the current run
     for it in items:
@@ -78,7 +95,101 @@ def build_chat(items: tuple, grouping: str) -> list[dict]:
     return msgs
 
 
-def build_responses(items: tuple) -> list[dict]:
+def _build_chat_split(items: tuple) -> list[dict]:
+    """grouping=response for Mistral: per assistant run, its text first (own message), then its calls."""
+    msgs: list[dict] = [{"role": "system", "content": SYSTEM}]
+    run: list = []
+
+    def flush() -> None:
+        texts = [_content(it) for it in run if it[0] == TEXT]
+        calls = [{"id": wire_id(it[1], "chat"), "type": "function", "function": {"name": "shell", "arguments": "{}"}}
+                 for it in run if it[0] == CALL]
+        if texts:
+            msgs.append({"role": "assistant", "content": "\n".join(texts)})
+        if calls:
+            msgs.append({"role": "assistant", "content": None, "tool_calls": calls})
+        run.clear()
+
+    for it in items:
+        kind = it[0]
+        if kind in (TEXT, CALL):
+            run.append(it)
+        elif kind == OUTPUT:
+            flush()
+            msgs.append({"role": "tool", "tool_call_id": wire_id(it[1], "chat"), "content": _content(it)})
+        elif kind == USER:
+            flush()
+            if msgs[-1]["role"] == "tool":
+                msgs.append({"role": "assistant", "content": NO_REPLY})
+            msgs.append({"role": "user", "content": _content(it)})
+    flush()
+    return msgs
+
+
+def _runs(items: tuple) -> list[tuple[str, list]]:
+    """Consecutive assistant-side items, and consecutive user-side items: [(side, items)]."""
+    out: list = []
+    for it in items:
+        if it[0] == REASONING:
+            continue
+        side = "assistant" if it[0] in (TEXT, CALL) else "user"
+        if out and out[-1][0] == side:
+            out[-1][1].append(it)
+        else:
+            out.append((side, [it]))
+    return out
+
+
+def build_gemini(items: tuple) -> list[dict]:
+    out = []
+    for side, run in _runs(items):
+        parts = []
+        for it in run:
+            if it[0] == CALL:
+                parts.append({"functionCall": {"id": wire_id(it[1], "gemini"), "name": "shell", "args": {}}})
+            elif it[0] == OUTPUT:
+                parts.append({"functionResponse": {"id": wire_id(it[1], "gemini"), "name": "shell",
+                                                   "response": {"output": _content(it)}}})
+            else:
+                parts.append({"text": _content(it)})
+        out.append({"role": "model" if side == "assistant" else "user", "parts": parts})
+    return out
+
+
+def build_bedrock(items: tuple) -> list[dict]:
+    out = []
+    for side, run in _runs(items):
+        blocks = []
+        for it in run:
+            if it[0] == CALL:
+                blocks.append({"toolUse": {"toolUseId": wire_id(it[1], "bedrock"), "name": "shell", "input": {}}})
+            elif it[0] == OUTPUT:
+                blocks.append({"toolResult": {"toolUseId": wire_id(it[1], "bedrock"),
+                                              "content": [{"text": _content(it)}]}})
+            else:
+                blocks.append({"text": _content(it)})
+        out.append({"role": side, "content": blocks})
+    return out
+
+
+def _text_first(items: tuple) -> tuple:
+    """Each assistant-side run with its text before its calls (reasoning keeps its place among the calls)."""
+    out: list = []
+    run: list = []
+    for it in items + ((None, None, None),):
+        if it[0] in (TEXT, CALL, REASONING):
+            run.append(it)
+            continue
+        out += [x for x in run if x[0] == TEXT] + [x for x in run if x[0] != TEXT]
+        run = []
+        if it[0] is not None:
+            out.append(it)
+    return tuple(out)
+
+
+def build_responses(items: tuple, grouping: str = "", provider: str | None = None) -> list[dict]:
+    if provider == "deepseek" and grouping == "response":
+        items = _text_first(items)  # DeepSeek's /responses splits calls at assistant messages
     out: list[dict] = []
     for it in items:
         kind, cid = it[0], it[1]
@@ -120,12 +231,16 @@ def build_anthropic(items: tuple) -> list[dict]:
     return msgs
 
 
-def build_request(items: tuple, wire: str, grouping: str = "consecutive") -> list[dict]:
-    """The message list (chat, anthropic) or input list (responses) for ``items``."""
+def build_request(items: tuple, wire: str, grouping: str = "consecutive", provider: str | None = None) -> list[dict]:
+    """The message list (chat, anthropic, bedrock), input list (responses) or contents (gemini) for ``items``."""
     if wire == "chat":
-        return build_chat(items, grouping)
+        return build_chat(items, grouping, provider)
     if wire == "responses":
-        return build_responses(items)
+        return build_responses(items, grouping, provider)
     if wire == "anthropic":
         return build_anthropic(items)
+    if wire == "gemini":
+        return build_gemini(items)
+    if wire == "bedrock":
+        return build_bedrock(items)
     raise ValueError(f"unknown wire {wire!r}; allowed: {', '.join(WIRES)}")

@@ -1,6 +1,11 @@
 """A stub provider: judges a request body by the pairing rules of its wire API and answers the
-first broken rule with the provider's own error text (shared/reference/provider-rules.md, typos
-included), as an HTTP 400 would. A body that breaks no rule is accepted.
+first broken rule with the provider's own error text (typos included), as an HTTP 400 would. A body
+that breaks no rule is accepted.
+
+The texts are the default providers' (OpenAI on chat and Responses, Anthropic), with the public
+sources listed in docs/providers.md; this module keeps its own copy so that reference/ stays
+independent of model/. Two checks go beyond the recorded texts, conservatively: an output without a
+call_id and a second tool_result for one tool_use are refused too.
 """
 
 from __future__ import annotations

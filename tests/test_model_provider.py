@@ -38,8 +38,6 @@ def test_responses_missing_and_orphan():
     body = build_request((U, C(1), O(2)), "responses")
     assert texts(judge_responses(body)) == ["No tool output found for function call call_1.",
                                             "No tool call found for function call output with call_id call_2."]
-    assert texts(judge_responses([{"type": "function_call_output", "output": "x"}])) == [
-        "Invalid Value: 'input.call_id'. Function call output requires call_id."]
     assert texts(judge_responses([{"type": "custom_tool_call", "call_id": "c"}])) == [
         "No tool output found for custom tool call c."]
 
@@ -57,9 +55,6 @@ def test_anthropic_rules():
     assert texts(judge_anthropic(not_first)) == [
         "messages.2: Did not find 1 tool_result block(s) at the beginning of this message. Messages following "
         "tool_use blocks must begin with a matching number of tool_result blocks."]
-    dup = not_first[:2] + [{"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1"},
-                                                        {"type": "tool_result", "tool_use_id": "toolu_1"}]}]
-    assert "Found multiple tool_result blocks with id toolu_1" in texts(judge_anthropic(dup))
 
 
 def test_anthropic_trailing_tool_use_is_unanswered():

@@ -159,24 +159,11 @@ def param_bounds() -> dict[str, tuple[int, int]]:
     return out
 
 
-def provider_rules() -> list[tuple[str, str, str]]:
-    """[(wire, rule id, error text template)] in the order model/provider.py checks them."""
-    from turnproof.model import provider
+def provider_rules() -> list[tuple[str, str, str, str]]:
+    """[(provider, rule id, error text template, source)] from model/provider.py's tables."""
+    from turnproof.model.provider import PROVIDERS_BY_NAME
 
-    src = inspect.getsource(provider)
-    wire_of = {"chat": "chat", "responses": "responses", "anthropic": "anthropic", "gemini": "gemini"}
-    seen = []
-    for m in re.finditer(r'Rejection\(\s*"([a-z-]+)",\s*([A-Z_]+)', src):
-        rule, const = m.group(1), m.group(2)
-        if const == "CALL_TYPES":
-            texts = list(dict.fromkeys(provider.CALL_TYPES.values()))
-        else:
-            texts = [getattr(provider, const)]
-        wire = wire_of.get(rule.split("-")[0], rule.split("-")[0])
-        for t in texts:
-            if (wire, rule, t) not in seen:
-                seen.append((wire, rule, t))
-    return seen
+    return [(p.title, r.id, r.text, r.source) for p in PROVIDERS_BY_NAME.values() for r in p.rules]
 
 
 # ---- the document ------------------------------------------------------------------------------
@@ -357,10 +344,12 @@ def generate() -> str:
     add("The rules the model judges requests with, and the text each provider answers with "
         "(`{ids}`, `{id}`, `{i}`, `{j}`, `{n}` are filled in):")
     add("")
-    add("| provider | rule | error text |")
-    add("|---|---|---|")
-    for w, rule, text in provider_rules():
-        add(f"| {provider.PROVIDERS.get(w, w)} | `{rule}` | {_code_cell(text)} |")
+    add("| provider | rule | error text | source |")
+    add("|---|---|---|---|")
+    for title, rule, text, source in provider_rules():
+        add(f"| {title} | `{rule}` | {_code_cell(text)} | {source} |")
+    add("")
+    add("Each provider's notes and the generated table: [providers.md](providers.md).")
 
     section("History items")
     add("From `model/items.py`:")
