@@ -444,7 +444,12 @@ def judge_gemini(contents: list, provider: str | None = None) -> list[Rejection]
             nxt = contents[i + 1] if i + 1 < len(contents) else {}
             nresp = sum(1 for p in _parts(nxt, "parts") if isinstance(p, dict) and "functionResponse" in p)
             if nresp != ncalls:
-                out.append(Rejection("gemini-count-mismatch", GEMINI_COUNT, i))
+                calls = [_s(_d(p.get("functionCall")).get("id") or _d(p.get("functionCall")).get("name"))
+                         for p in _parts(c, "parts") if isinstance(p, dict) and "functionCall" in p]
+                got = {_s(_d(p.get("functionResponse")).get("id") or _d(p.get("functionResponse")).get("name"))
+                       for p in _parts(nxt, "parts") if isinstance(p, dict) and "functionResponse" in p}
+                out.append(Rejection("gemini-count-mismatch", GEMINI_COUNT, i,
+                                     tuple(c for c in calls if c not in got)))
     return out
 
 

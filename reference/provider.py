@@ -4,8 +4,8 @@ that breaks no rule is accepted.
 
 The texts are the default providers' (OpenAI on chat and Responses, Anthropic), with the public
 sources listed in docs/providers.md; this module keeps its own copy so that reference/ stays
-independent of model/. Two checks go beyond the recorded texts, conservatively: an output without a
-call_id and a second tool_result for one tool_use are refused too.
+independent of model/. One check goes beyond the recorded texts, conservatively: an output without a
+call_id is refused too.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ ANT_NOT_FIRST = ("messages.{i}: Did not find {n} tool_result block(s) at the beg
                  "Messages following tool_use blocks must begin with a matching number of tool_result blocks.")
 ANT_UNEXPECTED = ("messages.{i}.content.{j}: unexpected `tool_use_id` found in `tool_result` blocks: {id}. "
                   "Each `tool_result` block must have a corresponding `tool_use` block in the previous message.")
-ANT_DUPLICATE = "Found multiple tool_result blocks with id {id}"
 
 
 @dataclass(frozen=True)
@@ -93,11 +92,6 @@ def _anthropic(msgs: list) -> HttpError | None:
         blocks = m.get("content") if isinstance(m.get("content"), list) else []
         results = [(j, b.get("tool_use_id")) for j, b in enumerate(blocks) if b.get("type") == "tool_result"]
         ids = [r for _, r in results]
-        seen: set = set()
-        for r in ids:
-            if r in seen:
-                return HttpError(400, ANT_DUPLICATE.format(id=r))
-            seen.add(r)
         if uses:
             got = set(ids) if m.get("role") == "user" else set()
             missing = [u for u in uses if u not in got]

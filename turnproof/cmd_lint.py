@@ -15,11 +15,11 @@ import sys
 import time
 
 from turnproof.model.designs import NAMED
-from turnproof.model.provider import PROVIDERS
+from turnproof.model.provider import NAMES as PROVIDER_NAMES, PROVIDERS, PROVIDERS_BY_NAME
 
 from turnproof.jsondoc import document
 from turnproof.exitcodes import EXIT_OK, EXIT_USAGE as EXIT_INPUT, EXIT_VIOLATED as EXIT_FINDINGS, UsageError
-from turnproof.lint import DEFAULT_MAX_LINE, DIALECTS, LintError, expand, lint_path, sniff
+from turnproof.lint import DEFAULT_MAX_LINE, DIALECTS, FileReport, LintError, expand, lint_path, sniff
 from turnproof.lint.bodies import detect, load_document
 from turnproof.lint.repair import backup_path, repair_in_place, repair_responses, repair_to, write_document
 
@@ -79,12 +79,19 @@ def add_lint_arguments(p) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.add_argument("--design", action="append", default=[], metavar="NAME",
                    help="count this design's request builder rejections as findings (rollouts; repeatable)")
+    p.add_argument("--provider", choices=PROVIDER_NAMES, default=None,
+                   help="judge for this provider (default: the one the session used: a rollout's session_meta, "
+                        "a body's model field or wire)")
+    p.add_argument("--max-findings", type=int, default=20, metavar="N",
+                   help="problem calls printed per file (default 20; --json has them all)")
 
 
 def run_lint(args) -> int:
     for d in args.design:
         if d not in NAMED:
             raise UsageError(f"unknown design {d!r}; named designs: {', '.join(NAMED)}")
+    if args.max_findings < 0:
+        raise UsageError("--max-findings must be >= 0")
     max_line = _max_line(args)
     files = expand(args.paths)
     if not files:
@@ -93,15 +100,20 @@ def run_lint(args) -> int:
     reports = []
     for path in files:
         prog.start(path)
-        rep = lint_path(path, args.dialect, tuple(args.design), max_line, prog if prog.enabled else None)
+        try:
+            rep = lint_path(path, args.dialect, tuple(args.design), max_line, prog if prog.enabled else None,
+                            provider=args.provider)
+        except ValueError as e:  # a provider that does not serve this file's wire
+            rep = FileReport(path, args.dialect, error=f"{path}: {e}")
         prog.end()
         reports.append(rep)
         if rep.error:
-            print(f"turnproof lint: error: {rep.error}", file=sys.stderr)
+            print(f"turnproof lint: error: {_safe(rep.error)}", file=sys.stderr)
         if not args.json:
-            _print_report(rep)
+            _print_report(rep, args.max_findings)
     if args.json:
-        print(json.dumps(document("lint", {"files": [r.to_json() for r in reports]}), indent=2, ensure_ascii=False))
+        # ASCII escapes: valid UTF-8 whatever the file held (lone surrogates included)
+        print(json.dumps(document("lint", {"files": [r.to_json() for r in reports]}), indent=2, ensure_ascii=True))
     elif len(reports) > 1:
         bad = sum(1 for r in reports if r.findings)
         errs = sum(1 for r in reports if r.error)
@@ -111,25 +123,58 @@ def run_lint(args) -> int:
     return EXIT_FINDINGS if any(r.findings for r in reports) else EXIT_OK
 
 
-def _print_report(rep) -> None:
+def _safe(text: object) -> str:
+    """Printable whatever the file held: lone surrogates and other unencodable characters escaped."""
+    return str(text).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _who(f) -> str:
+    if f.design:
+        return f"codex builder {f.design}"
+    if f.provider:
+        return PROVIDERS_BY_NAME[f.provider].title
+    if f.wire:
+        return PROVIDERS.get(f.wire, f.wire)
+    return ""
+
+
+def group_by_call(findings: list) -> list[tuple]:
+    """[(where, call id, findings)] in file order: one entry per problem call (linear)."""
+    groups: dict = {}
+    for f in sorted(findings, key=lambda f: f.sort_key()):
+        key = (f.call_id, f.line if f.call_id is None else None, f.pointer if f.call_id is None else None)
+        groups.setdefault(key, []).append(f)
+    return [(fs[0], key[0], fs) for key, fs in groups.items()]
+
+
+def _print_report(rep, cap: int) -> None:
     if rep.error:
         return
-    for f in sorted(rep.findings, key=lambda f: f.sort_key()):
-        where = f"{rep.path}:{f.line}" if f.line is not None else f"{rep.path}: {f.pointer}"
-        who = f" [{f.design}]" if f.design else ""
-        print(f"{where}: {f.call_id or '-'}: {f.rule}{who}: {f.provider_error or f.message}")
-    for bv in rep.builders:
-        if bv.accepted:
-            print(f"{rep.path}: {bv.design} ({bv.wire}) accepts this history")
-        else:
-            f = bv.findings[0]
-            more = f" (+{len(bv.findings) - 1} more)" if len(bv.findings) > 1 else ""
-            print(f"{rep.path}: {bv.design} ({bv.wire}) rejects this history: line {f.line}, {f.call_id}, "
-                  f"{f.rule}: {f.provider_error}{more}")
-    n = len(rep.findings)
-    wires = [w for w in PROVIDERS if any(f.wire == w and not f.design for f in rep.findings)]
-    tail = f"; as recorded, rejected by {', '.join(PROVIDERS[w] for w in wires)}" if wires and rep.builders else ""
-    print(f"{rep.path}: {rep.dialect}: " + (f"{n} finding{'s' if n != 1 else ''}{tail}" if n else "clean"))
+    groups = group_by_call(rep.findings)
+    info = {cid: fs for _, cid, fs in group_by_call(rep.info)}
+    for first, cid, fs in groups[:cap]:
+        where = f"{rep.path}:{first.line}" if first.line is not None else f"{rep.path}: {first.pointer}"
+        rules = ", ".join(dict.fromkeys(f.rule for f in fs))
+        text = next((f.provider_error for f in fs if f.provider_error), None) or next(
+            (f.message for f in fs if f.message), "")
+        also = sorted({_who(f) for f in info.get(cid, ()) if _who(f)} - {_who(f) for f in fs})
+        tail = f" (also rejected by {', '.join(also)})" if also and cid is not None else ""
+        by = sorted({_who(f) for f in fs if _who(f)})
+        print(_safe(f"{where}: {cid or '-'}: {rules}" + (f" [{', '.join(by)}]" if by else "") + f": {text}{tail}"))
+    if len(groups) > cap:
+        print(f"{rep.path}: ... {len(groups) - cap} more problem calls (all of them with --json)")
+    for a in rep.advice:
+        print(f"{rep.path}: next step: {a}")
+    n = len(groups)
+    calls_info = len([1 for _, cid, _ in group_by_call(rep.info) if cid is not None and cid not in
+                      {c for _, c, _ in groups}])
+    who = f" for {PROVIDERS_BY_NAME[rep.provider].title}" if rep.provider else ""
+    extra = (f"; {calls_info} more call{'s' if calls_info != 1 else ''} only other providers or Codex builders "
+             f"reject (--json, or --provider NAME)") if calls_info else ""
+    how = f" [{rep.provider_why}]" if rep.provider_why else ""
+    print(_safe(f"{rep.path}: {rep.dialect}: " + (f"{n} problem call{'s' if n != 1 else ''}"
+                                                    f" ({len(rep.findings)} findings){who}" if n else f"clean{who}")
+                + extra + how))
 
 
 # ---- repair ------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """`turnproof lint` and `turnproof repair`: unpaired tool calls and results in real files.
 
 - rollout.py: Codex rollout JSONL as history items, in chunks, bounded memory;
-- bodies.py: request bodies and message lists of the four provider dialects;
+- claude.py: Claude Code session JSONL as Anthropic Messages requests, each block with its line;
+- bodies.py: request bodies of every wire, the Gemini CLI session, dialect detection, strict JSON;
 - check.py: the pairing properties, provider rules and Codex request builders on a history;
 - repair.py: turnproof-proposed's normalization written back onto a rollout's lines (or a
   Responses input list);
@@ -12,12 +13,17 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 
-from .bodies import DIALECTS, detect, lint_document, load_document
+from turnproof.model.provider import PROVIDERS_BY_NAME
+
+from . import claude
+from .bodies import DIALECTS, UNKNOWN, detect, judge_document, lint_document, load_document, load_document_strict
 from .check import HistoryJudge, default_builders
 from .findings import TORN, BuilderVerdict, FileReport, Finding, LintError
-from .rollout import DEFAULT_MAX_LINE, Rewind, RolloutReader
+from .rollout import DEFAULT_MAX_LINE, ITEM_TYPES, ROLLOUT_TYPES, RolloutReader
 
 __all__ = ["DIALECTS", "FileReport", "Finding", "BuilderVerdict", "LintError", "lint_path", "expand",
            "sniff", "DEFAULT_MAX_LINE", "default_builders"]
@@ -40,79 +46,164 @@ def expand(paths: list[str]) -> list[str]:
     return out
 
 
-def sniff(path: str) -> str | None:
-    """codex-rollout when the file is JSONL of rollout lines; otherwise None (a JSON document)."""
-    if path.endswith(".jsonl"):
-        return "codex-rollout"
+def _head_objects(path: str, limit: int = 20) -> tuple[list, bytes]:
+    """The first JSON lines of a file that parse (up to ``limit``), and its first 64 KiB."""
     try:
         with open(path, "rb") as f:
             head = f.read(1 << 16)
     except OSError as e:
         raise LintError(f"{path}: cannot read: {e.strerror or e}") from None
-    first = head.split(b"\n", 1)[0].strip()
-    if first.startswith((b'{"timestamp"', b'{"type"', b'{"payload"')) and (b'"payload"' in first or len(first) == len(head)):
+    objs = []
+    lines = head.split(b"\n")
+    if len(head) == 1 << 16:
+        lines = lines[:-1]  # the last one may be cut by the read
+    for ln in lines:
+        if ln.strip():
+            try:
+                objs.append(json.loads(ln))
+            except ValueError:
+                continue
+            if len(objs) >= limit:
+                break
+    return objs, head
+
+
+def _codex_line(o: object) -> bool:
+    if not isinstance(o, dict):
+        return False
+    t = o.get("type")
+    if t in ROLLOUT_TYPES and isinstance(o.get("payload"), dict):
+        return True
+    return t in ITEM_TYPES and "payload" not in o and "message" not in o  # early rollouts: bare items
+
+
+def sniff(path: str) -> str | None:
+    """The JSONL session dialect by content (codex-rollout, claude-code), None for one JSON document;
+    a LintError ("not a session format I know") for JSON lines no dialect fits."""
+    objs, head = _head_objects(path)
+    if any(_codex_line(o) for o in objs):
         return "codex-rollout"
-    return None
+    if any(claude.looks_like(o) for o in objs):
+        return "claude-code"
+    stripped = head.lstrip()
+    if stripped[:1] == b"[" or (len(objs) <= 1 and not path.endswith(".jsonl")):
+        return None  # one JSON document (bodies, a Gemini CLI session)
+    if objs and all(isinstance(o, dict) and not set(o) - {"id", "timestamp", "instructions", "git"} for o in objs[:1]):
+        return "codex-rollout"  # an early rollout's session record, with nothing else yet
+    if stripped[:1] == b"{" and len(objs) <= 1:
+        return None
+    raise LintError(f"{path}: {UNKNOWN} (JSON lines that are neither a Codex rollout nor a Claude Code "
+                    f"session); name the dialect with --dialect ({', '.join(DIALECTS)})")
 
 
 def lint_path(path: str, dialect: str | None = None, designs: tuple = (), max_line: int = DEFAULT_MAX_LINE,
-              progress=None) -> FileReport:
-    """Lint one file. ``designs`` are builders whose rejections count as findings (rollouts)."""
+              progress=None, provider: str | None = None) -> FileReport:
+    """Lint one file. ``designs`` are builders whose rejections count as findings (rollouts);
+    ``provider`` overrides the provider the session is judged for."""
     try:
         if os.path.isdir(path):
             raise LintError(f"{path}: is a directory")
         if dialect is None:
             dialect = sniff(path)
         if dialect == "codex-rollout":
-            return _lint_rollout(path, designs, max_line, progress)
-        doc = load_document(path, max_line)
+            return _lint_rollout(path, designs, max_line, progress, provider)
+        if dialect == "claude-code":
+            found, info, used, why = claude.findings(path, max_line, provider)
+            return FileReport(path, dialect, found, provider=used, provider_why=why, info=info)
+        doc, strict = load_document_strict(path, max_line)
         found = dialect or detect(doc)
         if found is None:
-            raise LintError(f"{path}: cannot tell the dialect; name it with --dialect ({', '.join(DIALECTS)})")
-        return FileReport(path, found, lint_document(doc, found, path))
+            raise LintError(f"{path}: {UNKNOWN}; name the dialect with --dialect ({', '.join(DIALECTS)})")
+        if found == "claude-code":
+            raise LintError(f"{path}: a Claude Code session is JSON lines, not one JSON document")
+        j = judge_document(doc, found, path, provider)
+        return FileReport(path, found, strict + j.findings, provider=j.provider, provider_why=j.why, info=j.info)
     except LintError as e:
         return FileReport(path, dialect, error=str(e))
     except OSError as e:  # e.g. the file vanished between two reads
         return FileReport(path, dialect, error=f"{path}: cannot read: {e.strerror or e}")
 
 
-class _TooManyRewinds(Exception):
-    pass
+# ---- Codex rollouts: which release and wire wrote it ------------------------------------------
+def session_meta(path: str) -> dict:
+    """The first session_meta payload (model_provider, cli_version, originator), or {}."""
+    objs, _ = _head_objects(path, limit=50)
+    for o in objs:
+        if isinstance(o, dict) and o.get("type") == "session_meta" and isinstance(o.get("payload"), dict):
+            return o["payload"]
+    return {}
 
 
-def _rewinds_bounded(reader: RolloutReader, chunks, size: int):
-    """Pass chunks on, unless guessed cuts keep being taken back.
+def _version(v: object) -> tuple | None:
+    m = re.match(r"^(\d+)\.(\d+)", v) if isinstance(v, str) else None
+    return (int(m.group(1)), int(m.group(2))) if m else None
 
-    Ids that recur round after round (Codex numbers calls ``tool-call-N`` when a provider omits
-    ids) would make every round rewind over a growing chunk; past a budget of bytes read again,
-    reading twice is cheaper.
+
+def codex_setup(meta: dict, provider: str | None) -> tuple[str, str, str, str]:
+    """(builder design, wire, provider, why) for a rollout.
+
+    The rollout does not record the wire. Codex sends provider "openai" (and Azure) on the Responses
+    wire; a provider configured by the user used ``wire_api = "chat"`` unless set otherwise, until the
+    chat wire was removed. The release decides the chat builder: per-call grouping before 0.78,
+    consecutive from 0.78 (PR #8556).
     """
-    budget = size // 4 + (16 << 20)
-    for ch in chunks:
-        if isinstance(ch, Rewind) and reader.reread > budget:
-            raise _TooManyRewinds
-        yield ch
+    mp = meta.get("model_provider")
+    ver = _version(meta.get("cli_version"))
+    vs = meta.get("cli_version") or "unknown version"
+    name = (mp or "openai").lower() if isinstance(mp, str) or mp is None else "openai"
+    if provider in ("mistral", "gpt-oss") or (provider is None and name not in ("openai", "azure")):
+        wire = "chat"
+    elif provider == "deepseek" and name != "openai":
+        wire = "chat"
+    else:
+        wire = "responses"
+    if provider is None:
+        provider = next((p for key, p in (("azure", "azure-openai"), ("deepseek", "deepseek"), ("mistral", "mistral"))
+                         if key in name), "openai")
+        if wire not in PROVIDERS_BY_NAME[provider].wires:
+            provider = "openai"
+        why = f"session_meta: model_provider {mp!r}, cli_version {vs}, {wire} wire"
+        if wire == "chat" and provider == "openai":
+            why += " (judged by OpenAI's chat rules, as an OpenAI-compatible server)"
+    else:
+        why = f"--provider (session_meta: model_provider {mp!r}, cli_version {vs})"
+    if wire == "chat":
+        builder = "codex-0.77-chat" if ver is not None and ver < (0, 78) else "codex-0.78-chat"
+    else:
+        builder = "codex-0.122-responses" if ver is None or ver >= (0, 122) else "codex-0.77-responses"
+    return builder, wire, provider, why
 
 
-def _lint_rollout(path: str, designs: tuple, max_line: int, progress) -> FileReport:
+ADVICE = {
+    "codex-0.77-chat": "rejected by codex 0.77's chat builder (one assistant message per parallel call, "
+                       "openai/codex #8479): upgrade to >= 0.78 or use the Responses wire",
+    "codex-0.78-chat": "rejected by codex 0.78's chat builder (held text or a split partial result between a call "
+                       "and its result): use the Responses wire, or `turnproof repair` the rollout",
+    "codex-0.77-responses": "rejected by codex 0.77's Responses builder: `turnproof repair` the rollout",
+    "codex-0.122-responses": "rejected by codex 0.122's Responses builder: `turnproof repair` the rollout",
+}
+
+
+def _lint_rollout(path: str, designs: tuple, max_line: int, progress, provider: str | None = None) -> FileReport:
+    """One reading, in two passes (lint's one-pass guess could disagree with the whole-history judgement,
+    so it is not used): every chunk is judged exactly as the whole history would be."""
+    meta = session_meta(path)
+    in_use, wire, used, why = codex_setup(meta, provider)
     builders = default_builders()
-    builders += [d for d in designs if d not in builders]
+    builders += [d for d in (in_use,) + tuple(designs) if d not in builders]
     reader = RolloutReader(path, max_line, progress=progress)
-    hj = HistoryJudge(builders)
-    try:
-        size = os.path.getsize(path)
-    except OSError:
-        size = 0  # the reader names the problem
-    try:
-        hj.consume(_rewinds_bounded(reader, reader.chunks(two_pass=False), size))
-    except _TooManyRewinds:
-        reader = RolloutReader(path, max_line, progress=progress)
-        hj = HistoryJudge(builders)
-        hj.consume(reader.chunks(two_pass=True))
-    rep = FileReport(path, "codex-rollout", hj.findings, hj.builders)
+    hj = HistoryJudge(builders, used)
+    hj.consume(reader.chunks(two_pass=True))
+    props = [f for f in hj.findings if f.wire is None]
+    rep = FileReport(path, "codex-rollout", props, hj.builders, provider=used, provider_why=why,
+                     info=[f for f in hj.findings if f.wire is not None])
     rep.findings += [Finding(TORN, None, n, message="line cut short (a crash tore the write); Codex skips it "
                              "on load, so what it held is lost") for n in reader.torn]
     for bv in hj.builders:
-        if bv.design in designs:
+        if bv.design == in_use or bv.design in designs:
             rep.findings += bv.findings
+            if bv.findings and bv.design == in_use:
+                rep.advice.append(ADVICE[in_use])
+        elif bv.findings:
+            rep.info += bv.findings
     return rep

@@ -27,7 +27,7 @@ from turnproof.model.designs import NAMED, SHIPPED
 from turnproof.model.items import CALL, OUTPUT
 from turnproof.model.normalize import normalize
 from turnproof.model.properties import orphan_results, unanswered_or_duplicated
-from turnproof.model.provider import CALL_TYPES, OUTPUT_TYPES, judge
+from turnproof.model.provider import CALL_TYPES, OUTPUT_TYPES, PROVIDERS_BY_NAME, judge
 from turnproof.model.wire import build_request
 
 from .findings import BuilderVerdict, Finding
@@ -90,7 +90,8 @@ class HistoryJudge:
 
     MEMO_MAX = 4096  # shapes remembered (a long session has a few dozen)
 
-    def __init__(self, builders: list[str]):
+    def __init__(self, builders: list[str], provider: str | None = None):
+        self.provider = provider  # judges the builders' requests on the wires it serves (default: each wire's own)
         self.builders = [BuilderVerdict(b, NAMED[b].wire) for b in builders]
         self.findings: list[Finding] = []
         self._offsets: dict = {}
@@ -176,8 +177,9 @@ class HistoryJudge:
         for bv in self.builders:
             d = NAMED[bv.design]
             norm = _normalize(items, d.normalization)
+            prov = self.provider if self.provider and d.wire in PROVIDERS_BY_NAME[self.provider].wires else None
             found += [(("builder", bv.design), f) for f in _judge(norm, d.wire, d.chat_grouping, bv.design, counts,
-                                                                    ("builder", bv.design))]
+                                                                    ("builder", bv.design), prov)]
         return found, counts
 
 
@@ -209,27 +211,39 @@ def _properties(items: tuple) -> list[Finding]:
     return out
 
 
-def _judge(items: tuple, wire: str, grouping: str, design: str | None, counts: dict, key: tuple) -> list[Finding]:
+def _judge(items: tuple, wire: str, grouping: str, design: str | None, counts: dict, key: tuple,
+           provider: str | None = None) -> list[Finding]:
     body = build_request(items, wire, grouping)
     if wire == "anthropic":
         counts[key] = len(body)
-    rejections = judge(wire, body)
+    rejections = judge(wire, body, provider)
     if not rejections:
         return []
     pairs = [it for it in items if it[0] in (CALL, OUTPUT)]
     entries = _entries(body, wire)
-    located = list(zip(entries, pairs)) if len(entries) == len(pairs) else []
+    # (message index, id) and id -> the items there, in order: one pass, so many rejections stay linear
+    at: dict = {}
+    by_id: dict = {}
+    if len(entries) == len(pairs):
+        for (mi, c), it in zip(entries, pairs):
+            at.setdefault((mi, c), []).append(it)
+            by_id.setdefault(c, []).append(it)
+    pos_of = {id(it): k for k, it in enumerate(items)}
+    last_call: dict = {}
+    prev_call: dict = {}  # index of an item -> the position of the latest call with its id before it
+    for k, it in enumerate(items):
+        if it[0] == CALL:
+            last_call[it[1]] = it[2]
+        prev_call[k] = last_call.get(it[1])
     out = []
     for r in rejections:
         for cid in r.call_ids or (None,):
-            hits = [it for (mi, c), it in located if mi == r.index and c == cid]
-            if not hits:
-                hits = [it for (mi, c), it in located if c == cid] or [None]
-            it = hits[-1] if r.rule == "anthropic-duplicate-result" else hits[0]
+            hits = at.get((r.index, cid)) or by_id.get(cid) or [None]
+            it = hits[0]
             pos = it[2] if it is not None and isinstance(it[2], int) else None
             if pos is None and it is not None:  # a result the normalization made up: show its call
-                pos = next((c[2] for c in reversed(items[:items.index(it)]) if c[0] == CALL and c[1] == cid), None)
-            out.append(Finding(r.rule, cid, pos, provider_error=r.text, wire=wire, design=design))
+                pos = prev_call.get(pos_of.get(id(it)))
+            out.append(Finding(r.rule, cid, pos, provider_error=r.text, wire=wire, design=design, provider=provider))
     return out
 
 

@@ -14,9 +14,14 @@ from turnproof.model.properties import PROPERTIES
 from turnproof.model.provider import PROVIDERS
 
 TORN = "torn-line"
+NONSTANDARD = "non-standard-json"
+DUPLICATE_KEY = "duplicate-key"
 LINT_RULES = {
     TORN: "A line cut short (JSON that just stops): a crash tore the write. "
           "Codex skips it silently on load, so whatever it held is lost.",
+    NONSTANDARD: "NaN, Infinity or -Infinity: not JSON (RFC 8259); no provider accepts them.",
+    DUPLICATE_KEY: "An object with the same key twice: readers disagree on which value wins, so which "
+                   "call or result it is depends on the reader.",
 }
 assert not set(LINT_RULES) & set(PROPERTIES)
 
@@ -36,6 +41,7 @@ class Finding:
     design: str | None = None  # the Codex request builder (a model.designs name), when it is one
     message: str | None = None  # for rules no provider words: what is wrong, in one line
     param: str | None = None  # request bodies: the `param` OpenAI reports with the error
+    provider: str | None = None  # the provider whose rule this is (model.provider.PROVIDERS_BY_NAME)
 
     def where(self) -> str:
         if self.line is not None:
@@ -58,6 +64,8 @@ class Finding:
             d["message"] = self.message
         if self.param:
             d["param"] = self.param
+        if self.provider:
+            d["provider_name"] = self.provider
         return d
 
     def sort_key(self) -> tuple:
@@ -88,6 +96,10 @@ class FileReport:
     findings: list = field(default_factory=list)
     builders: list = field(default_factory=list)  # rollouts only
     error: str | None = None  # set when the file could not be read (exit 2)
+    provider: str | None = None  # the provider the session used (its findings set the exit code)
+    provider_why: str = ""  # how that was decided
+    info: list = field(default_factory=list)  # what other providers / builders reject: not counted
+    advice: list = field(default_factory=list)  # the next step, in words
 
     def to_json(self) -> dict:
         d: dict = {"path": self.path, "dialect": self.dialect,
@@ -96,4 +108,10 @@ class FileReport:
             d["builders"] = [b.to_json() for b in self.builders]
         if self.error is not None:
             d["error"] = self.error
+        if self.provider:
+            d["provider"] = {"name": self.provider, "why": self.provider_why}
+        if self.info:
+            d["info"] = [f.to_json() for f in sorted(self.info, key=Finding.sort_key)]
+        if self.advice:
+            d["advice"] = list(self.advice)
         return d
