@@ -446,10 +446,12 @@ def judge_gemini(contents: list, provider: str | None = None) -> list[Rejection]
             if nresp != ncalls:
                 calls = [_s(_d(p.get("functionCall")).get("id") or _d(p.get("functionCall")).get("name"))
                          for p in _parts(c, "parts") if isinstance(p, dict) and "functionCall" in p]
-                got = {_s(_d(p.get("functionResponse")).get("id") or _d(p.get("functionResponse")).get("name"))
-                       for p in _parts(nxt, "parts") if isinstance(p, dict) and "functionResponse" in p}
-                out.append(Rejection("gemini-count-mismatch", GEMINI_COUNT, i,
-                                     tuple(c for c in calls if c not in got)))
+                got = [_s(_d(p.get("functionResponse")).get("id") or _d(p.get("functionResponse")).get("name"))
+                       for p in _parts(nxt, "parts") if isinstance(p, dict) and "functionResponse" in p]
+                for g in got:  # a multiset difference: two calls of one name need two responses
+                    if g in calls:
+                        calls.remove(g)
+                out.append(Rejection("gemini-count-mismatch", GEMINI_COUNT, i, tuple(calls)))
     return out
 
 

@@ -49,7 +49,7 @@ DOCUMENTS = {
     "dup-tool-use.json": (json.dumps({"messages": [{"role": "assistant", "content": [
         {"type": "tool_use", "id": "t1", "name": "x", "input": {}}, {"type": "tool_use", "id": "t1", "name": "x", "input": {}}]}]}).encode(),
         "/messages/0/content/1: call id t1 is used again while the call at /messages/0/content/0 has no result"),
-    "unknown.json": (b'{"hello": 1}', "cannot tell the dialect"),
+    "unknown.json": (b'{"hello": 1}', "not a session format I know"),
 }
 
 

@@ -17,7 +17,14 @@ def findings(capsys, name: str, *extra) -> tuple[int, dict]:
 
 
 def rules(f: dict) -> set:
-    return {(x["rule"], x["call_id"], x.get("line", x.get("pointer"))) for x in f["findings"]}
+    """Findings (the provider in use) and information (other wires and builders) alike."""
+    return {(x["rule"], x["call_id"], x.get("line", x.get("pointer"))) for x in f["findings"] + [
+        x for x in f.get("info", []) if "design" not in x and x.get("provider_name") in (None, "openai", "anthropic",
+                                                                                          "gemini")]}
+
+
+def all_texts(f: dict) -> dict:
+    return {x["rule"]: x["provider_error"] for x in f["findings"] + f.get("info", []) if "design" not in x}
 
 
 def builder(f: dict, design: str) -> dict:
@@ -59,7 +66,7 @@ def test_partial_results_after_a_crash(capsys):
     assert code == 1
     assert rules(f) == {("calls-answered", "call_B2", 6), ("responses-missing-output", "call_B2", 6),
                         ("chat-missing-tool-response", "call_B2", 6), ("anthropic-missing-result", "call_B2", 6)}
-    texts = {x["rule"]: x["provider_error"] for x in f["findings"]}
+    texts = all_texts(f)
     assert texts["responses-missing-output"] == "No tool output found for function call call_B2."
     assert texts["anthropic-missing-result"] == P.ANT_MISSING.format(i=1, ids="call_B2")
     assert texts["calls-answered"] is None
@@ -75,7 +82,7 @@ def test_orphan_result(capsys):
     assert code == 1
     assert rules(f) == {(r, "call_ghost", 4) for r in ("no-orphan-results", "responses-orphan-output",
                                                         "chat-orphan-tool", "anthropic-unexpected-result")}
-    texts = {x["rule"]: x["provider_error"] for x in f["findings"]}
+    texts = all_texts(f)
     assert texts["responses-orphan-output"] == P.RESP_ORPHAN.format(id="call_ghost")
     assert texts["anthropic-unexpected-result"] == P.ANT_UNEXPECTED.format(i=0, j=1, id="call_ghost")
     code, f = findings(capsys, "responses-body-broken.json")
@@ -120,7 +127,7 @@ def test_anthropic_result_not_first_in_its_message(capsys):
 def test_gemini(capsys):
     code, f = findings(capsys, "gemini-count.json")
     assert code == 1 and f["dialect"] == "gemini"
-    assert rules(f) == {("gemini-count-mismatch", "weather, weather", "/contents/1")}
+    assert rules(f) == {("gemini-count-mismatch", "weather", "/contents/1")}
     assert f["findings"][0]["provider_error"] == P.GEMINI_COUNT
     assert findings(capsys, "gemini-ok.json")[0] == 0
 
@@ -155,15 +162,19 @@ def test_directory_recursion_and_exit_codes(capsys, tmp_path):
 def test_text_output_one_line_per_finding(capsys):
     code, out, err = run(capsys, "lint", os.path.join(DATA, "rollout-orphan.jsonl"))
     assert code == 1 and err == ""
-    assert f"{os.path.join(DATA, 'rollout-orphan.jsonl')}:4: call_ghost: responses-orphan-output: " \
-           f"{P.RESP_ORPHAN.format(id='call_ghost')}" in out.splitlines()
+    line = next(ln for ln in out.splitlines() if ln.startswith(f"{os.path.join(DATA, 'rollout-orphan.jsonl')}:4: "))
+    # one line for the call: the property broken, and who else rejects it
+    assert line.startswith(f"{os.path.join(DATA, 'rollout-orphan.jsonl')}:4: call_ghost: no-orphan-results: ")
+    assert "also rejected by" in line and "OpenAI Responses" in line
 
 
 def test_json_document_has_the_promised_shape(capsys):
     code, doc = lint_json(capsys, os.path.join(DATA, "rollout-crash-partial.jsonl"), os.path.join(DATA, "chat-8479.json"))
     assert code == 1 and list(doc) == ["files"]
     roll, chat = doc["files"]
-    assert set(roll) == {"path", "dialect", "findings", "builders"} and set(chat) == {"path", "dialect", "findings"}
+    assert set(roll) == {"path", "dialect", "findings", "builders", "provider", "info"}
+    assert set(chat) == {"path", "dialect", "findings", "provider", "info"}
+    assert roll["provider"]["name"] == "openai" and chat["provider"]["name"] == "openai"
     for f in roll["findings"]:
         assert {"rule", "call_id", "line", "provider_error"} <= set(f) and "pointer" not in f
     for f in chat["findings"]:

@@ -81,6 +81,9 @@ def sniff(path: str) -> str | None:
     """The JSONL session dialect by content (codex-rollout, claude-code), None for one JSON document;
     a LintError ("not a session format I know") for JSON lines no dialect fits."""
     objs, head = _head_objects(path)
+    if not any(isinstance(o, dict) for o in objs):
+        # nothing readable to tell by: the rollout reader names the line (binary, bad UTF-8, torn, blank)
+        return "codex-rollout" if path.endswith(".jsonl") or b"\n{" in head.strip() else None
     if any(_codex_line(o) for o in objs):
         return "codex-rollout"
     if any(claude.looks_like(o) for o in objs):

@@ -189,8 +189,9 @@ def detect(doc: object) -> str | None:
             if isinstance(doc.get("system"), (str, list)) and isinstance(doc.get("max_tokens"), int) \
                     and "tool_calls" not in json.dumps(msgs)[:1 << 20]:
                 return "anthropic"  # Anthropic's body shape: a top-level system prompt and max_tokens
-            if all(isinstance(m, dict) and isinstance(m.get("role"), str) for m in msgs):
-                return "openai-chat"
+            return "openai-chat"  # shape errors are then named by the chat reader
+        if "messages" in doc:
+            return "openai-chat"
         return None
     if isinstance(doc, list):
         dicts = [x for x in doc if isinstance(x, dict)]
