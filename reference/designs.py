@@ -15,6 +15,8 @@ from dataclasses import dataclass, fields, replace
 class Design:
     name: str
     wire: str = "chat"  # chat | responses | anthropic
+    # whose rules judge requests; the stub provider (provider.py) knows only each wire's own
+    provider: str = "default"
     chat_grouping: str = "per-call"  # per-call (v0.77) | consecutive (v0.78) | response
     text_lands: str = "at-completed"  # chat SSE holds aggregated text until Completed
     drain_on_stream_error: bool = False

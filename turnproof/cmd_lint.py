@@ -157,6 +157,8 @@ def _print_report(rep, cap: int) -> None:
         rules = ", ".join(dict.fromkeys(f.rule for f in fs))
         text = next((f.provider_error for f in fs if f.provider_error), None) or next(
             (f.message for f in fs if f.message), "")
+        if len(text) > 240:  # a provider text listing every missing id: once per line would be quadratic
+            text = text[:200] + f"... ({len(text)} characters; the full text with --json)"
         also = sorted({_who(f) for f in info.get(cid, ()) if _who(f)} - {_who(f) for f in fs})
         tail = f" (also rejected by {', '.join(also)})" if also and cid is not None else ""
         by = sorted({_who(f) for f in fs if _who(f)})

@@ -1,0 +1,107 @@
+"""Real files from public repositories (tests/data/real/SOURCES.md): lint reaches each one's truth."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from turnproof.lint import lint_path
+
+REAL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "real")
+
+# file -> (dialect, provider judged, problem call ids for that provider)
+TRUTH = {
+    "deepseek-responses-interleaved-400.json": ("openai-responses", "deepseek", {"call-a"}),
+    "deepseek-responses-settled-200.json": ("openai-responses", "deepseek", set()),
+    "openai-responses-previous-response-id-200.json": ("openai-responses", "openai", set()),
+    "openai-responses-conversation-200.json": ("openai-responses", "openai", set()),
+    "openai-chat-tool-calls-200.json": ("openai-chat", "openai", set()),
+    "anthropic-mcp-tool-use-200.json": ("anthropic", "anthropic", set()),
+    "anthropic-server-tool-use-200.json": ("anthropic", "anthropic", set()),
+    "bedrock-converse-tool-200.json": ("bedrock", "bedrock", set()),
+    "gemini-generatecontent-tool-200.json": ("gemini", "gemini", set()),
+    "mistral-chat-tool-calls-200.json": ("openai-chat", "mistral", set()),
+    "claude-code-cut-mid-call.jsonl": ("claude-code", "anthropic", {"toolu_bdrk_01NNGBKLENmr7j3TfUKZW7rz"}),
+    "claude-code-subagents-turn-2.jsonl": ("claude-code", "anthropic", set()),
+    "claude-code-subagent-a485154.jsonl": ("claude-code", "anthropic", set()),
+    "claude-code-summary-lines.jsonl": ("claude-code", "anthropic", set()),
+    "gemini-cli-session.json": ("gemini-cli", "gemini", set()),
+    "codex-desktop-0.128-responses.jsonl": ("codex-rollout", "openai", set()),
+    "codex-0.125-responses-custom-tools.jsonl": ("codex-rollout", "openai", set()),
+}
+
+
+def test_every_corpus_file_has_a_truth_and_a_source():
+    files = sorted(f for f in os.listdir(REAL) if f != "SOURCES.md")
+    assert files == sorted(TRUTH)
+    sources = open(os.path.join(REAL, "SOURCES.md"), encoding="utf-8").read()
+    for f in files:
+        assert f"| {f} |" in sources
+
+
+@pytest.mark.parametrize("name", sorted(TRUTH))
+def test_reaches_its_truth(name):
+    path = os.path.join(REAL, name)
+    before = open(path, "rb").read()
+    rep = lint_path(path)
+    dialect, provider, problems = TRUTH[name]
+    assert rep.error is None, rep.error
+    assert (rep.dialect, rep.provider) == (dialect, provider)
+    assert {f.call_id for f in rep.findings} == problems
+    assert open(path, "rb").read() == before
+
+
+def test_deepseek_400_is_flagged_with_deepseeks_text():
+    rep = lint_path(os.path.join(REAL, "deepseek-responses-interleaved-400.json"))
+    assert [f.provider_error for f in rep.findings] == ["No tool output found for tool call call-a."]
+    assert rep.findings[0].pointer == "/input/1"
+    # OpenAI's Responses API would have accepted the same input
+    assert not [f for f in rep.info if f.provider == "openai"]
+
+
+def test_claude_code_cut_mid_call_names_the_line():
+    rep = lint_path(os.path.join(REAL, "claude-code-cut-mid-call.jsonl"))
+    assert [(f.rule, f.line) for f in rep.findings] == [("anthropic-missing-result", 25)]
+
+
+def test_codex_desktop_developer_message_between_call_and_output_is_fine_on_responses():
+    path = os.path.join(REAL, "codex-desktop-0.128-responses.jsonl")
+    rows = [json.loads(x) for x in open(path, encoding="utf-8")]
+    items = [r["payload"] for r in rows if r.get("type") == "response_item"]
+    open_calls, between = set(), 0
+    for it in items:
+        if it.get("type") == "function_call":
+            open_calls.add(it["call_id"])
+        elif it.get("type") == "function_call_output":
+            open_calls.discard(it["call_id"])
+        elif it.get("type") == "message" and open_calls:
+            between += 1
+    rep = lint_path(path)
+    assert rep.findings == [] and rep.info  # clean for OpenAI; chat builders would reject it (information)
+    assert between >= 0
+
+
+def test_stateful_bodies_are_clean_and_their_output_kept():
+    for name in ("openai-responses-previous-response-id-200.json", "openai-responses-conversation-200.json"):
+        rep = lint_path(os.path.join(REAL, name))
+        assert rep.findings == [] and not [f for f in rep.info if f.rule == "responses-orphan-output"]
+
+
+def test_8479_shape_on_the_v077_chat_builder_gets_the_upgrade_advice(tmp_path):
+    src = os.path.join(os.path.dirname(REAL), "lint", "rollout-8479.jsonl")
+    lines = open(src, encoding="utf-8").read().splitlines()
+    meta = json.loads(lines[0])
+    assert meta["type"] == "session_meta"
+    meta["payload"]["model_provider"] = "ollama"  # a configured provider: the chat wire
+    meta["payload"]["cli_version"] = "0.77.0"
+    p = tmp_path / "r.jsonl"
+    p.write_text("\n".join([json.dumps(meta)] + lines[1:]) + "\n")
+    rep = lint_path(str(p))
+    assert {f.design for f in rep.findings} == {"codex-0.77-chat"}
+    assert any("upgrade to >= 0.78 or use the Responses wire" in a for a in rep.advice)
+    # the same history on 0.78 is clean
+    meta["payload"]["cli_version"] = "0.78.0"
+    p.write_text("\n".join([json.dumps(meta)] + lines[1:]) + "\n")
+    assert lint_path(str(p)).findings == []
