@@ -64,7 +64,7 @@ def check_design(design: Design, params: Params, progress: Callable | None = Non
 def matrix_rows() -> list[tuple[str, str | None]]:
     """Every named design on its own wire, and turnproof-proposed on every other wire."""
     rows: list = [(n, None) for n in NAMED]
-    rows += [("turnproof-proposed", w) for w in WIRES if w != NAMED["turnproof-proposed"].wire]
+    rows += [("turnproof-proposed", w) for w in ("chat", "responses", "anthropic") if w != NAMED["turnproof-proposed"].wire]
     return rows
 
 

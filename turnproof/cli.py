@@ -56,7 +56,8 @@ def _debug_option(p: argparse.ArgumentParser, default: object) -> None:
                    help="on an internal error, print the Python traceback")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """With ``only``, only that subcommand's module is imported (lint must not pay for z3 and networkx)."""
     parser = _Parser(prog="turnproof", description="Does every tool call get its result before the next request?")
     parser.add_argument("--version", action="version", version=f"turnproof {__version__}")
     _debug_option(parser, False)
@@ -64,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (modname, help_) in COMMANDS.items():
         p = sub.add_parser(name, help=help_, description=help_)
         _debug_option(p, argparse.SUPPRESS)  # after the subcommand too; keeps a --debug given before it
+        if only is not None and name != only:
+            continue
         try:
             mod = importlib.import_module(modname)
         except ModuleNotFoundError as e:
@@ -118,7 +121,8 @@ class _PipeSafe:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    first = next((a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")), None)
+    parser = build_parser(first if first in COMMANDS else None)
     args = parser.parse_args(argv)
     if not args.command:
         parser.print_help()

@@ -428,7 +428,9 @@ def _v_responses(items: list, base: str, path: str) -> None:
             cid = it.get("call_id", it.get("id") if t == "local_shell_call" else None)
             ids.call(_sid(cid, path, p, "call_id"), p)
         elif _output_type(t):
-            ids.result(_sid(it.get("call_id"), path, p, "call_id"))
+            cid = it.get("call_id")
+            if cid not in (None, ""):  # a missing call_id is left to the provider judge and repair
+                ids.result(_sid(cid, path, p, "call_id"))
 
 
 def _v_anthropic(msgs: list, base: str, path: str) -> None:
