@@ -170,7 +170,7 @@ def test_text_output_one_line_per_finding(capsys):
 
 def test_json_document_has_the_promised_shape(capsys):
     code, doc = lint_json(capsys, os.path.join(DATA, "rollout-crash-partial.jsonl"), os.path.join(DATA, "chat-8479.json"))
-    assert code == 1 and list(doc) == ["files"]
+    assert code == 1 and list(doc)[-1] == "files"
     roll, chat = doc["files"]
     assert set(roll) == {"path", "dialect", "findings", "builders", "provider", "info"}
     assert set(chat) == {"path", "dialect", "findings", "provider", "info"}
