@@ -284,7 +284,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(400, error_body(rejections[0]))
             return
         k, reply = p.take_reply()
-        self._record(body, wire, 200 if reply.end != "http500" else 500, reply=k)
+        entry = self._record(body, wire, 200 if reply.end != "http500" else 500, reply=k)
         if reply.end == "http500":
             self._json(500, {"error": {"message": "The server had an error while processing your request.",
                                        "type": "server_error", "param": None, "code": None}})
@@ -304,6 +304,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._stream_responses(reply, k, tools)
         except (BrokenPipeError, ConnectionResetError):
             pass
+        entry["t_end"] = time.time()  # when the stream was over (ended, dropped or abandoned)
 
     def _hold(self, reply: Reply) -> None:
         if reply.wait_tools:
