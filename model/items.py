@@ -11,9 +11,11 @@ tuple ``(kind, call_id, tag)``:
 - ``("output", id, tag)``       its output (FunctionCallOutput / CustomToolCallOutput)
 
 ``tag`` is opaque to every function in model/ except for outputs, where the tags in ORIGINS say
-where a result came from. lint and repair put the source position of a real item in ``tag``; the
-model puts the origin. Call ids are ints in the model (rendered ``call_1`` / ``toolu_1`` on the
-wire) and strings in real files.
+where a result came from, and for texts, where EMPTY marks an assistant message with empty content
+(any other text differs from every text: what the chat builder's repeated-text skip compares).
+lint and repair put the source position of a real item in ``tag``; the model puts the origin.
+Call ids are ints in the model (rendered ``call_1`` / ``toolu_1`` on the wire) and strings in
+real files.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ ORIGINS = (OK, USER_ABORT, CODEX_ABORTED, SYNTHETIC)
 MADE_UP = frozenset((CODEX_ABORTED, SYNTHETIC))
 
 ASSISTANT_SIDE = frozenset((REASONING, TEXT, CALL))
+
+# A text's tag: an empty assistant message (sse/chat.rs makes one of `"content": ""`)
+EMPTY = ""
 
 Item = tuple  # (kind, call_id | None, tag)
 
@@ -72,6 +77,8 @@ def show(item: Item) -> str:
         return f"C{cid}"
     if kind == OUTPUT:
         return f"O{cid}" if tag == OK else f"O{cid}({tag})"
+    if kind == TEXT and tag == EMPTY:
+        return "T(empty)"
     return {USER: "U", REASONING: "R", TEXT: "T"}.get(kind, kind)
 
 

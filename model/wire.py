@@ -10,6 +10,9 @@
     * ``response``    (turnproof-proposed): every assistant-side run (text, reasoning, calls with
       nothing between them) is one assistant message, text as its content.
   Reasoning travels with the assistant message it precedes and is never a message of its own.
+  The two Codex groupings skip an assistant text equal to the last assistant text they emitted
+  (requests/chat.rs rust-v0.77.0 and rust-v0.78.0 :175-182); the model's texts all differ except
+  empty ones (items.EMPTY), so only a repeated empty message is skipped.
 - ``responses`` (OpenAI Responses): the items are sent as they are (`input`).
 - ``anthropic`` (Messages): consecutive assistant-side items form one assistant message of
   ``text`` / ``tool_use`` blocks; consecutive user messages and outputs form one user message of
@@ -33,7 +36,7 @@ files (lint) with the same code.
 
 from __future__ import annotations
 
-from .items import CALL, OUTPUT, REASONING, TEXT, USER, wire_id
+from .items import CALL, EMPTY, OUTPUT, REASONING, TEXT, USER, wire_id
 
 WIRES = ("chat", "responses", "anthropic", "gemini", "bedrock")
 GROUPINGS = ("per-call", "consecutive", "response")
@@ -50,6 +53,8 @@ def _content(item: tuple) -> str:
     if kind == OUTPUT:
         t = _OUTPUT_TEXT.get(tag) if isinstance(tag, str) else None
         return t if t is not None else f"result of {cid}"
+    if kind == TEXT and tag == EMPTY:
+        return ""
     return _ITEM_TEXT.get(kind, "")
 
 
@@ -61,6 +66,7 @@ def build_chat(items: tuple, grouping: str, provider: str | None = None) -> list
         return _build_chat_split(items)
     msgs: list[dict] = [{"role": "system", "content": SYSTEM}]
     last_run_msg = None  # grouping=response: the assistant message of the current run
+    last_text = None  # per-call / consecutive: the last assistant text emitted (EMPTY, or a unique text)
     for it in items:
         kind, cid = it[0], it[1]
         if kind == REASONING:
@@ -84,6 +90,11 @@ def build_chat(items: tuple, grouping: str, provider: str | None = None) -> list
                 prev["content"] = _content(it) if prev.get("content") is None \
                     else prev["content"] + "\n" + _content(it)
                 continue
+            key = it[2] if it[2] == EMPTY else object()  # every text but an empty one is new
+            if grouping != "response":
+                if key == last_text:
+                    continue  # chat.rs skips an assistant text equal to the last one
+                last_text = key
             msgs.append({"role": "assistant", "content": _content(it)})
             last_run_msg = msgs[-1]
         elif kind == OUTPUT:

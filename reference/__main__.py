@@ -77,7 +77,8 @@ def scenario(a) -> tuple[list, dict]:
     first += [("finish",), ("closed",)] if a.close_early else [("completed",)]
     responses = [first]
     if a.close_early:  # the retry answers with the same calls, completed this time
-        responses.append([e for e in first if e[0] not in ("finish", "closed")] + [("completed",)])
+        responses.append([e if e[0] != "text" else ("text", "I ran the commands again.")
+                          for e in first if e[0] not in ("finish", "closed")] + [("completed",)])
     return responses, {"shell": Tool("shell", delay=a.tool_delay, parallel_safe=a.parallel)}
 
 

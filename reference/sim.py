@@ -36,6 +36,7 @@ class Sim:
         self.session: Session | None = None
         self.sched: ControlledScheduler | None = None
         self.down = False
+        self.texts = 0
 
     def _new(self, factory) -> Session:
         self.sched = ControlledScheduler()
@@ -131,7 +132,10 @@ class Sim:
             cid = self._cid(self.next_id)
             self.next_id += 1
             return ("tool_call", cid, "shell", {"command": ["echo", cid]})
-        return {"StreamReasoning": ("reasoning", "planning the change"), "StreamText": ("text", "Running the checks."),
+        if action == "StreamText":  # every text differs (the chat builder skips a repeated one)
+            self.texts += 1
+            return ("text", f"Running the checks ({self.texts}).")
+        return {"StreamReasoning": ("reasoning", "planning the change"),
                 "StreamCompleted": ("completed",), "StreamError": ("error", "stream disconnected"),
                 "StreamClosed": ("closed",)}[action]
 

@@ -6,7 +6,8 @@
   ``per-call`` (v0.77) gives each call its own assistant message; ``consecutive`` (v0.78
   push_tool_call_message) appends a call to the previous message if that is an assistant message
   with null content and tool_calls; ``response`` puts a whole assistant-side run (text and calls)
-  into one assistant message.
+  into one assistant message. The two Codex groupings skip an assistant text equal to the last
+  assistant text they emitted (requests/chat.rs rust-v0.78.0:175-182).
 - responses (`input`): the items as they are.
 - anthropic (Messages): runs of assistant-side items become one assistant message of text and
   tool_use blocks; runs of user messages and outputs one user message of tool_result and text
@@ -30,6 +31,7 @@ def _tool_call(it: dict) -> dict:
 def build_chat(history: list, grouping: str) -> list:
     msgs: list = [{"role": "system", "content": SYSTEM_PROMPT}]
     run_msg = None  # grouping=response: the assistant message collecting the current run
+    last_text = None  # per-call / consecutive: the last assistant text emitted
     for it in history:
         t = it.get("type")
         if t == "reasoning":
@@ -51,7 +53,10 @@ def build_chat(history: list, grouping: str) -> list:
             prev = msgs[-1]
             if grouping == "response" and prev is run_msg:
                 prev["content"] = text_of(it) if prev["content"] is None else prev["content"] + "\n" + text_of(it)
+            elif grouping != "response" and text_of(it) == last_text:
+                continue  # chat.rs skips an assistant text equal to the last one
             else:
+                last_text = text_of(it) if grouping != "response" else None
                 msgs.append({"role": "assistant", "content": text_of(it)})
                 run_msg = msgs[-1]
         else:

@@ -65,7 +65,9 @@ def abstract(payload: dict) -> tuple:
     if payload.get("type") == "reasoning":
         return I.reasoning()
     if payload.get("type") == "message":
-        return I.user() if payload.get("role") == "user" else I.text()
+        if payload.get("role") == "user":
+            return I.user()
+        return I.text(I.EMPTY) if RI.text_of(payload) == "" else I.text()
     raise ValueError(f"not a history item: {payload}")
 
 

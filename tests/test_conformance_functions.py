@@ -23,20 +23,22 @@ ORIGIN_TEXT = {I.OK: "done", I.USER_ABORT: "Wall time: 0.1 seconds\naborted by u
                I.CODEX_ABORTED: RI.ABORTED, I.SYNTHETIC: RI.SYNTHETIC}
 
 item = st.one_of(
-    st.just(("user",)), st.just(("reasoning",)), st.just(("text",)),
+    st.just(("user",)), st.just(("reasoning",)), st.just(("text",)), st.just(("empty",)),
     st.tuples(st.just("call"), st.integers(1, 4)),
     st.tuples(st.just("output"), st.integers(1, 4), st.sampled_from(list(ORIGIN_TEXT))),
 )
 
 
-def concrete(spec: tuple, wire: str) -> dict:
+def concrete(spec: tuple, wire: str, n: int = 0) -> dict:
     kind = spec[0]
     if kind == "user":
         return RI.user("u")
     if kind == "reasoning":
         return RI.reasoning("r")
-    if kind == "text":
-        return RI.assistant("t")
+    if kind == "text":  # every text differs, as the model's do; only empty ones repeat
+        return RI.assistant(f"t{n}")
+    if kind == "empty":
+        return RI.assistant("")
     cid = I.wire_id(spec[1], wire)
     return RI.call(cid) if kind == "call" else RI.output(cid, ORIGIN_TEXT[spec[2]])
 
@@ -44,7 +46,7 @@ def concrete(spec: tuple, wire: str) -> dict:
 @settings(max_examples=400, deadline=None)
 @given(st.lists(item, max_size=12), st.sampled_from(["none", "codex", "ours"]))
 def test_normalization_agrees(specs, mode):
-    hist = [concrete(s, "chat") for s in specs]
+    hist = [concrete(s, "chat", n) for n, s in enumerate(specs)]
     model_hist = tuple(abstract(h) for h in hist)
     assert tuple(abstract(h) for h in ref_normalize(hist, mode)) == model_normalize(model_hist, mode)
 
@@ -55,7 +57,7 @@ def test_normalization_agrees(specs, mode):
                                                      ("anthropic", None)]))
 def test_request_verdicts_agree(specs, wire_grouping):
     wire, grouping = wire_grouping
-    hist = [concrete(s, wire) for s in specs]
+    hist = [concrete(s, wire, n) for n, s in enumerate(specs)]
     model_hist = tuple(abstract(h) for h in hist)
     want = model_judge(wire, build_request(model_hist, wire, grouping or "consecutive"))
     got = ref_judge(wire, build(hist, wire, grouping or "consecutive"))

@@ -76,3 +76,30 @@ def test_judges_survive_malformed_bodies():
     judge_chat([{"role": "assistant", "tool_calls": 7}, {"role": "assistant", "tool_calls": "abc"}, "x"])
     judge_anthropic([{"role": "assistant", "content": [1, "x", {"type": "tool_use"}]}, None])
     judge_gemini([{"role": "model", "parts": "x"}, 5])
+
+
+def test_chat_builder_skips_a_repeated_empty_text_only():
+    # requests/chat.rs :175-182 skips an assistant text equal to the last one emitted; the model's
+    # texts all differ except empty ones
+    E = I.text(I.EMPTY)
+    hist = (U, C(1), E, O(1), U, C(2), E, O(2))
+    for grouping in ("per-call", "consecutive"):
+        msgs = build_request(hist, "chat", grouping)
+        assert [m.get("content") for m in msgs if m["role"] == "assistant"] == [None, "", None], grouping
+        # the first empty message splits call_1 from its result; the repeated one is skipped
+        assert [r.call_ids for r in judge_chat(msgs)] == [("call_1",), ("call_1",)]
+    msgs = build_request((U, T, O(1), T), "chat", "consecutive")
+    assert [m["content"] for m in msgs if m["role"] == "assistant"] == ["assistant text", "assistant text"]
+    msgs = build_request(hist, "chat", "response")  # ours: the empty text is the run's content
+    assert judge_chat(msgs) == []
+
+
+def test_reference_chat_builder_skips_a_repeated_text():
+    from turnproof.reference import items as RI
+    from turnproof.reference.wire import build_chat
+    hist = [RI.user("go"), RI.assistant("same"), RI.call("c1"), RI.output("c1", "ok"), RI.assistant("same"),
+            RI.assistant("other")]
+    assert [m["content"] for m in build_chat(hist, "consecutive") if m["role"] == "assistant"] == \
+        ["same", None, "other"]
+    assert [m["content"] for m in build_chat(hist, "response") if m["role"] == "assistant"] == \
+        ["same", "same\nother"]  # ours skips nothing

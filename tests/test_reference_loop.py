@@ -177,3 +177,4 @@ def test_chat_calls_start_when_the_stream_finishes(tmp_path):
     s = run("codex-0.78-chat", str(tmp_path / "r.jsonl"), [calls(["ls"], ["pwd"]) + [("completed",)]])
     acts = [a for a, _ in s.log]
     assert acts[:4] == ["UserMessage", "SendRequest", "StreamToolCall", "StreamToolCall"]
+
