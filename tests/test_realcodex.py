@@ -16,6 +16,7 @@ import urllib.parse
 
 import pytest
 
+from realcodex_util import codex  # noqa: F401  (fixture)
 from turnproof.cli import main
 from turnproof.model.provider import CHAT_MISSING
 from turnproof.realcodex.provider import Call, Reply, ScriptedProvider, Text
@@ -95,21 +96,6 @@ def test_provider_responses_rejects_a_call_without_output(provider):
 
 
 # ---- the real binary ---------------------------------------------------------------------------
-
-@pytest.fixture(scope="session")
-def codex():
-    from turnproof.realcodex.binary import Unavailable, ensure_codex, registry_reachable
-
-    def get(version: str) -> str:
-        try:
-            return ensure_codex(version)
-        except Unavailable as e:
-            why = registry_reachable()
-            if why:
-                pytest.skip(f"codex-cli {version}: {why}")
-            raise AssertionError(f"codex-cli {version} cannot be had although npm reaches the registry: {e}")
-    return get
-
 
 def _reproduce(capsys, tmp_path, scenario: str, version: str) -> tuple:
     rc = main(["reproduce", scenario, "--codex", version, "--dir", str(tmp_path)])

@@ -285,6 +285,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         k, reply = p.take_reply()
         entry = self._record(body, wire, 200 if reply.end != "http500" else 500, reply=k)
+        entry["end"] = reply.end
         if reply.end == "http500":
             self._json(500, {"error": {"message": "The server had an error while processing your request.",
                                        "type": "server_error", "param": None, "code": None}})
