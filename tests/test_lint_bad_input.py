@@ -93,9 +93,10 @@ def test_repair_refuses_request_bodies_and_missing_files(capsys, tmp_path):
     code, out, err = run(capsys, "repair", good, "-o", good)
     assert code == 2 and "--in-place" in err
     (tmp_path / "adir").mkdir()
-    for target in (tmp_path / "adir", tmp_path / "nodir" / "o.jsonl"):
+    for target, why in ((tmp_path / "adir", "not a regular file (a directory)"),
+                        (tmp_path / "nodir" / "o.jsonl", "cannot write")):
         code, out, err = run(capsys, "repair", good, "-o", target)
-        assert code == 2 and f"{target}: cannot write" in err and len(err.splitlines()) == 1
+        assert code == 2 and f"{target}: {why}" in err and len(err.splitlines()) == 1
     assert sorted(os.listdir(tmp_path)) == ["adir", "body.json", "r.jsonl"]
     code, out, err = run(capsys, "lint", tmp_path / "missing.jsonl")
     assert code == 2 and "cannot read" in err and len(err.splitlines()) == 1

@@ -9,8 +9,8 @@ lists (or bodies); a repaired Responses document is written back as indented JSO
 from __future__ import annotations
 
 import json
+import math
 import os
-import shutil
 import sys
 import time
 
@@ -21,7 +21,8 @@ from turnproof.jsondoc import document
 from turnproof.exitcodes import EXIT_OK, EXIT_USAGE as EXIT_INPUT, EXIT_VIOLATED as EXIT_FINDINGS, UsageError
 from turnproof.lint import DEFAULT_MAX_LINE, DIALECTS, FileReport, LintError, expand, lint_path, sniff
 from turnproof.lint.bodies import detect, load_document
-from turnproof.lint.repair import backup_path, repair_in_place, repair_responses, repair_to, write_document
+from turnproof.lint.repair import (document_bytes, repair_in_place, repair_responses, repair_to, replace_in_place,
+                                   write_document)
 
 
 
@@ -66,10 +67,22 @@ def _common(p) -> None:
     p.add_argument("--progress", action="store_true", help="report progress on stderr (default: when it is a terminal)")
 
 
+MAX_LINE_MB_CAP = 1 << 20  # 1 TiB: beyond any file, and still an int
+
+
 def _max_line(args) -> int:
-    if not args.max_line_mb > 0:
-        raise UsageError("--max-line-mb must be positive")
-    return int(args.max_line_mb * (1 << 20))
+    mb = args.max_line_mb
+    if not (math.isfinite(mb) and mb > 0):
+        raise UsageError(f"--max-line-mb must be a positive number of MiB, not {mb}")
+    n = int(min(mb, MAX_LINE_MB_CAP) * (1 << 20))
+    if n < 1:
+        raise UsageError(f"--max-line-mb {mb} is less than a byte")
+    return n
+
+
+def _read_all(path: str, max_line: int) -> bytes:
+    with open(path, "rb") as f:
+        return f.read(max_line + 1)
 
 
 # ---- lint --------------------------------------------------------------------------------------
@@ -209,22 +222,22 @@ def run_repair(args) -> int:
     prog.start(path)
     cb = prog if prog.enabled else None
     try:
+        if not args.in_place and os.path.exists(args.output) and os.path.samefile(args.output, path):
+            raise UsageError(f"{args.output}: is the input file; use --in-place to repair it in place")
         if doc is not None:
-            if not args.in_place and os.path.exists(args.output) and os.path.samefile(args.output, path):
-                raise UsageError(f"{args.output}: is the input file; use --in-place to repair it in place")
             new, edits = repair_responses(doc, path)  # any LintError comes before anything is written
+            # nothing to repair: the bytes as they were, not the document re-serialized
+            data = document_bytes(new, path) if edits else None
             target, backup = (path if args.in_place else args.output), None
-            if args.in_place and edits:
-                backup = backup_path(path)
-                shutil.copy2(path, backup)
-            if edits or not args.in_place:
-                write_document(target, new)
+            if args.in_place:
+                if edits:
+                    backup = replace_in_place(path, lambda w: w.write(data), lambda staged: False)
+            else:
+                write_document(target, data if data is not None else _read_all(path, max_line), like=path)
         elif args.in_place:
             edits, backup = repair_in_place(path, max_line, cb)
             target = path
         else:
-            if os.path.exists(args.output) and os.path.samefile(args.output, path):
-                raise UsageError(f"{args.output}: is the input file; use --in-place to repair it in place")
             edits = repair_to(path, args.output, max_line, cb)
             backup, target = None, args.output
     except LintError as e:

@@ -17,19 +17,19 @@ items are the model's items one for one, entries pairing ignores stay where they
 result says so in its output text (the API refuses unknown fields), and the document is written
 back as indented JSON.
 
-Output is written to a temporary file in the target's directory, fsynced, then renamed over the
-target, so a reader sees the old file or the new one, never half of either; on any error the
-temporary file is removed and nothing is written.
+Output is written as turnproof.fileio writes: a temporary file beside the target, fsynced, with
+the target's owner, group and mode, renamed over it (a device or other non-regular target is
+refused, a symbolic link followed); with --in-place the original is first kept as a backup
+(a hard link, so complete or absent). On any error nothing is written.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 
+from turnproof import fileio
 from turnproof.model.items import CALL, OUTPUT, REASONING, SYNTHETIC, TEXT, USER
 from turnproof.model.normalize import normalize_ours_report
 from turnproof.model.provider import CALL_TYPES as RESP_CALLS, OUTPUT_TYPES as RESP_OUTPUTS
@@ -134,88 +134,75 @@ def _region(path: str, lines: list, items: tuple, w, edits: list) -> int:
     return written
 
 
+def _write_rollout(path: str, max_line: int, progress, edits: list):
+    def write(w) -> None:
+        reader = RolloutReader(path, max_line, keep_lines=True, progress=progress)
+        written = 0
+        for ch in reader.chunks():
+            written += _region(path, ch.lines, ch.items, w, edits)
+        if not written:  # a rollout of blank lines is not a session: lint refuses it
+            raise LintError(f"{path}: no line survives the repair (only torn lines); nothing to write")
+    return write
+
+
+def _lint_error(out_path: str, e: OSError) -> LintError:
+    return LintError(f"{out_path}: cannot write: {e.strerror or e}")
+
+
 def repair_to(path: str, out_path: str, max_line: int = DEFAULT_MAX_LINE, progress=None) -> list[Edit]:
-    """Write the repaired rollout to ``out_path`` atomically; return the edits made."""
-    reader = RolloutReader(path, max_line, keep_lines=True, progress=progress)
+    """Write the repaired rollout to ``out_path`` atomically (turnproof.fileio); return the edits made."""
     edits: list[Edit] = []
-    d = os.path.dirname(os.path.abspath(out_path))
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".turnproof-repair-", suffix=".tmp", dir=d)
-    except OSError as e:
-        raise LintError(f"{out_path}: cannot write: {e.strerror or e}") from None
-    try:
-        with os.fdopen(fd, "wb") as w:
-            try:
-                written = 0
-                for ch in reader.chunks():
-                    written += _region(path, ch.lines, ch.items, w, edits)
-                if not written:  # a rollout of blank lines is not a session: lint refuses it
-                    raise LintError(f"{path}: no line survives the repair (only torn lines); nothing to write")
-                w.flush()
-                os.fsync(w.fileno())
-            except OSError as e:  # the reader's own errors are LintErrors already: this is the writing
-                raise LintError(f"{out_path}: cannot write: {e.strerror or e}") from None
-        try:
-            shutil.copymode(path, tmp)
-        except OSError:
-            pass
-        try:
-            if os.path.isdir(out_path):
-                raise IsADirectoryError(21, "is a directory")
-            os.replace(tmp, out_path)
-        except OSError as e:
-            raise LintError(f"{out_path}: cannot write: {e.strerror or e}") from None
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_dir(d)
+        fileio.atomic_write(out_path, _write_rollout(path, max_line, progress, edits), like=path)
+    except fileio.UnsafePath as e:
+        raise LintError(str(e)) from None
+    except OSError as e:  # the reader's own errors are LintErrors already: this is the writing
+        raise _lint_error(out_path, e) from None
     return edits
 
 
-def _fsync_dir(d: str) -> None:
-    try:
-        fd = os.open(d, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+def replace_in_place(path: str, write, unchanged) -> str | None:
+    """Rewrite ``path`` itself: stage the new bytes beside it, keep the original as a backup, rename.
 
-
-def backup_path(path: str) -> str:
-    cand = path + ".bak"
-    n = 1
-    while os.path.exists(cand):
-        cand = f"{path}.bak{n}"
-        n += 1
-    return cand
+    A symbolic link is followed (the file it points to is repaired, its backup beside it). Owner,
+    group and mode are kept. A file with other hard links is refused (they would keep the old
+    bytes), and so is one that changed while it was being repaired (a session still being
+    written). ``unchanged(staged)`` True: nothing to do, nothing written. Returns the backup path.
+    """
+    try:
+        real, st = fileio.resolve_output(path)
+        if st is None:
+            raise LintError(f"{path}: no such file")
+        if st.st_nlink > 1:
+            raise LintError(f"{path}: has {st.st_nlink} hard links, which would keep the unrepaired file; "
+                            "write the repair elsewhere with -o")
+        staged, real = fileio.stage(path, write)
+        try:
+            if unchanged(staged):
+                fileio.discard(staged)
+                return None
+            now = os.stat(real)
+            if (now.st_ino, now.st_size, now.st_mtime_ns) != (st.st_ino, st.st_size, st.st_mtime_ns):
+                raise LintError(f"{path}: changed while it was being repaired (is a session still writing it?); "
+                                "nothing written")
+            backup = fileio.atomic_backup(real)
+            fileio.commit(staged, path)
+        except BaseException:
+            fileio.discard(staged)
+            raise
+        return backup
+    except fileio.UnsafePath as e:
+        raise LintError(str(e)) from None
+    except OSError as e:
+        raise _lint_error(path, e) from None
 
 
 def repair_in_place(path: str, max_line: int = DEFAULT_MAX_LINE, progress=None) -> tuple[list[Edit], str | None]:
     """Repair ``path`` itself; the original is kept at the returned backup path (None: nothing to do)."""
-    d = os.path.dirname(os.path.abspath(path))
-    fd, staged = tempfile.mkstemp(prefix=".turnproof-staged-", suffix=".tmp", dir=d)
-    os.close(fd)
-    try:
-        edits = repair_to(path, staged, max_line, progress)
-        if not edits and _same_bytes(path, staged):
-            return edits, None
-        backup = backup_path(path)
-        shutil.copy2(path, backup)
-        with open(backup, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(staged, path)
-        _fsync_dir(d)
-        return edits, backup
-    finally:
-        if os.path.exists(staged):
-            os.unlink(staged)
+    edits: list[Edit] = []
+    backup = replace_in_place(path, _write_rollout(path, max_line, progress, edits),
+                              lambda staged: not edits and _same_bytes(path, staged))
+    return edits, backup
 
 
 def _same_bytes(a: str, b: str) -> bool:
@@ -295,24 +282,20 @@ def repair_responses(doc: object, path: str) -> tuple[object, list[Edit]]:
     return doc, edits
 
 
-def write_document(out_path: str, doc: object) -> None:
-    """Write a JSON document (indented) atomically: temporary file, fsync, rename."""
-    data = (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-    d = os.path.dirname(os.path.abspath(out_path))
+def document_bytes(doc: object, path: str) -> bytes:
+    """A repaired JSON document as indented JSON; NaN and Infinity, which no provider accepts, are refused."""
     try:
-        if os.path.isdir(out_path):
-            raise IsADirectoryError(21, "is a directory")
-        fd, tmp = tempfile.mkstemp(prefix=".turnproof-repair-", suffix=".tmp", dir=d)
-        try:
-            with os.fdopen(fd, "wb") as w:
-                w.write(data)
-                w.flush()
-                os.fsync(w.fileno())
-            os.replace(tmp, out_path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        return (json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
+    except ValueError:
+        raise LintError(f"{path}: holds NaN or Infinity, which is not JSON and no provider accepts; "
+                        "not repaired") from None
+
+
+def write_document(out_path: str, data: bytes, like: str | None = None) -> None:
+    """Write a document's bytes atomically (turnproof.fileio)."""
+    try:
+        fileio.write_bytes(out_path, data, like)
+    except fileio.UnsafePath as e:
+        raise LintError(str(e)) from None
     except OSError as e:
-        raise LintError(f"{out_path}: cannot write: {e.strerror or e}") from None
-    _fsync_dir(d)
+        raise _lint_error(out_path, e) from None
