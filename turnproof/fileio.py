@@ -226,13 +226,32 @@ def write_bytes(path: str, data: bytes, like: str | None = None) -> str:
     return atomic_write(path, lambda f: f.write(data), like)
 
 
+def _backup_names(real: str):
+    n = 0
+    while True:
+        yield real + (".bak" if n == 0 else f".bak{n}")
+        n += 1
+
+
+def linked_backup(real: str) -> str | None:
+    """A backup of ``real`` that is ``real`` itself (a hard link): left by a run killed before its rename."""
+    for bak in _backup_names(real):
+        if not os.path.lexists(bak):
+            return None
+        try:
+            if os.path.samefile(bak, real) and not os.path.islink(bak):
+                return bak
+        except OSError:
+            pass
+
+
 def atomic_backup(real: str) -> str:
     """Keep the current ``real`` as ``real.bak`` (or ``.bak1``, ...): complete or absent, never partial."""
     d = os.path.dirname(real)
-    n = 0
-    while True:
-        bak = real + (".bak" if n == 0 else f".bak{n}")
-        n += 1
+    old = linked_backup(real)
+    if old is not None:
+        return old
+    for bak in _backup_names(real):
         if os.path.lexists(bak):
             continue
         try:

@@ -173,7 +173,7 @@ def replace_in_place(path: str, write, unchanged) -> str | None:
         real, st = fileio.resolve_output(path)
         if st is None:
             raise LintError(f"{path}: no such file")
-        if st.st_nlink > 1:
+        if st.st_nlink > 1 + (fileio.linked_backup(real) is not None):
             raise LintError(f"{path}: has {st.st_nlink} hard links, which would keep the unrepaired file; "
                             "write the repair elsewhere with -o")
         staged, real = fileio.stage(path, write)
