@@ -48,6 +48,38 @@ def test_8479_passes_on_codex_078(tmp_path, capsys):
     assert "REJECTED" not in out and "ok: every request was accepted" in out
 
 
+CRASHER = """import os, sys
+if "--pause-lines" in sys.argv and {which!r} in sys.argv:
+    os.write(2, b"Traceback (most recent call last):\\nFileNotFoundError: the session file\\n")
+    os._exit(1)
+"""
+
+
+@pytest.mark.parametrize("which", ["run", "resume"])
+def test_a_child_that_crashes_fails_the_run(tmp_path, capsys, monkeypatch, which):
+    """Issue 14.1: crashed children once made `reproduce` print "ok" and exit 0."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(CRASHER.format(which=which))
+    monkeypatch.setenv("PYTHONPATH", str(site))  # the children's Python runs it at start-up
+    monkeypatch.chdir(tmp_path)
+    code = main(["reproduce", "8479", "--design", "codex-0.78-chat", "--dir", "out"])  # works when nothing crashes
+    out = capsys.readouterr().out
+    assert code == 4, out
+    n = "1" if which == "run" else "2"
+    err_line = next(x for x in out.splitlines() if x.startswith("ERROR: process"))
+    assert n in err_line and "of the reference loop crashed" in err_line and "CRASHED: exit code 1" in out
+    assert "ok:" not in out
+
+
+def test_relative_dir_works(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["reproduce", "8479", "--dir", "out"]) == 1
+    out = capsys.readouterr().out
+    assert "CRASHED" not in out and out.count(CHAT_8479) == 2
+    assert re.search(r"rollout file left at out/", out)
+
+
 def test_reproduce_usage_errors(tmp_path, capsys):
     assert main(["reproduce", "9999"]) == 2
     assert main(["reproduce", "8479", "--design", "codex-9"]) == 2

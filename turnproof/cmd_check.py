@@ -132,11 +132,14 @@ def _write(path: str, text: str) -> None:
     if path == "-":
         sys.stdout.write(text)
         return
+    from turnproof.fileio import UnsafePath, write_bytes
+
     try:
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(text)
+        write_bytes(path, text.encode("utf-8"))  # atomic; a device or directory is refused
+    except UnsafePath as e:
+        raise UsageError(str(e)) from None
     except OSError as e:
-        raise UsageError(f"{path}: cannot write: {e.strerror}") from None
+        raise UsageError(f"{path}: cannot write: {e.strerror or e}") from None
 
 
 def write_exports(model, result, itf: str | None, dot: str | None) -> None:

@@ -10,6 +10,7 @@ Exit: 0 every goal proved, 1 a goal refuted, 2 usage error, 3 unknown or timeout
 
 from __future__ import annotations
 
+import math
 import json
 
 from turnproof.model.properties import PROPERTIES
@@ -62,9 +63,14 @@ def refuted_obligation(res, goal: str, trace):
     return next((o for o in mine if o.action == into), mine[0] if mine else None)
 
 
+MIN_TIMEOUT, MAX_TIMEOUT = 0.001, 86400  # one millisecond to one day per obligation
+
+
 def run_prove(args) -> int:
-    if args.timeout <= 0:
-        raise UsageError(f"--timeout must be positive, not {args.timeout}")
+    # z3 takes whole milliseconds and reads 0 as "no timeout": below 1 ms would mean forever
+    if not (math.isfinite(args.timeout) and MIN_TIMEOUT <= args.timeout <= MAX_TIMEOUT):
+        raise UsageError(f"--timeout must be a number of seconds from {MIN_TIMEOUT} to {MAX_TIMEOUT}, "
+                         f"not {args.timeout}")
     if not 1 <= args.max_calls <= 4:
         raise UsageError(f"--max-calls must be between 1 and 4, not {args.max_calls}")
     design = resolve_design(args.design)

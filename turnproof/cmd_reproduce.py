@@ -15,8 +15,8 @@ from __future__ import annotations
 import os
 import tempfile
 
-from turnproof.exitcodes import EXIT_OK, EXIT_VIOLATED as EXIT_FAILED
-from turnproof.incidents import SCENARIOS, reference_design, replay
+from turnproof.exitcodes import EXIT_INTERNAL, EXIT_OK, EXIT_VIOLATED as EXIT_FAILED
+from turnproof.incidents import SCENARIOS, process_crashed, reference_design, replay
 
 PROVIDERS = {"chat": "OpenAI Chat Completions", "responses": "OpenAI Responses", "anthropic": "Anthropic Messages"}
 
@@ -81,6 +81,10 @@ def _report_process(n: int, label: str, run, wire: str) -> None:
         print(f"  killed with SIGKILL after {run.lines} rollout lines ({run.model_lines} history items) "
               "reached the file")
         return
+    if process_crashed(run):
+        print(f"  CRASHED: exit code {run.returncode}, " + ("no result reported" if run.result is None else
+                                                            "after reporting its result") + " (its stderr is above)")
+        return
     res = run.result or {}
     if res.get("skipped"):
         print("  skipped on load: " + "; ".join(f"line {ln}: {why}" for ln, why in res["skipped"]))
@@ -123,6 +127,11 @@ def run_reproduce(args) -> int:
     print()
     _report_process(2, "a fresh process resumed from the rollout file", r.second, design.wire)
     print()
+    if r.crashed:  # no verdict: never "ok", and not "the session failed" either
+        print(f"ERROR: process {' and '.join(map(str, r.crashed))} of the reference loop crashed: no verdict on "
+              "the session (a bug in turnproof, not a finding)")
+        print(f"rollout file left at {r.path}")
+        return EXIT_INTERNAL
     if r.failed_again:
         print(f"FAILED: the session is dead: the request rebuilt from {os.path.basename(r.path)} fails again.")
     elif r.failed:

@@ -399,11 +399,17 @@ def run_spec(args) -> int:
         print(f"{path}:{first}: out of date with the model; run `{COMMAND}`", file=sys.stderr)
         return EXIT_STALE
     if args.output:
-        d = os.path.dirname(args.output)
-        if d:
-            os.makedirs(d, exist_ok=True)
-        with open(args.output, "w", encoding="utf-8") as f:
-            f.write(text)
+        from turnproof.fileio import UnsafePath, write_bytes
+
+        try:
+            d = os.path.dirname(args.output)
+            if d:
+                os.makedirs(d, exist_ok=True)
+            write_bytes(args.output, text.encode("utf-8"))  # atomic; a device or directory is refused
+        except UnsafePath as e:
+            raise ValueError(f"-o: {e}") from None
+        except OSError as e:
+            raise ValueError(f"-o: {args.output}: cannot write: {e.strerror or e}") from None
         print(f"wrote {args.output}", file=sys.stderr)
         return EXIT_OK
     sys.stdout.write(text)

@@ -23,6 +23,7 @@ import re
 import tomllib
 from dataclasses import replace
 
+from turnproof.fileio import UnsafePath, read_limited
 from turnproof.model.designs import NAMED, Design, with_knobs
 
 TOP_KEYS = ("base", "name", "title", "description", "knobs")
@@ -71,6 +72,8 @@ def parse_design_and_base(text: str, path: str) -> tuple[Design, str]:
 
     try:
         data = tomllib.loads(text)
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise DesignFileError(f"{path}: malformed TOML: nested too deeply") from None
     except tomllib.TOMLDecodeError as e:
         msg = str(e)
         m = _AT.search(msg)
@@ -115,22 +118,23 @@ def parse_design_and_base(text: str, path: str) -> tuple[Design, str]:
     return replace(design, title=title, description=" ".join(data.get("description", "").split())), base_name
 
 
+MAX_BYTES = 1 << 20  # a design file is a dozen lines; this bounds what a wrong path (/dev/zero) can cost
+
+
 def load_design_file(path: str) -> Design:
     """Read and check a design file (see the module docstring for the format)."""
     return load_design_file_and_base(path)[0]
 
 
 def load_design_file_and_base(path: str) -> tuple[Design, str]:
-    """The design a file describes, and the name of the base design it changes."""
+    """The design a file describes, and the name of the base design it changes.
+
+    A FIFO never blocks the open, a device or socket is refused, and at most MAX_BYTES are read.
+    """
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except FileNotFoundError:
-        raise DesignFileError(f"{path}: no such design file") from None
-    except IsADirectoryError:
-        raise DesignFileError(f"{path}: is a directory, not a design file") from None
-    except OSError as e:
-        raise DesignFileError(f"{path}: cannot read: {e.strerror}") from None
+        raw = read_limited(path, MAX_BYTES, "design file")
+    except UnsafePath as e:
+        raise DesignFileError(str(e)) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:

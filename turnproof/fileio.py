@@ -23,6 +23,7 @@ system has no hard links, a full copy is written to a temporary file first and r
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
@@ -74,6 +75,30 @@ def read_limited(path: str, limit: int, what: str = "file") -> bytes:
     if len(data) > limit:
         raise UnsafePath(f"{path}: larger than {limit} bytes; not a {what}")
     return data
+
+
+@contextlib.contextmanager
+def spooled(path: str, limit: int | None = None):
+    """A path that can be read twice: ``path`` itself when it is a regular file; otherwise (a pipe,
+    a FIFO, /dev/stdin) its bytes copied once into a private temporary file, removed afterwards."""
+    if is_regular(path):
+        yield path
+        return
+    fd, tmp = tempfile.mkstemp(prefix=f"turnproof-spool{TAG}", suffix=SUFFIX)
+    try:
+        with os.fdopen(fd, "wb") as w, open_input(path) as r:
+            copied = 0
+            while True:
+                block = r.read(1 << 20)
+                if not block:
+                    break
+                copied += len(block)
+                if limit is not None and copied > limit:
+                    raise UnsafePath(f"{path}: larger than {limit} bytes")
+                w.write(block)
+        yield tmp
+    finally:
+        discard(tmp)
 
 
 def is_regular(path: str) -> bool:

@@ -67,8 +67,18 @@ class Replay:
         return process_failed(self.second)
 
     @property
+    def crashed(self) -> list[int]:
+        """The processes (1, 2) that died by themselves: then there is no verdict at all."""
+        return [n for n, run in ((1, self.first), (2, self.second)) if process_crashed(run)]
+
+    @property
     def works(self) -> bool:
-        return not (self.failed or self.failed_again)
+        return not (self.failed or self.failed_again or self.crashed)
+
+
+def process_crashed(run: ProcessRun) -> bool:
+    """Died by itself (not by our SIGKILL), or ended without reporting its result."""
+    return not run.killed and (run.returncode != 0 or run.result is None)
 
 
 def process_failed(run: ProcessRun) -> bool:

@@ -155,7 +155,7 @@ def _reproduce(name: str) -> tuple[dict, list]:
     with tempfile.TemporaryDirectory(prefix="turnproof-verify-") as tmp:
         for k, scenario in enumerate(SCENARIOS):
             r = replay(scenario, name, os.path.join(tmp, str(k)), fork=True)  # forked: 7x faster to start
-            found[scenario] = "works" if r.works else "fails"
+            found[scenario] = "crashed" if r.crashed else ("works" if r.works else "fails")  # a crash matches nothing
     return found, []
 
 

@@ -17,6 +17,7 @@ import json
 import os
 import re
 
+from turnproof.fileio import UnsafePath, is_regular, open_input, spooled
 from turnproof.model.provider import PROVIDERS_BY_NAME
 
 from . import claude
@@ -39,7 +40,9 @@ def expand(paths: list[str]) -> list[str]:
             found = []
             for root, dirs, files in os.walk(p):
                 dirs.sort()
-                found += [os.path.join(root, f) for f in sorted(files) if f.endswith(EXTENSIONS)]
+                # only regular files: a FIFO or a device named x.jsonl is no session (and would hang)
+                found += [os.path.join(root, f) for f in sorted(files)
+                          if f.endswith(EXTENSIONS) and is_regular(os.path.join(root, f))]
             out += found
         else:
             out.append(p)
@@ -49,8 +52,10 @@ def expand(paths: list[str]) -> list[str]:
 def _head_objects(path: str, limit: int = 20) -> tuple[list, bytes]:
     """The first JSON lines of a file that parse (up to ``limit``), and its first 64 KiB."""
     try:
-        with open(path, "rb") as f:
+        with open_input(path) as f:
             head = f.read(1 << 16)
+    except UnsafePath as e:
+        raise LintError(str(e)) from None
     except OSError as e:
         raise LintError(f"{path}: cannot read: {e.strerror or e}") from None
     objs = []
@@ -102,10 +107,31 @@ def sniff(path: str) -> str | None:
 def lint_path(path: str, dialect: str | None = None, designs: tuple = (), max_line: int = DEFAULT_MAX_LINE,
               progress=None, provider: str | None = None) -> FileReport:
     """Lint one file. ``designs`` are builders whose rejections count as findings (rollouts);
-    ``provider`` overrides the provider the session is judged for."""
+    ``provider`` overrides the provider the session is judged for.
+
+    A pipe or FIFO is read once into a temporary file (it is read twice otherwise); devices,
+    sockets and directories are refused, and nothing blocks on opening.
+    """
+    real = path
     try:
         if os.path.isdir(path):
-            raise LintError(f"{path}: is a directory")
+            return FileReport(path, dialect, error=f"{path}: is a directory")
+        with spooled(path) as real:
+            rep = _lint_file(real, dialect, designs, max_line, progress, provider)
+    except UnsafePath as e:
+        rep = FileReport(path, dialect, error=str(e))
+    except OSError as e:
+        rep = FileReport(path, dialect, error=f"{path}: cannot read: {e.strerror or e}")
+    if real != path:  # messages name what the user gave, not the temporary copy
+        rep.path = path
+        if rep.error:
+            rep.error = rep.error.replace(real, path)
+    return rep
+
+
+def _lint_file(path: str, dialect: str | None, designs: tuple, max_line: int, progress,
+               provider: str | None) -> FileReport:
+    try:
         if dialect is None:
             dialect = sniff(path)
         if dialect == "codex-rollout":

@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import re
 
+from turnproof.fileio import UnsafePath, open_input
 from turnproof.model.provider import (CALL_TYPES, OUTPUT_TYPES, PROVIDERS_BY_NAME, SERVER_CALL_TYPES, is_server_result,
                                       judge, judge_responses, provider_for)
 
@@ -129,8 +130,10 @@ def load_document(path: str, max_bytes: int) -> object:
 
 def load_document_strict(path: str, max_bytes: int) -> tuple[object, list[Finding]]:
     try:
-        with open(path, "rb") as f:
+        with open_input(path) as f:
             data = f.read(max_bytes + 1)
+    except UnsafePath as e:
+        raise LintError(str(e)) from None
     except OSError as e:
         raise LintError(f"{path}: cannot read: {e.strerror or e}") from None
     if len(data) > max_bytes:

@@ -40,6 +40,7 @@ import re
 from array import array
 from dataclasses import dataclass, field
 
+from turnproof.fileio import UnsafePath, open_input
 from turnproof.model.items import ASSISTANT_SIDE, CALL, OUTPUT, REASONING, TEXT, USER
 
 from .findings import LintError
@@ -93,7 +94,9 @@ def _cid_text(raw: bytes) -> str:
 def _open_lines(path: str, max_line: int):
     """(line number, raw bytes) for each line; a line longer than ``max_line`` is a LintError."""
     try:
-        f = open(path, "rb")
+        f = open_input(path)
+    except UnsafePath as e:
+        raise LintError(str(e)) from None
     except OSError as e:
         raise LintError(f"{path}: cannot read: {e.strerror or e}") from None
     with f:
