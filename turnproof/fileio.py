@@ -52,6 +52,8 @@ def open_input(path: str) -> BinaryIO:
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     try:
         st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):  # as open() would say
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
         if not (stat.S_ISREG(st.st_mode) or stat.S_ISFIFO(st.st_mode)):
             raise UnsafePath(f"{path}: not a regular file ({kind_of(st.st_mode)}); nothing read")
         os.set_blocking(fd, True)  # a pipe with a writer is then read to its end; without one, EOF at once
