@@ -75,7 +75,7 @@ def test_a_file_changing_one_knob_changes_exactly_that_design(tmp_path, capsys):
     ('base = "codex-0.77-chat"\n[knobs]\nchat_grouping = "grouped"\n',
      "fix.toml:3: bad value 'grouped' for knob 'chat_grouping'; allowed values: per-call, consecutive, response"),
     ('base = "codex-0.77-chat"\n\n[knobs]\nwire = "chat"\ndrain_faster = true\n',
-     "fix.toml:5: unknown knob 'drain_faster'; allowed knobs: wire, chat_grouping,"),
+     "fix.toml:5: unknown knob 'drain_faster'; allowed knobs: wire, provider, chat_grouping,"),
     ('base = "codex-0.77-chat"\n[knobs]\npersist_synthetic = "yes"\n',
      "fix.toml:3: bad value 'yes' for knob 'persist_synthetic'; allowed values: false, true"),
     ('base = "codex-0.77-chat"\n[knobs]\npersist_synthetic = 1\n',
