@@ -157,7 +157,7 @@ def test_the_installed_command_exits_2_on_a_bad_knob(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "turnproof", "check", "--design", p, "--calls", "1"],
                           capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert proc.returncode == 2 and proc.stdout == ""
-    assert proc.stderr.strip().endswith("bad value 'grpc' for knob 'wire'; allowed values: chat, responses, anthropic")
+    assert proc.stderr.strip().endswith("bad value 'grpc' for knob 'wire'; allowed values: chat, responses, anthropic, gemini, bedrock")
 
 
 # ---- any text at all: a Design or a one-line DesignFileError, never another exception ----------
