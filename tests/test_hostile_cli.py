@@ -136,3 +136,35 @@ def test_max_line_mb_out_of_range(tmp_path, capsys, value):
 def test_prove_timeout_out_of_range(capsys, value):
     code, out, err = run(capsys, "prove", "--design", "turnproof-proposed", "--timeout", value)
     assert code == 2 and "--timeout" in err and len(err.splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("command", ["designs", "spec", "lint", "check"])
+def test_stdout_to_a_full_device(tmp_path, command):
+    args = {"lint": ["lint", tmp_path / "r.jsonl"],
+            "check": ["check", "--design", "codex-0.77-chat", "--calls", "1", "--faults", "none"]}.get(command, [command])
+    (tmp_path / "r.jsonl").write_text(rollout_text("U C1 C2 O1"))
+    with open("/dev/full", "w") as full:
+        env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        p = subprocess.run([sys.executable, "-m", "turnproof", *map(str, args)], stdout=full, stderr=subprocess.PIPE,
+                           text=True, timeout=120, env=env)
+    assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr
+    assert p.stderr.strip() == f"turnproof {command}: error: cannot write to standard output: No space left on device"
+
+
+# ---- point 9: bounds that are bounded ------------------------------------------------------------------
+@pytest.mark.parametrize("jobs", ["0", "-2", "1000", "65"])
+@pytest.mark.parametrize("command", ["matrix", "verify"])
+def test_jobs_out_of_range(capsys, jobs, command):
+    code, out, err = run(capsys, command, "--calls", "1", "--jobs", jobs) if command == "matrix" else \
+        run(capsys, command, "--jobs", jobs)
+    assert code == 2 and "--jobs must be between 1 and 64" in err and out == ""
+
+
+def test_check_state_count_is_capped(capsys):
+    """The explorer stops at --max-states (default finite) instead of growing to gigabytes."""
+    from turnproof.checks import DEFAULT_MAX_STATES
+
+    assert 0 < DEFAULT_MAX_STATES <= 5_000_000
+    code, out, err = run(capsys, "check", "--design", "codex-0.122-responses", "--calls", "8", "--turns", "4",
+                         "--max-faults", "5", "--retries", "5", "--no-reduce", "--max-states", "20000")
+    assert "stopped after" in out + err and "--max-states" in out + err and "Traceback" not in err

@@ -79,6 +79,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+class StdoutError(Exception):
+    """Standard output refused a write (a full disk, /dev/full): exit 2 with one line, not a traceback."""
+
+
 class _PipeSafe:
     """sys.stdout, except that once the reader has gone (EPIPE) the rest of the output is dropped.
 
@@ -99,6 +103,10 @@ class _PipeSafe:
         except (OSError, ValueError, AttributeError):
             pass
 
+    def _failed(self, e: OSError) -> StdoutError:
+        self._gone()
+        return StdoutError(e.strerror or str(e))
+
     def write(self, text: str) -> int:
         if self.broken:
             return len(text)
@@ -107,6 +115,8 @@ class _PipeSafe:
         except BrokenPipeError:
             self._gone()
             return len(text)
+        except OSError as e:
+            raise self._failed(e) from None
 
     def flush(self) -> None:
         if self.broken:
@@ -115,6 +125,8 @@ class _PipeSafe:
             self._stream.flush()
         except BrokenPipeError:
             self._gone()
+        except OSError as e:
+            raise self._failed(e) from None
 
     def __getattr__(self, name: str):
         return getattr(self._stream, name)
@@ -141,6 +153,9 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             traceback.print_exc()
         print(f"turnproof {args.command}: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except StdoutError as e:
+        print(f"turnproof {args.command}: error: cannot write to standard output: {e}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"turnproof {args.command}: interrupted", file=sys.stderr)

@@ -264,6 +264,9 @@ def model_actions() -> list[str]:
 
 
 # ---- matrix ------------------------------------------------------------------------------------
+MAX_JOBS = 64  # each worker holds a state graph: more than this is a typo, not a machine
+
+
 def add_matrix_arguments(p) -> None:
     _params_args(p)
     p.add_argument("--format", choices=("text", "markdown", "json"), default=None,
@@ -271,7 +274,8 @@ def add_matrix_arguments(p) -> None:
     p.add_argument("--json", action="store_true", help="the same as --format json")
     p.add_argument("--design", action="append", default=[], metavar="NAME|FILE",
                    help="add a row for this design (a name or a design file); repeatable")
-    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, metavar="J", help="parallel processes")
+    p.add_argument("--jobs", type=int, default=min(os.cpu_count() or 1, MAX_JOBS), metavar="J",
+                   help=f"parallel processes, 1 to {MAX_JOBS} (default: the number of CPUs)")
     _max_states_arg(p)
     add_progress_arguments(p)
 
@@ -279,8 +283,8 @@ def add_matrix_arguments(p) -> None:
 def run_matrix(args) -> int:
     fmt = _output_format(args)
     params = make_params(args)
-    if args.jobs < 1:
-        raise UsageError(f"--jobs must be at least 1, not {args.jobs}")
+    if not 1 <= args.jobs <= MAX_JOBS:
+        raise UsageError(f"--jobs must be between 1 and {MAX_JOBS}, not {args.jobs}")
     on_cell = None
     if progress_on(args):
         def on_cell(cell: dict, done: int, total: int) -> None:

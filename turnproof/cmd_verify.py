@@ -17,6 +17,7 @@ from turnproof.cmd_check import add_progress_arguments, progress_on
 from turnproof.exitcodes import EXIT_OK, EXIT_VIOLATED, UsageError
 from turnproof.jsondoc import document
 from turnproof import verify as V
+from turnproof.cmd_check import MAX_JOBS
 from turnproof.verify import EXPECTED, STAGES, jobs, load_manifest, summary
 
 
@@ -27,14 +28,15 @@ def add_verify_arguments(p) -> None:
                    help="verify only this design (repeatable)")
     p.add_argument("--stage", action="append", default=[], choices=STAGES,
                    help="run only this stage (repeatable; default: all three)")
-    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, metavar="J", help="parallel processes")
+    p.add_argument("--jobs", type=int, default=min(os.cpu_count() or 1, MAX_JOBS), metavar="J",
+                   help=f"parallel processes, 1 to {MAX_JOBS} (default: the number of CPUs)")
     p.add_argument("--json", action="store_true", help="print one JSON document instead of the table")
     add_progress_arguments(p)
 
 
 def run_verify(args) -> int:
-    if args.jobs < 1:
-        raise UsageError(f"--jobs must be at least 1, not {args.jobs}")
+    if not 1 <= args.jobs <= MAX_JOBS:
+        raise UsageError(f"--jobs must be between 1 and {MAX_JOBS}, not {args.jobs}")
     manifest = load_manifest(args.manifest)
     stages = tuple(s for s in STAGES if s in args.stage) if args.stage else STAGES
     todo = jobs(manifest, args.design, stages)
