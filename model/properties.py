@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from . import items as I
-from .turnloop import ACTIONS, DRAIN, DRAINED, FAULT_ACTIONS, FILE, INFL, PH, QUEUE, REFUSED, TurnLoop, is_turn_over
+from .turnloop import ACTIONS, DRAIN, DRAINED, FAULT_ACTIONS, FILE, IN_FLIGHT, PHASE, QUEUE, REFUSED, TurnLoop, is_turn_over
 
 
 @dataclass(frozen=True)
@@ -139,7 +139,7 @@ class TurnLoopSpec:
                 return "full-batch-sent"
         elif action == "Resume":
             return "crash-then-resume"
-        elif action == "Interrupt" and s[PH] == DRAIN and s[DRAINED] < len(s[INFL]):
+        elif action == "Interrupt" and s[PHASE] == DRAIN and s[DRAINED] < len(s[IN_FLIGHT]):
             return "interrupt-during-drain"
         return None
 
@@ -151,7 +151,7 @@ class TurnLoopSpec:
     def is_bad_end(action: str, arg: object, t: tuple) -> bool:
         """Steps that show a session failing: a rejected or refused request, a refused resume."""
         return (action == "SendRequest" and arg == "rejected") or action in ("RefuseRequest", "ResumeRefused") \
-            or t[PH] == REFUSED
+            or t[PHASE] == REFUSED
 
     # the states from which `resumable` / `can-proceed` demand an accepted request
     @staticmethod

@@ -1,11 +1,15 @@
 """The Codex turn loop as a state machine: one session, every interleaving of stream, tools,
 user, writer and machine.
 
-A state is a plain tuple (fields below), an action is a name plus an argument, and
-``successors(state)`` lists every enabled action with the state it leads to: guards first, then
-the effect. Each action names the codex-rs function it stands for (ACTIONS at the bottom, which
-docs/SPEC.md is generated from). Parameters (how many parallel calls, turns, which faults) live in
-``Params``; design choices in ``Design`` (designs.py).
+The module reads top to bottom as the specification: the faults, the state (``State``: every
+field with its type and a sentence), the named resets, then ``TurnLoop`` with one method per
+action, named as the action, whose docstring says its guard and its effect and whose ``@action``
+decorator carries the codex-rs function it stands for and the fault that enables it (``ACTIONS``,
+and so docs/SPEC.md, is read from these), the phase table (which actions each phase asks, in a
+fixed order) and ``successors``, a loop over that table. States are plain tuples in ``State``'s
+field order (hashing and copying tuples is what keeps the search fast); ``State(*s)`` is the
+read-only view for code outside the search. Parameters (how many parallel calls, turns, which
+faults) live in ``Params``; design choices in ``Design`` (designs.py).
 
 What the model keeps, and why it is enough:
 
@@ -50,8 +54,9 @@ test that compares verdicts with and without them:
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
-from functools import lru_cache
+from typing import Annotated, Callable, NamedTuple, get_type_hints
 
 from . import items as I
 from .designs import Design
@@ -59,26 +64,116 @@ from .normalize import normalize, unanswered_calls
 from .provider import Rejection, judge
 from .wire import build_request
 
+# ---- faults: the environment's misbehaviour, each enabling one action (``@action(fault=...)``) ----
 FAULTS = ("stream-error", "stream-closed", "tool-failure", "interrupt", "crash")
-FAULT_BIT = {f: 1 << i for i, f in enumerate(FAULTS)}
-B_STREAM_ERROR, B_STREAM_CLOSED, B_TOOL_FAILURE, B_INTERRUPT, B_CRASH = (FAULT_BIT[f] for f in FAULTS)
+FAULT_BIT = {f: 1 << i for i, f in enumerate(FAULTS)}  # faults_used is a bit set in this order
+STREAM_ERROR, STREAM_CLOSED, TOOL_FAILURE, INTERRUPT, CRASH = (FAULT_BIT[f] for f in FAULTS)
 
-# phases
+# ---- the values a field takes ---------------------------------------------------------------------
+# phase
 IDLE, READY, STREAM, DRAIN, CANCEL, DOWN, REFUSED = (
     "idle", "ready", "stream", "drain", "cancel", "down", "refused")
-
-# state fields (a plain tuple: hashing and copying tuples is what makes the search fast)
-(PH, HIST, QUEUE, FILE, TURNS, TURNNO, CALLS_OK, NCALLS, REASONED, TEXT, INFL, DRAINED, BASE, NEXT,
- EXIT, RETRY, PROMPT, USED, PTEXT) = range(19)
-FIELD_NAMES = ("phase", "history", "queue", "file", "turns_left", "turn_no", "calls_ok", "ncalls",
-               "reasoned", "text", "in_flight", "drained", "base_id", "next_id", "exit", "retries_left",
-               "prompt_len", "faults_used", "text_after_drain")
-
-# tool future status in in_flight
+PHASES = (IDLE, READY, STREAM, DRAIN, CANCEL, DOWN, REFUSED)
+# text: the assistant text of the current response
+NO_TEXT, TEXT_RECORDED, TEXT_HELD = 0, 1, 2
+# prompt_len before a first attempt has built a prompt
+NO_PROMPT = -1
+# exit: why the stream loop ended (None while it runs)
+EXIT_COMPLETED, EXIT_ERROR = "completed", "error"
+# in_flight: the status of each tool future
 RUNNING, DONE, FAILED, ABORTED = "running", "done", "failed", "aborted"
-TURN_ABORTED = ("turn_aborted", None, None)  # event_msg line: in the file, never in history
+# the turn_aborted event line: in the rollout, never in history
+TURN_ABORTED = ("turn_aborted", None, None)
 
-FAULT_ACTIONS = frozenset(("StreamError", "StreamClosed", "ToolFail", "Interrupt", "Crash"))
+
+# ---- the state --------------------------------------------------------------------------------
+class State(NamedTuple):
+    """One state of the session. The search keeps states as plain tuples in this field order;
+    ``State(*s)`` is a read-only view with names, for code outside the search."""
+
+    phase: Annotated[str, "where the session is: idle, ready (a request is due), stream, drain, cancel "
+                          "(interrupted, still draining), down (crashed), refused (resume refused for good)"]
+    history: Annotated[tuple, "the history items in memory (the context manager), in record order"]
+    queue: Annotated[tuple, "items recorded but not yet known to be on disk: the rollout writer's channel "
+                            "(and turn_aborted events)"]
+    file: Annotated[tuple, "the rollout file: what the writer has written"]
+    turns_left: Annotated[int, "user turns still to come"]
+    turn_no: Annotated[int, "user turns taken so far"]
+    calls_ok: Annotated[bool, "the response being streamed may carry tool calls (the bound: only the "
+                              "first turn's first response and its retries do)"]
+    ncalls: Annotated[int, "calls streamed in the current response"]
+    reasoned: Annotated[bool, "a reasoning item was streamed in the current response"]
+    text: Annotated[int, "assistant text of the current response: 0 none, 1 recorded, 2 held until the "
+                         "stream completes"]
+    in_flight: Annotated[tuple, "one status per spawned tool future, in push order (FuturesOrdered): "
+                                "running, done, failed or aborted"]
+    drained: Annotated[int, "how many futures at the head of in_flight the drain has taken"]
+    base_id: Annotated[int, "the call id of in_flight's first future"]
+    next_id: Annotated[int, "the id the next call gets"]
+    exit: Annotated[str | None, "why the stream loop ended: completed, error, or unset"]
+    retries_left: Annotated[int, "stream retries left for the current request"]
+    prompt_len: Annotated[int, "how much of history the first attempt's prompt was built from (-1: none "
+                               "yet); a v0.77 retry reuses it"]
+    faults_used: Annotated[int, "the faults that have happened so far (each kind at most once)"]
+    text_after_drain: Annotated[bool, "held assistant text to record once the drain ends (seed fix 1)"]
+
+
+FIELD_NAMES = State._fields
+FIELD_MEANING: dict[str, str] = {name: hint.__metadata__[0]
+                                 for name, hint in get_type_hints(State, include_extras=True).items()}
+
+# the index of each field in a state tuple (the search reads ``s[PHASE]``, not ``s.phase``)
+(PHASE, HISTORY, QUEUE, FILE, TURNS_LEFT, TURN_NO, CALLS_OK, NCALLS, REASONED, TEXT, IN_FLIGHT, DRAINED,
+ BASE_ID, NEXT_ID, EXIT, RETRIES_LEFT, PROMPT_LEN, FAULTS_USED, TEXT_AFTER_DRAIN) = range(len(FIELD_NAMES))
+assert all(globals()[name.upper()] == i for i, name in enumerate(FIELD_NAMES)), "index constants out of order"
+
+# ---- the named resets -------------------------------------------------------------------------
+# a new attempt at a response: nothing of it streamed yet
+RESPONSE_RESET = {NCALLS: 0, REASONED: False, TEXT: NO_TEXT, EXIT: None, TEXT_AFTER_DRAIN: False}
+# a new request: no tool futures either (spawned or drained)
+REQUEST_RESET = {**RESPONSE_RESET, IN_FLIGHT: (), DRAINED: 0}
+# the turn is over: the next response comes with a new turn (and retries_left is reset to
+# Params.retries, which TurnLoop adds)
+TURN_RESET = {**REQUEST_RESET, CALLS_OK: False, PROMPT_LEN: NO_PROMPT}
+
+_KEEP = object()
+
+
+def compile_reset(reset: dict[int, object]) -> Callable[..., tuple]:
+    """``f(s, **fields)``: the state ``s`` with ``reset`` applied, then ``fields`` (by field name).
+
+    Compiled once into a single tuple display, as namedtuple compiles its constructor: resets run
+    on a large share of the steps, and a copy through a dict costs several times as much."""
+    params, parts = [], []
+    env: dict = {"_KEEP": _KEEP}
+    for i, name in enumerate(FIELD_NAMES):
+        if i in reset:
+            env[f"_{name}"] = reset[i]
+            params.append(f"{name}=_{name}")
+            parts.append(name)
+        else:
+            params.append(f"{name}=_KEEP")
+            parts.append(f"s[{i}] if {name} is _KEEP else {name}")
+    exec(f"def reset(s, *, {', '.join(params)}):\n    return ({', '.join(parts)},)\n", env)
+    return env["reset"]
+
+
+def _set(s: tuple, changes: dict) -> tuple:
+    """``s`` with some fields replaced (the one place states are copied)."""
+    lst = list(s)
+    for k, v in changes.items():
+        lst[k] = v
+    return tuple(lst)
+
+
+def _response_items(s: tuple) -> tuple:
+    """The rollout file's history items (turn_aborted events are not replayed)."""
+    return tuple(it for it in s[FILE] if it[0] != "turn_aborted")
+
+
+def is_turn_over(s: tuple) -> bool:
+    """Control is back with the user (or the session has ended for good)."""
+    return s[PHASE] in (IDLE, REFUSED)
 
 
 @dataclass(frozen=True)
@@ -127,40 +222,75 @@ class Request:
 
     items: tuple  # the normalized history
     body: list  # as built for the wire
-    rejections: tuple  # provider.Rejection, empty if accepted
+    rejections: tuple[Rejection, ...]  # empty if accepted
+
+
+# ---- actions ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Action:
+    """One action of the state machine, as the spec documents it (read from its method)."""
+
+    name: str
+    cites: str  # the codex-rs place it stands for
+    fault: str | None  # the fault (FAULTS) that enables it; None for the loop's own steps
+    guard: str
+    effect: str
+    # a boolean knob of the design (or flag of Params) without which the action never happens
+    needs: str | None = None
+
+
+def action(cites: str, fault: str | None = None, needs: str | None = None) -> Callable:
+    """Marks a TurnLoop method as the action of the same name, citing its codex-rs source."""
+
+    def mark(method: Callable) -> Callable:
+        method.action_info = (cites, fault, needs)  # type: ignore[attr-defined]
+        return method
+
+    return mark
 
 
 class TurnLoop:
-    """The model: ``init_states``, ``successors`` (guards in a fixed order) and helpers."""
+    """The model: ``init_states`` and ``successors`` (the phase table's actions, in order)."""
 
     def __init__(self, design: Design, params: Params):
         self.d = design
         self.p = params
-        self._req_cache: dict = {}
         enabled = sum(FAULT_BIT[f] for f in params.faults)
         # the faults that can still happen, given those used: enabled, each kind once, max_faults
         self.allowed = tuple(enabled & ~used if used.bit_count() < params.max_faults else 0
                              for used in range(1 << len(FAULTS)))
+        self.turn_reset = compile_reset({**TURN_RESET, RETRIES_LEFT: params.retries})
+        self.request_reset = compile_reset(REQUEST_RESET)
+        self.response_reset = compile_reset(RESPONSE_RESET)
+        # The phase table, bound to this model. Left out, because their guards would refuse them
+        # in every state: an action whose fault is not enabled or whose knob is off, and, reduced,
+        # the tools while streaming (only the head of the drain resolves).
+        never = {a.name for a in ACTIONS.values()
+                 if (a.fault and not enabled & FAULT_BIT[a.fault])
+                 or (a.needs and not getattr(design, a.needs, getattr(params, a.needs, None)))}
+        self._table = {ph: tuple(getattr(self, a) for a in names if a not in never
+                                 and not (params.reduce and ph == STREAM and a.startswith("Tool")))
+                       for ph, names in self.PHASE_TABLE.items()}
+        self._req_cache: dict = {}
         self._items_cache: dict = {}
         self._last_state: tuple | None = None
         self._last_request: Request | None = None
 
-    def _may(self, used: int, bit: int) -> bool:
-        return bool(self.allowed[used] & bit)
-
-    # ---- initial state -------------------------------------------------------------------------
     def init_states(self) -> list[tuple]:
-        return [(IDLE, (), (), (), self.p.turns, 0, False, 0, False, 0, (), 0, 1, 1, None,
-                 self.p.retries, -1, 0, False)]
+        s = State(phase=IDLE, history=(), queue=(), file=(), turns_left=self.p.turns, turn_no=0,
+                  calls_ok=False, ncalls=0, reasoned=False, text=NO_TEXT, in_flight=(), drained=0,
+                  base_id=1, next_id=1, exit=None, retries_left=self.p.retries, prompt_len=NO_PROMPT,
+                  faults_used=0, text_after_drain=False)
+        return [tuple(s)]
 
-    # ---- requests ------------------------------------------------------------------------------
+    # ---- the request a state sends --------------------------------------------------------------
     def request(self, s: tuple) -> Request:
         """The request SendRequest builds in state ``s`` (run_turn: prompt from a normalized clone)."""
-        if s is self._last_state:  # SendRequest, its checks and the coverage probe ask in a row
-            return self._last_request
-        hist = s[HIST]
-        if self.d.retry_prompt == "reuse" and s[PROMPT] >= 0:
-            hist = hist[: s[PROMPT]]  # v0.77: a retry reuses the prompt built before attempt 1
+        if s is self._last_state and self._last_request is not None:
+            return self._last_request  # SendRequest, its checks and the coverage probe ask in a row
+        hist = s[HISTORY]
+        if self.d.retry_prompt == "reuse" and s[PROMPT_LEN] != NO_PROMPT:
+            hist = hist[: s[PROMPT_LEN]]  # v0.77: a retry reuses the prompt built before attempt 1
         r = self._req_cache.get(hist)
         if r is None:
             items = normalize(hist, self.d.normalization)
@@ -175,310 +305,342 @@ class TurnLoop:
         self._last_state, self._last_request = s, r
         return r
 
-    # ---- successors ----------------------------------------------------------------------------
-    def successors(self, s: tuple) -> list[tuple]:
-        """[(action, arg, next_state)] for every enabled action, in a fixed order."""
-        out: list = []
-        ph = s[PH]
-        d = self.d
-        if ph == IDLE:
-            if s[TURNS] > 0:
-                out.append(("UserMessage", None, self._user_message(s)))
-        elif ph == READY:
-            out.append(self._send(s))
-        elif ph == STREAM:
-            self._stream_actions(s, out)
-        elif ph == DRAIN or ph == CANCEL:
-            self._drain_actions(s, out)
-            if ph == DRAIN and self._may(s[USED], B_INTERRUPT):
-                out.append(("Interrupt", None, self._interrupt(s)))
-        elif ph == DOWN:
-            files = tuple(it for it in s[FILE] if it is not TURN_ABORTED and it[0] != "turn_aborted")
-            if d.refuse_unanswered_resume and unanswered_calls(files):
-                out.append(("ResumeRefused", None, _set(s, {PH: REFUSED})))
-            else:
-                out.append(("Resume", None, self._resume(s, files)))
-        if ph in (STREAM, DRAIN, CANCEL):
-            self._tool_actions(s, out)
-        if ph != DOWN and ph != REFUSED and self._may(s[USED], B_CRASH):
-            q = s[QUEUE]
-            for k in ((len(q),) if self.p.reduce else range(len(q) + 1)):
-                out.append(("Crash", k, self._crash(s, k)))
-        return out
-
-    # UserMessage: run_task records the user input (memory, then rollout) and starts a turn.
-    def _user_message(self, s: tuple) -> tuple:
-        u = I.user()
-        return (READY, s[HIST] + (u,), s[QUEUE] + (u,), s[FILE], s[TURNS] - 1, s[TURNNO] + 1,
-                s[TURNNO] == 0, 0, False, 0, (), 0, s[NEXT], s[NEXT], None, self.p.retries, -1,
-                s[USED], False)
-
-    # SendRequest / RefuseRequest: run_turn -> try_run_turn; 400 is InvalidRequest, never retried.
-    def _send(self, s: tuple) -> tuple:
-        r = self.request(s)
-        if r.rejections and self.d.validate_before_send:
-            return ("RefuseRequest", None, self._end_turn(s))
-        if r.rejections:
-            if self.d.retry_rejected:
-                return ("SendRequest", "rejected", s)
-            return ("SendRequest", "rejected", self._end_turn(s))
-        prompt = s[PROMPT] if s[PROMPT] >= 0 else len(s[HIST])
-        return ("SendRequest", "accepted", _set(s, {PH: STREAM, NCALLS: 0, REASONED: False, TEXT: 0,
-                                                    INFL: (), DRAINED: 0, BASE: s[NEXT], PROMPT: prompt,
-                                                    EXIT: None, PTEXT: False}))
+    # ---- effects shared by several actions ----------------------------------------------------
+    def _record(self, s: tuple, *items: tuple) -> dict:
+        """Record items: to history, then to the rollout writer's channel."""
+        return {HISTORY: s[HISTORY] + items, QUEUE: s[QUEUE] + items}
 
     def _end_turn(self, s: tuple) -> tuple:
-        return _set(s, {PH: IDLE, CALLS_OK: False, NCALLS: 0, REASONED: False, TEXT: 0, INFL: (),
-                        DRAINED: 0, EXIT: None, RETRY: self.p.retries, PROMPT: -1, PTEXT: False})
+        return self.turn_reset(s, phase=IDLE)
 
-    def _record(self, s: tuple, *items: tuple) -> dict:
-        return {HIST: s[HIST] + items, QUEUE: s[QUEUE] + items}
-
-    def _stream_actions(self, s: tuple, out: list) -> None:
-        d = self.d
-        text = s[TEXT]
-        if not s[CALLS_OK]:
-            # A response that cannot carry calls records at most a text item after every output,
-            # which no pairing rule can see; faults there only decide whether that text is kept.
-            out.append(("StreamCompleted", None, self._completed(s)))
-            return
-        if text != 2:  # held text ends the stream: only Completed (or a fault) can follow
-            if s[CALLS_OK] and not s[REASONED] and s[NCALLS] == 0 and text == 0:
-                # handle_output_item_done records reasoning at once
-                out.append(("StreamReasoning", None, _set(s, {REASONED: True, **self._record(s, I.reasoning())})))
-            if text == 0 and self.p.text:
-                if d.text_lands == "as-streamed":
-                    out.append(("StreamText", None, _set(s, {TEXT: 1, **self._record(s, I.text())})))
-                else:  # sse/chat.rs: aggregated text is emitted when the stream ends
-                    out.append(("StreamText", None, _set(s, {TEXT: 2})))
-            if s[CALLS_OK] and s[NCALLS] < self.p.calls:
-                # handle_output_item_done: record the call, spawn its tool, push to in_flight
-                c = I.call(s[NEXT])
-                out.append(("StreamToolCall", s[NCALLS] + 1,
-                            _set(s, {NCALLS: s[NCALLS] + 1, INFL: s[INFL] + (RUNNING,), NEXT: s[NEXT] + 1,
-                                     **self._record(s, c)})))
-        out.append(("StreamCompleted", None, self._completed(s)))
-        used = s[USED]
-        if self._may(used, B_STREAM_ERROR):
-            out.append(("StreamError", None, self._stream_error(s)))
-        if self._may(used, B_STREAM_CLOSED):
-            # `break Err(Stream(..))`: leaves the loop, so the drain runs, then run_turn retries
-            t = _set(s, {PH: DRAIN, EXIT: "error", PTEXT: False, USED: used | FAULT_BIT["stream-closed"]})
-            out.append(("StreamClosed", None, self._after_drain(t)))
-        if self._may(used, B_INTERRUPT):
-            out.append(("Interrupt", None, self._interrupt(s)))
-
-    # StreamCompleted: `Completed -> break Ok`; then drain_in_flight; follow up if calls were made.
-    def _completed(self, s: tuple) -> tuple:
-        held = s[TEXT] == 2
-        if held and not self.d.drain_before_completed:
-            s = _set(s, self._record(s, I.text()))
-            held = False
-        t = _set(s, {PH: DRAIN, EXIT: "completed", CALLS_OK: False, PTEXT: held})
-        return self._after_drain(t)
-
-    # StreamError: v0.77 `res?` returns at once: in_flight is dropped (tools aborted, no outputs).
-    def _stream_error(self, s: tuple) -> tuple:
-        used = s[USED] | FAULT_BIT["stream-error"]
-        if self.d.drain_on_stream_error:
-            return self._after_drain(_set(s, {PH: DRAIN, EXIT: "error", PTEXT: False, USED: used}))
-        s = _set(s, {USED: used, **self._lose_in_flight(s)})
-        return self._retry_or_end(s)
-
-    def _lose_in_flight(self, s: tuple) -> dict:
+    def _lose_in_flight(self, s: tuple) -> tuple:
         """The calls not yet drained get no output (or a recorded synthetic one, per design)."""
-        infl, k = s[INFL], s[DRAINED]
+        infl, k = s[IN_FLIGHT], s[DRAINED]
         if self.d.persist_synthetic and k < len(infl):
-            lost = tuple(I.output(s[BASE] + i, I.SYNTHETIC) for i in range(k, len(infl)))
-            return {INFL: (), DRAINED: 0, **self._record(s, *lost)}
-        return {INFL: (), DRAINED: 0}
+            lost = tuple(I.output(s[BASE_ID] + i, I.SYNTHETIC) for i in range(k, len(infl)))
+            return _set(s, {IN_FLIGHT: (), DRAINED: 0, **self._record(s, *lost)})
+        return _set(s, {IN_FLIGHT: (), DRAINED: 0})
 
     def _retry_or_end(self, s: tuple) -> tuple:
-        if s[RETRY] > 0:
-            prompt = s[PROMPT] if self.d.retry_prompt == "reuse" else -1
-            return _set(s, {PH: READY, RETRY: s[RETRY] - 1, PROMPT: prompt, EXIT: None, PTEXT: False,
-                            NCALLS: 0, REASONED: False, TEXT: 0})
+        """run_turn after a stream error: retry the request, or end the turn once retries run out."""
+        if s[RETRIES_LEFT] > 0:
+            prompt = s[PROMPT_LEN] if self.d.retry_prompt == "reuse" else NO_PROMPT
+            return self.response_reset(s, phase=READY, retries_left=s[RETRIES_LEFT] - 1, prompt_len=prompt)
         return self._end_turn(s)  # retries exhausted: an Error event, the turn ends
-
-    def _interrupt(self, s: tuple) -> tuple:
-        # handle_task_abort: cancel the token; the task stops polling the stream and drains
-        return _set(s, {PH: CANCEL, PTEXT: False, USED: s[USED] | FAULT_BIT["interrupt"]})
 
     def _after_drain(self, s: tuple) -> tuple:
         """When the drain has recorded every output, leave the drain (folded into the last step)."""
-        if s[DRAINED] < len(s[INFL]) or s[PH] == CANCEL:
+        if s[DRAINED] < len(s[IN_FLIGHT]) or s[PHASE] == CANCEL:
             return s
-        ex = s[EXIT]
-        if ex == "completed":
-            if s[PTEXT]:
+        if s[EXIT] == EXIT_COMPLETED:
+            if s[TEXT_AFTER_DRAIN]:
                 s = _set(s, self._record(s, I.text()))
-            if s[INFL]:  # needs_follow_up: a new run_turn with a prompt from current history
-                return _set(s, {PH: READY, INFL: (), DRAINED: 0, PROMPT: -1, RETRY: self.p.retries,
-                                EXIT: None, PTEXT: False, NCALLS: 0, REASONED: False, TEXT: 0})
+            if s[IN_FLIGHT]:  # needs_follow_up: a new run_turn with a prompt from current history
+                return self.request_reset(s, phase=READY, prompt_len=NO_PROMPT, retries_left=self.p.retries)
             return self._end_turn(s)
-        return self._retry_or_end(_set(s, {INFL: (), DRAINED: 0}))
+        return self._retry_or_end(_set(s, {IN_FLIGHT: (), DRAINED: 0}))
 
-    def _drain_actions(self, s: tuple, out: list) -> None:
-        infl, k = s[INFL], s[DRAINED]
-        if k < len(infl):
-            head = infl[k]
-            cid = s[BASE] + k
-            if head == DONE or head == ABORTED:
-                o = I.output(cid, I.OK if head == DONE else I.USER_ABORT)
-                out.append(("DrainOutput", cid, self._after_drain(_set(s, {DRAINED: k + 1, **self._record(s, o)}))))
-            elif head == FAILED:  # "a future that fails is logged and its call gets no output"
-                rec = self._record(s, I.output(cid, I.SYNTHETIC)) if self.d.persist_synthetic else {}
-                out.append(("DrainFailed", cid, self._after_drain(_set(s, {DRAINED: k + 1, **rec}))))
-            if s[PH] == CANCEL and self.d.hard_abort_drain:
-                # the 100 ms grace ran out before the drain finished: the task is aborted
-                out.append(("HardAbort", None, _set(s, self._lose_in_flight(s))))
-        elif s[PH] == CANCEL:
-            # handle_task_abort persists TurnAborted; run_task ends silently
-            ev = TURN_ABORTED
-            out.append(("TurnAborted", None, _set(s, {PH: IDLE, QUEUE: s[QUEUE] + (ev,), INFL: (), DRAINED: 0,
-                                                      TURNS: max(1, s[TURNS]), CALLS_OK: False, NCALLS: 0,
-                                                      REASONED: False, TEXT: 0, EXIT: None,
-                                                      RETRY: self.p.retries, PROMPT: -1, PTEXT: False})))
+    def _resolvable(self, s: tuple) -> tuple | range:
+        """The tool futures that may resolve now: every one still running, or, reduced, the head of
+        the drain once the stream has ended (its completion time is unobservable)."""
+        infl = s[IN_FLIGHT]
+        if self.p.reduce:
+            k = s[DRAINED]
+            if s[PHASE] == STREAM or k >= len(infl) or infl[k] != RUNNING:
+                return ()
+            return (k,)
+        return tuple(i for i in range(len(infl)) if infl[i] == RUNNING)
 
-    def _tool_actions(self, s: tuple, out: list) -> None:
-        infl = s[INFL]
-        cancel = s[PH] == CANCEL
-        fail_ok = self._may(s[USED], B_TOOL_FAILURE)
-        if self.p.reduce:  # only the head of the drain resolves (its completion time is unobservable)
-            if s[PH] == STREAM or s[DRAINED] >= len(infl):
-                return
-            idx = (s[DRAINED],)
+    def _resolve(self, s: tuple, i: int, status: str, also: dict = {}) -> tuple:  # noqa: B006 (read only)
+        """Tool future ``i`` resolves to ``status``."""
+        infl = s[IN_FLIGHT]
+        return _set(s, {IN_FLIGHT: infl[:i] + (status,) + infl[i + 1:], **also})
+
+    # ---- the actions: guard (an early return), then effect ----------------------------------------
+    @action("core/src/codex.rs run_task")
+    def UserMessage(self, s: tuple, out: list) -> None:
+        """Guard: the session is idle (`phase`) and the user has a turn left (`turns_left`).
+        Effect: the user message is recorded (history, then the rollout channel); a turn starts, whose
+        first response may carry calls only in the first turn."""
+        if not s[TURNS_LEFT] > 0:
+            return
+        u = I.user()
+        out.append(("UserMessage", None, self.turn_reset(
+            s, phase=READY, history=s[HISTORY] + (u,), queue=s[QUEUE] + (u,), turns_left=s[TURNS_LEFT] - 1,
+            turn_no=s[TURN_NO] + 1, calls_ok=s[TURN_NO] == 0, base_id=s[NEXT_ID])))
+
+    @action("core/src/codex.rs run_turn / try_run_turn; codex-api/src/requests/chat.rs ChatRequestBuilder::build")
+    def SendRequest(self, s: tuple, out: list) -> None:
+        """Guard: a request is due (`phase` ready: a new turn, a follow-up after tool outputs, or a
+        retry), unless the design validates before sending and the request built from `history`
+        (a v0.77 retry: its first `prompt_len` items) would be rejected.
+        Effect: the prompt is a normalized clone of history (a v0.77 retry reuses the first attempt's
+        prompt), built for the wire and judged by the provider; accepted: the stream starts; rejected
+        (HTTP 400, InvalidRequest): the turn ends with an error, nothing is retried."""
+        r = self.request(s)
+        if r.rejections and self.d.validate_before_send:
+            return
+        if r.rejections:
+            out.append(("SendRequest", "rejected", s if self.d.retry_rejected else self._end_turn(s)))
+            return
+        prompt = s[PROMPT_LEN] if s[PROMPT_LEN] != NO_PROMPT else len(s[HISTORY])
+        out.append(("SendRequest", "accepted", self.request_reset(s, phase=STREAM, base_id=s[NEXT_ID],
+                                                                  prompt_len=prompt)))
+
+    @action("seed fix 2 (validate before send)", needs="validate_before_send")
+    def RefuseRequest(self, s: tuple, out: list) -> None:
+        """Guard: a request is due (`phase` ready), the design validates before sending, and the request
+        built from `history` (a v0.77 retry: its first `prompt_len` items) would be rejected.
+        Effect: nothing is sent; the turn ends with an error."""
+        r = self.request(s)
+        if not (r.rejections and self.d.validate_before_send):
+            return
+        out.append(("RefuseRequest", None, self._end_turn(s)))
+
+    @action("core/src/stream_events_utils.rs handle_output_item_done")
+    def StreamReasoning(self, s: tuple, out: list) -> None:
+        """Guard: streaming (`phase`) a response that may carry calls (`calls_ok`), as its first item:
+        not `reasoned`, no `ncalls`, no `text`.
+        Effect: a reasoning item is recorded at once."""
+        if not (s[CALLS_OK] and not s[REASONED] and s[NCALLS] == 0 and s[TEXT] == NO_TEXT):
+            return
+        out.append(("StreamReasoning", None, _set(s, {REASONED: True, **self._record(s, I.reasoning())})))
+
+    @action("core/src/stream_events_utils.rs handle_output_item_done; codex-api/src/sse/chat.rs", needs="text")
+    def StreamText(self, s: tuple, out: list) -> None:
+        """Guard: streaming (`phase`) a response that may carry calls (`calls_ok`), with no `text` yet,
+        and responses with calls may carry text (`--no-text` is off).
+        Effect: as-streamed: the assistant message is recorded at once; at-completed (chat aggregated
+        mode): it is held and recorded when the stream completes, after any calls."""
+        if not (s[CALLS_OK] and s[TEXT] == NO_TEXT and self.p.text):
+            return
+        if self.d.text_lands == "as-streamed":
+            out.append(("StreamText", None, _set(s, {TEXT: TEXT_RECORDED, **self._record(s, I.text())})))
+        else:  # sse/chat.rs: aggregated text is emitted when the stream ends
+            out.append(("StreamText", None, _set(s, {TEXT: TEXT_HELD})))
+
+    @action("core/src/stream_events_utils.rs handle_output_item_done; core/src/tools/parallel.rs")
+    def StreamToolCall(self, s: tuple, out: list) -> None:
+        """Guard: streaming (`phase`) a response that may carry calls (`calls_ok`) and has fewer than N
+        (`ncalls`), and no `text` is held (held text ends the stream: only Completed or a fault
+        can follow).
+        Effect: the call is recorded, its tool starts, its future goes to the back of in_flight
+        (FuturesOrdered); the argument is the call's number in the response."""
+        if not (s[CALLS_OK] and s[TEXT] != TEXT_HELD and s[NCALLS] < self.p.calls):
+            return
+        c = I.call(s[NEXT_ID])
+        out.append(("StreamToolCall", s[NCALLS] + 1, _set(s, {
+            NCALLS: s[NCALLS] + 1, IN_FLIGHT: s[IN_FLIGHT] + (RUNNING,), NEXT_ID: s[NEXT_ID] + 1,
+            **self._record(s, c)})))
+
+    @action("core/src/codex.rs try_run_turn (Completed -> break Ok)")
+    def StreamCompleted(self, s: tuple, out: list) -> None:
+        """Guard: streaming (`phase`). A response that cannot carry calls records at most a text item
+        after every output, which no pairing rule can see, so it only completes.
+        Effect: held text is recorded (after the drain under seed fix 1); drain_in_flight runs; with
+        calls a follow-up request is due, without the turn ends."""
+        held = s[TEXT] == TEXT_HELD
+        if held and not self.d.drain_before_completed:
+            s = _set(s, self._record(s, I.text()))
+            held = False
+        t = _set(s, {PHASE: DRAIN, EXIT: EXIT_COMPLETED, CALLS_OK: False, TEXT_AFTER_DRAIN: held})
+        out.append(("StreamCompleted", None, self._after_drain(t)))
+
+    @action("core/src/codex.rs try_run_turn (`Some(res) => res?`); a5783f90c", fault="stream-error")
+    def StreamError(self, s: tuple, out: list) -> None:
+        """Guard: streaming (`phase`) a response that may carry calls (`calls_ok`), and
+        `faults_used` leaves room for a stream error.
+        Effect: v0.77: returns at once, in_flight is dropped and its tools aborted, no outputs; with
+        drain_on_stream_error the drain runs first; then run_turn retries or the turn ends."""
+        if not (s[CALLS_OK] and self.allowed[s[FAULTS_USED]] & STREAM_ERROR):
+            return
+        used = s[FAULTS_USED] | STREAM_ERROR
+        if self.d.drain_on_stream_error:
+            t = self._after_drain(_set(s, {PHASE: DRAIN, EXIT: EXIT_ERROR, TEXT_AFTER_DRAIN: False,
+                                           FAULTS_USED: used}))
         else:
-            idx = range(len(infl))
+            t = self._retry_or_end(self._lose_in_flight(_set(s, {FAULTS_USED: used})))
+        out.append(("StreamError", None, t))
+
+    @action("core/src/codex.rs try_run_turn (`break Err(Stream(..))`)", fault="stream-closed")
+    def StreamClosed(self, s: tuple, out: list) -> None:
+        """Guard: streaming (`phase`) a response that may carry calls (`calls_ok`), and `faults_used`
+        leaves room for a stream that closes early.
+        Effect: the loop breaks, drain_in_flight runs, then run_turn retries or the turn ends (on the
+        chat wire calls reach the loop only at finish_reason, so a close after a call falls between
+        the finish chunk and [DONE]: narrow, but real)."""
+        if not (s[CALLS_OK] and self.allowed[s[FAULTS_USED]] & STREAM_CLOSED):
+            return
+        t = _set(s, {PHASE: DRAIN, EXIT: EXIT_ERROR, TEXT_AFTER_DRAIN: False,
+                     FAULTS_USED: s[FAULTS_USED] | STREAM_CLOSED})
+        out.append(("StreamClosed", None, self._after_drain(t)))
+
+    @action("core/src/tools/parallel.rs (tool task)")
+    def ToolFinish(self, s: tuple, out: list) -> None:
+        """Guard: streaming, draining or cancelled (`phase`), and the tool is running (`in_flight`;
+        reduced: only the head of the drain, `drained`, once the stream has ended).
+        Effect: its future is ready with an output."""
+        idx = self._resolvable(s)
+        if not idx:
+            return
         for i in idx:
-            st = infl[i]
-            if st != RUNNING:
-                continue
-            cid = s[BASE] + i
-            out.append(("ToolFinish", cid, _set(s, {INFL: infl[:i] + (DONE,) + infl[i + 1:]})))
-            if cancel:  # tools/parallel.rs: the tool races the cancellation token
-                out.append(("ToolAbort", cid, _set(s, {INFL: infl[:i] + (ABORTED,) + infl[i + 1:]})))
-            if fail_ok:
-                out.append(("ToolFail", cid, _set(s, {INFL: infl[:i] + (FAILED,) + infl[i + 1:],
-                                                      USED: s[USED] | FAULT_BIT["tool-failure"]})))
+            out.append(("ToolFinish", s[BASE_ID] + i, self._resolve(s, i, DONE)))
 
-    # Crash: the process dies; memory, tasks and queued lines are gone; k queued lines had been written.
-    def _crash(self, s: tuple, k: int) -> tuple:
-        return (DOWN, (), (), s[FILE] + s[QUEUE][:k], s[TURNS], s[TURNNO], False, 0, False, 0, (), 0,
-                s[NEXT], s[NEXT], None, self.p.retries, -1, s[USED] | FAULT_BIT["crash"], False)
+    @action("core/src/codex.rs drain_in_flight (future error is logged)", fault="tool-failure")
+    def ToolFail(self, s: tuple, out: list) -> None:
+        """Guard: streaming, draining or cancelled (`phase`), the tool is running (`in_flight`;
+        reduced: only the head of the drain, `drained`, once the stream has ended), and
+        `faults_used` leaves room for a tool failure.
+        Effect: its future resolves to an error."""
+        idx = self._resolvable(s)
+        if not (idx and self.allowed[s[FAULTS_USED]] & TOOL_FAILURE):
+            return
+        used = s[FAULTS_USED] | TOOL_FAILURE
+        for i in idx:
+            out.append(("ToolFail", s[BASE_ID] + i, self._resolve(s, i, FAILED, {FAULTS_USED: used})))
 
-    # Resume: replay response_items from the rollout into a fresh history, then normalize (in memory).
-    def _resume(self, s: tuple, files: tuple) -> tuple:
+    @action("core/src/tools/parallel.rs (cancellation token race)")
+    def ToolAbort(self, s: tuple, out: list) -> None:
+        """Guard: the turn is cancelled (`phase`) and the tool is running (`in_flight`; reduced: only
+        the head of the drain, `drained`).
+        Effect: its future is ready with "aborted by user"."""
+        idx = self._resolvable(s)
+        if not idx:
+            return
+        for i in idx:
+            out.append(("ToolAbort", s[BASE_ID] + i, self._resolve(s, i, ABORTED)))
+
+    @action("core/src/codex.rs drain_in_flight")
+    def DrainOutput(self, s: tuple, out: list) -> None:
+        """Guard: draining or cancelled (`phase`), and the head of `in_flight` (after the `drained`
+        ones) has finished or was aborted by the user.
+        Effect: the head's output is recorded (call order, not completion order)."""
+        infl, k = s[IN_FLIGHT], s[DRAINED]
+        if not (k < len(infl) and (infl[k] == DONE or infl[k] == ABORTED)):
+            return
+        cid = s[BASE_ID] + k
+        o = I.output(cid, I.OK if infl[k] == DONE else I.USER_ABORT)
+        out.append(("DrainOutput", cid, self._after_drain(_set(s, {DRAINED: k + 1, **self._record(s, o)}))))
+
+    @action("core/src/codex.rs drain_in_flight")
+    def DrainFailed(self, s: tuple, out: list) -> None:
+        """Guard: draining or cancelled (`phase`), and the head of `in_flight` (after the `drained`
+        ones) failed.
+        Effect: logged; no output ("a future that fails is logged and its call gets no output"; a
+        synthetic one is recorded if the design persists them)."""
+        infl, k = s[IN_FLIGHT], s[DRAINED]
+        if not (k < len(infl) and infl[k] == FAILED):
+            return
+        cid = s[BASE_ID] + k
+        rec = self._record(s, I.output(cid, I.SYNTHETIC)) if self.d.persist_synthetic else {}
+        out.append(("DrainFailed", cid, self._after_drain(_set(s, {DRAINED: k + 1, **rec}))))
+
+    @action("core/src/tasks/mod.rs handle_task_abort", fault="interrupt")
+    def Interrupt(self, s: tuple, out: list) -> None:
+        """Guard: streaming a response that may carry calls (`phase`, `calls_ok`) or draining, and
+        `faults_used` leaves room for an interrupt.
+        Effect: the cancellation token fires; the stream is no longer read; the drain continues."""
+        if not ((s[PHASE] == DRAIN or s[CALLS_OK]) and self.allowed[s[FAULTS_USED]] & INTERRUPT):
+            return
+        out.append(("Interrupt", None, _set(s, {PHASE: CANCEL, TEXT_AFTER_DRAIN: False,
+                                                FAULTS_USED: s[FAULTS_USED] | INTERRUPT})))
+
+    @action("core/src/tasks/mod.rs handle_task_abort (GRACEFULL_INTERRUPTION_TIMEOUT_MS = 100)", needs="hard_abort_drain")
+    def HardAbort(self, s: tuple, out: list) -> None:
+        """Guard: cancelled (`phase`), the drain is unfinished (`drained` < `in_flight`) when the 100 ms
+        grace runs out, and the design allows it.
+        Effect: the task is aborted: calls not yet drained get no output (or recorded synthetic ones)."""
+        if not (s[DRAINED] < len(s[IN_FLIGHT]) and self.d.hard_abort_drain):
+            return
+        out.append(("HardAbort", None, self._lose_in_flight(s)))
+
+    @action("core/src/tasks/mod.rs handle_task_abort")
+    def TurnAborted(self, s: tuple, out: list) -> None:
+        """Guard: cancelled (`phase`) and the task has ended: every future `drained` (`in_flight`).
+        Effect: a turn_aborted event is persisted (not a history item); the session is idle, and the
+        user gets at least one more turn."""
+        if not s[DRAINED] >= len(s[IN_FLIGHT]):
+            return
+        out.append(("TurnAborted", None, self.turn_reset(
+            s, phase=IDLE, queue=s[QUEUE] + (TURN_ABORTED,), turns_left=max(1, s[TURNS_LEFT]))))
+
+    @action("core/src/rollout/recorder.rs (channel to the writer task, no fsync)", fault="crash")
+    def Crash(self, s: tuple, out: list) -> None:
+        """Guard: the process is alive (`phase`), and `faults_used` leaves room for a crash; argument k:
+        the queued lines the writer had written (reduced: all of them).
+        Effect: memory, tasks and the channel are lost; the file keeps what was written (a clean exit
+        is Crash with k = all queued lines)."""
+        if not self.allowed[s[FAULTS_USED]] & CRASH:
+            return
+        q = s[QUEUE]
+        for k in ((len(q),) if self.p.reduce else range(len(q) + 1)):
+            out.append(("Crash", k, self.turn_reset(
+                s, phase=DOWN, history=(), queue=(), file=s[FILE] + q[:k], base_id=s[NEXT_ID],
+                faults_used=s[FAULTS_USED] | CRASH)))
+
+    @action("core/src/rollout/recorder.rs; core/src/context_manager/normalize.rs")
+    def Resume(self, s: tuple, out: list) -> None:
+        """Guard: the process was restarted (`phase` down), unless the design refuses to resume a
+        `file` with a call without output.
+        Effect: history is rebuilt from the file's response_items and normalized in memory
+        (synthetic results are also recorded if the design persists them); the user gets at least
+        one more turn."""
+        files = _response_items(s)
+        if self.d.refuse_unanswered_resume and unanswered_calls(files):
+            return
         hist = normalize(files, self.d.normalization)
         queue: tuple = ()
         if self.d.persist_synthetic:
             queue = tuple(it for it in hist if it[0] == I.OUTPUT and it[2] in I.MADE_UP and it not in files)
-        return (IDLE, hist, queue, s[FILE], max(1, s[TURNS]), s[TURNNO], False, 0, False, 0, (), 0,
-                s[NEXT], s[NEXT], None, self.p.retries, -1, s[USED], False)
+        out.append(("Resume", None, self.turn_reset(s, phase=IDLE, history=hist, queue=queue,
+                                                    turns_left=max(1, s[TURNS_LEFT]), base_id=s[NEXT_ID])))
+
+    @action("seed fix 3", needs="refuse_unanswered_resume")
+    def ResumeRefused(self, s: tuple, out: list) -> None:
+        """Guard: the process was restarted (`phase` down), the design refuses to resume a file with
+        unanswered calls, and the `file` has a call without output.
+        Effect: the session is not resumed: it can never send again."""
+        if not (self.d.refuse_unanswered_resume and unanswered_calls(_response_items(s))):
+            return
+        out.append(("ResumeRefused", None, _set(s, {PHASE: REFUSED})))
+
+    # ---- the phase table: which actions each phase asks, in this order ------------------------
+    # (the order of successors, so it decides which of several shortest counterexamples the search
+    # reports: keep it stable)
+    PHASE_TABLE: dict[str, tuple[str, ...]] = {
+        IDLE: ("UserMessage", "Crash"),
+        READY: ("SendRequest", "RefuseRequest", "Crash"),
+        STREAM: ("StreamReasoning", "StreamText", "StreamToolCall", "StreamCompleted", "StreamError",
+                 "StreamClosed", "Interrupt", "ToolFinish", "ToolFail", "Crash"),
+        DRAIN: ("DrainOutput", "DrainFailed", "Interrupt", "ToolFinish", "ToolFail", "Crash"),
+        CANCEL: ("DrainOutput", "DrainFailed", "HardAbort", "TurnAborted", "ToolFinish", "ToolAbort", "ToolFail",
+                 "Crash"),
+        DOWN: ("Resume", "ResumeRefused"),
+        REFUSED: (),
+    }
+
+    def successors(self, s: tuple) -> list[tuple]:
+        """[(action, arg, next_state)] for every enabled action, in the phase table's order."""
+        out: list = []
+        for act in self._table[s[PHASE]]:
+            act(s, out)
+        return out
 
 
-def _set(s: tuple, changes: dict) -> tuple:
-    """``s`` with some fields replaced (the one place states are copied)."""
-    lst = list(s)
-    for k in changes:
-        lst[k] = changes[k]
-    return tuple(lst)
+def _describe(method: Callable) -> Action:
+    cites, fault, needs = method.action_info  # type: ignore[attr-defined]
+    doc = inspect.cleandoc(method.__doc__ or "")
+    guard, sep, effect = doc.partition("Effect:")
+    if not (guard.startswith("Guard:") and sep):
+        raise AssertionError(f"{method.__name__}: the docstring must read 'Guard: ... Effect: ...'")
+    return Action(method.__name__, cites, fault, " ".join(guard[len("Guard:"):].split()), " ".join(effect.split()),
+                  needs)
 
 
-def is_turn_over(s: tuple) -> bool:
-    """Control is back with the user (or the session has ended for good)."""
-    return s[PH] in (IDLE, REFUSED)
-
-
-# Every action, the codex-rs place it stands for, its guard and its effect (docs/SPEC.md is made
-# from this table). `fault` marks the environment's misbehaviour: liveness does not rely on it.
-ACTIONS: dict[str, dict] = {
-    "UserMessage": dict(
-        cites="core/src/codex.rs run_task", fault=False,
-        guard="the session is idle and the user has a turn left",
-        effect="the user message is recorded (history, then the rollout channel); a turn starts"),
-    "SendRequest": dict(
-        cites="core/src/codex.rs run_turn / try_run_turn; codex-api/src/requests/chat.rs ChatRequestBuilder::build",
-        fault=False,
-        guard="a request is due (new turn, follow-up after tool outputs, or a retry)",
-        effect="the prompt is a normalized clone of history (a v0.77 retry reuses the first attempt's "
-               "prompt), built for the wire and judged by the provider; accepted: the stream starts; "
-               "rejected (HTTP 400, InvalidRequest): the turn ends with an error, nothing is retried"),
-    "RefuseRequest": dict(
-        cites="seed fix 2 (validate before send)", fault=False,
-        guard="a request is due and the local check finds it would be rejected",
-        effect="nothing is sent; the turn ends with an error"),
-    "StreamReasoning": dict(
-        cites="core/src/stream_events_utils.rs handle_output_item_done", fault=False,
-        guard="streaming, first item of a response that may carry calls",
-        effect="a reasoning item is recorded"),
-    "StreamText": dict(
-        cites="core/src/stream_events_utils.rs handle_output_item_done; codex-api/src/sse/chat.rs", fault=False,
-        guard="streaming, no text yet in this response",
-        effect="as-streamed: the assistant message is recorded at once; at-completed (chat aggregated "
-               "mode): it is held and recorded when the stream completes, after any calls"),
-    "StreamToolCall": dict(
-        cites="core/src/stream_events_utils.rs handle_output_item_done; core/src/tools/parallel.rs",
-        fault=False,
-        guard="streaming, the response may carry calls and has fewer than N",
-        effect="the call is recorded, its tool starts, its future goes to the back of in_flight (FuturesOrdered)"),
-    "StreamCompleted": dict(
-        cites="core/src/codex.rs try_run_turn (Completed -> break Ok)", fault=False,
-        guard="streaming",
-        effect="held text is recorded (after the drain under seed fix 1); drain_in_flight runs; with "
-               "calls a follow-up request is due, without the turn ends"),
-    "StreamError": dict(
-        cites="core/src/codex.rs try_run_turn (`Some(res) => res?`); a5783f90c", fault=True,
-        guard="streaming, fault enabled",
-        effect="v0.77: returns at once, in_flight is dropped and its tools aborted, no outputs; with "
-               "drain_on_stream_error the drain runs first; then run_turn retries or the turn ends"),
-    "StreamClosed": dict(
-        cites="core/src/codex.rs try_run_turn (`break Err(Stream(..))`)", fault=True,
-        guard="streaming, fault enabled",
-        effect="the loop breaks, drain_in_flight runs, then run_turn retries or the turn ends (on the "
-               "chat wire calls reach the loop only at finish_reason, so a close after a call falls "
-               "between the finish chunk and [DONE]: narrow, but real)"),
-    "ToolFinish": dict(
-        cites="core/src/tools/parallel.rs (tool task)", fault=False,
-        guard="the tool is running", effect="its future is ready with an output"),
-    "ToolFail": dict(
-        cites="core/src/codex.rs drain_in_flight (future error is logged)", fault=True,
-        guard="the tool is running, fault enabled", effect="its future resolves to an error"),
-    "ToolAbort": dict(
-        cites="core/src/tools/parallel.rs (cancellation token race)", fault=False,
-        guard="the tool is running and the turn is cancelled",
-        effect="its future is ready with \"aborted by user\""),
-    "DrainOutput": dict(
-        cites="core/src/codex.rs drain_in_flight", fault=False,
-        guard="draining, and the head of in_flight has finished",
-        effect="the head's output is recorded (call order, not completion order)"),
-    "DrainFailed": dict(
-        cites="core/src/codex.rs drain_in_flight", fault=False,
-        guard="draining, and the head of in_flight failed",
-        effect="logged; no output (a synthetic one is recorded if the design persists them)"),
-    "Interrupt": dict(
-        cites="core/src/tasks/mod.rs handle_task_abort", fault=True,
-        guard="streaming or draining, fault enabled",
-        effect="the cancellation token fires; the stream is no longer read; the drain continues"),
-    "HardAbort": dict(
-        cites="core/src/tasks/mod.rs handle_task_abort (GRACEFULL_INTERRUPTION_TIMEOUT_MS = 100)", fault=False,
-        guard="cancelled, the drain is unfinished when the 100 ms grace runs out, and the design allows it",
-        effect="the task is aborted: calls not yet drained get no output (or recorded synthetic ones)"),
-    "TurnAborted": dict(
-        cites="core/src/tasks/mod.rs handle_task_abort", fault=False,
-        guard="cancelled and the task has ended",
-        effect="a turn_aborted event is persisted (not a history item); the session is idle"),
-    "Crash": dict(
-        cites="core/src/rollout/recorder.rs (channel to the writer task, no fsync)", fault=True,
-        guard="the process is alive, fault enabled; argument k: queued lines the writer had written",
-        effect="memory, tasks and the channel are lost; the file keeps what was written (a clean exit "
-               "is Crash with k = all queued lines)"),
-    "Resume": dict(
-        cites="core/src/rollout/recorder.rs; core/src/context_manager/normalize.rs", fault=False,
-        guard="the process was restarted", effect="history is rebuilt from the file's response_items "
-        "and normalized in memory (synthetic results are also recorded if the design persists them)"),
-    "ResumeRefused": dict(
-        cites="seed fix 3", fault=False,
-        guard="the process was restarted and the file has a call without output",
-        effect="the session is not resumed: it can never send again"),
-}
+# Every action, in the order the spec lists them (the order the methods are defined in).
+ACTIONS: dict[str, Action] = {name: _describe(m) for name, m in vars(TurnLoop).items()
+                              if hasattr(m, "action_info")}
+FAULT_ACTION: dict[str, str] = {a.fault: a.name for a in ACTIONS.values() if a.fault}  # fault -> action
+FAULT_ACTIONS = frozenset(FAULT_ACTION.values())
+assert tuple(sorted(FAULT_ACTION)) == tuple(sorted(FAULTS)), "each fault enables exactly one action"
+assert {a for names in TurnLoop.PHASE_TABLE.values() for a in names} == set(ACTIONS), "an action no phase asks"

@@ -42,7 +42,7 @@ from ..model import turnloop as M
 from ..model.designs import Design
 
 # encodings of the model's enumerations
-PHASES = (M.IDLE, M.READY, M.STREAM, M.DRAIN, M.CANCEL, M.DOWN, M.REFUSED)
+PHASES = M.PHASES
 IDLE, READY, STREAM, DRAIN, CANCEL, DOWN, REFUSED = range(7)
 EXITS = (None, "completed", "error")
 X_NONE, X_COMPLETED, X_ERROR = range(3)
@@ -215,35 +215,36 @@ def _real_outputs(seq) -> list:
 
 def alpha(d: Design, s: tuple) -> dict:
     """The most precise abstract state for the model state ``s`` (Python values)."""
-    ph = PHASES.index(s[M.PH])
-    fq = tuple(it for it in s[M.FILE] + s[M.QUEUE] if it[0] != "turn_aborted")
+    s = M.State(*s)
+    ph = PHASES.index(s.phase)
+    fq = tuple(it for it in s.file + s.queue if it[0] != "turn_aborted")
     down = ph in (DOWN, REFUSED)  # the process is gone: the record is the file
-    record = tuple(it for it in s[M.FILE] if it[0] != "turn_aborted") if down else s[M.HIST]
-    a = {"ph": ph, "turns": s[M.TURNS], "nc": s[M.NCALLS], "txt": s[M.TEXT], "nf": len(s[M.INFL]),
-         "dr": s[M.DRAINED], "base": s[M.BASE], "nxt": s[M.NEXT], "ex": EXITS.index(s[M.EXIT]),
-         "rt": s[M.RETRY], "tn0": s[M.TURNNO] == 0, "cok": s[M.CALLS_OK], "rsn": s[M.REASONED],
-         "pr": s[M.PROMPT] >= 0, "ptx": s[M.PTEXT],
-         "infl": tuple(STATUSES.index(x) for x in s[M.INFL])}
-    a.update({u: bool(s[M.USED] & M.FAULT_BIT[f]) for f, u in USED.items()})
+    record = tuple(it for it in s.file if it[0] != "turn_aborted") if down else s.history
+    a = {"ph": ph, "turns": s.turns_left, "nc": s.ncalls, "txt": s.text, "nf": len(s.in_flight),
+         "dr": s.drained, "base": s.base_id, "nxt": s.next_id, "ex": EXITS.index(s.exit),
+         "rt": s.retries_left, "tn0": s.turn_no == 0, "cok": s.calls_ok, "rsn": s.reasoned,
+         "pr": s.prompt_len != M.NO_PROMPT, "ptx": s.text_after_drain,
+         "infl": tuple(STATUSES.index(x) for x in s.in_flight)}
+    a.update({u: bool(s.faults_used & M.FAULT_BIT[f]) for f, u in USED.items()})
     a.update(automaton(d, record))
     a["wf"], a["omax"] = well_formed(record, a["nxt"])
     a["fwf"], a["fomax"] = well_formed(fq, a["nxt"])
-    ids = {s[M.BASE] + i for i in range(a["nf"])}
-    a["ifr"] = all(any(it[0] == I.CALL and it[1] == c for it in seq) for c in ids for seq in (s[M.HIST], fq))
+    ids = {s.base_id + i for i in range(a["nf"])}
+    a["ifr"] = all(any(it[0] == I.CALL and it[1] == c for it in seq) for c in ids for seq in (s.history, fq))
     if down:
         a["kept"] = a["fqeq"] = True
     else:
-        present = set(it[:3] for it in s[M.HIST])
+        present = set(it[:3] for it in s.history)
         a["kept"] = all(o in present for o in _real_outputs(fq))
-        a["fqeq"] = fq == s[M.HIST]
+        a["fqeq"] = fq == s.history
     if a["pr"]:
-        pre = s[M.HIST][: s[M.PROMPT]]
+        pre = s.history[: s.prompt_len]
         hp = automaton(d, pre)
         fake = {**a, **hp, "pr": False, "kept": True, "quiet": True, "pca": True, "porph": True, "pwire": True,
                 "wf": well_formed(pre, a["nxt"])[0]}
         v = ok_props(d, fake)  # the prompt's verdicts, as judged when it was first sent
         a["pca"], a["porph"], a["pwire"] = v["calls-answered"], v["no-orphan-results"], v["wire-valid"]
-        a["quiet"] = not _real_outputs(s[M.HIST][s[M.PROMPT]:])
+        a["quiet"] = not _real_outputs(s.history[s.prompt_len:])
     else:
         a["pca"] = a["porph"] = a["pwire"] = a["quiet"] = False
     return a

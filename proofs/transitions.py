@@ -21,8 +21,6 @@ from .abstract import (ABORTED, CANCEL, DONE, DOWN, DRAIN, FAILED, IDLE, READY, 
                        h_close, h_outputs, h_user, merge, ok_props)
 
 ACTION_NAMES = tuple(M.ACTIONS)
-FAULT_OF = {"StreamError": "stream-error", "StreamClosed": "stream-closed", "ToolFail": "tool-failure",
-            "Interrupt": "interrupt", "Crash": "crash"}
 
 
 def _hist(s: dict) -> dict:
@@ -302,7 +300,7 @@ class Encoding:
     def cases(self, action: str, s: dict, p: Params, tag: str = "") -> tuple[list, Choices]:
         c = Choices(action, tag)
         cases = getattr(self, action)(s, p, c)
-        fault = FAULT_OF.get(action)
+        fault = M.ACTIONS[action].fault
         if fault is not None:  # the fault is recorded as used; with a budget, it must be left
             u = USED[fault]
             budget = z3.BoolVal(True)

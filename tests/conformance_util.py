@@ -6,7 +6,7 @@
   every event must be one of the model's successors with the same action and argument.
 - ``observed`` / ``expected``: the abstract state on both sides: phase, history, what was
   recorded for the rollout since the process started, what is on disk, the undrained tools and
-  the retries left. The disk must be the model's FILE plus the first ``written`` queued lines
+  the retries left. The disk must be the model's file plus the first ``written`` queued lines
   (the model's writer is lazy; the reference's really runs).
 - ``compare_enabled``: in every state, the steps the reference offers next are the model's
   successors (inside the bounds): nothing missing, nothing extra.
@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 
 from turnproof.model import items as I
 from turnproof.model.designs import get as model_get, with_knobs
-from turnproof.model.turnloop import (BASE, DRAINED, FILE, HIST, INFL, PH, QUEUE, RETRY, Params, TurnLoop)
+from turnproof.model.turnloop import Params, State, TurnLoop
 from turnproof.reference import items as RI
 from turnproof.reference.designs import get as ref_get
 from turnproof.reference.loop import call_number
@@ -109,10 +109,10 @@ class Replayer:
 
 
 def expected(s: tuple) -> dict:
-    infl = s[INFL]
-    pending = [(s[BASE] + i, infl[i]) for i in range(s[DRAINED], len(infl))]
-    return {"phase": s[PH], "history": tuple(s[HIST]), "records": tuple(s[QUEUE]), "pending": pending,
-            "retries_left": s[RETRY] if s[PH] in RUNTIME_PHASES else None}
+    v = State(*s)
+    pending = [(v.base_id + i, v.in_flight[i]) for i in range(v.drained, len(v.in_flight))]
+    return {"phase": v.phase, "history": tuple(v.history), "records": tuple(v.queue), "pending": pending,
+            "retries_left": v.retries_left if v.phase in RUNTIME_PHASES else None}
 
 
 def observed(sim) -> dict:
@@ -125,14 +125,14 @@ def observed(sim) -> dict:
 
 
 def compare(sim, s: tuple, where: str = "") -> None:
-    """The reference's observable state must be the model's; the disk must be FILE + QUEUE[:w]."""
+    """The reference's observable state must be the model's; the disk must be file + queue[:w]."""
     exp, obs = expected(s), observed(sim)
     for k in exp:
         if exp[k] != obs[k]:
             raise Mismatch(f"{where}: {k} differs\n  model:     {_show(exp[k])}\n  reference: {_show(obs[k])}")
     disk = file_items(sim.path)
     w = 0 if sim.down else sim.session.observe()["written"]
-    want = tuple(s[FILE]) + tuple(s[QUEUE][:w])
+    want = tuple(State(*s).file) + tuple(State(*s).queue[:w])
     if disk != want:
         raise Mismatch(f"{where}: rollout file differs (written {w})\n  model:     {I.show_all(want)}\n"
                        f"  reference: {I.show_all(disk)}")
@@ -154,7 +154,7 @@ def compare_enabled(sim, model: TurnLoop, s: tuple, bounds: "Bounds", where: str
     """What may happen next is the same on both sides (inside the bounds): the reference offers
     every step the model has, and nothing else."""
     ref = {_step_kind(a, b) for a, b in sim.enabled() if bounds.allows(a, sim.phase)}
-    mod = {_step_kind(a, b) for a, b, _ in model.successors(s) if bounds.allows(a, s[PH])}
+    mod = {_step_kind(a, b) for a, b, _ in model.successors(s) if bounds.allows(a, State(*s).phase)}
     if ref != mod:
         raise Mismatch(f"{where}: enabled steps differ\n  model only:     {sorted(mod - ref, key=str)}\n"
                        f"  reference only: {sorted(ref - mod, key=str)}")

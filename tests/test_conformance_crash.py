@@ -11,7 +11,7 @@ import pytest
 
 from conformance_util import Replayer, file_items, make_model
 from turnproof.model import items as I
-from turnproof.model.turnloop import FILE, QUEUE
+from turnproof.model.turnloop import State
 from turnproof.reference.proc import run_process
 
 SCENARIOS = {  # name -> (extra args for `python -m reference run`, model faults)
@@ -34,9 +34,9 @@ def crash_and_resume(design: str, scenario: str, k: int, tmp_path, fork: bool = 
     # a process that ends by itself is, to the model, a crash with the writer caught up
     assert first.returncode == (-9 if first.killed else 0)
     on_disk = file_items(path)
-    assert on_disk[: len(rep.s[FILE])] == rep.s[FILE]
-    rep.step("Crash", len(on_disk) - len(rep.s[FILE]))
-    assert on_disk == rep.s[FILE], (I.show_all(on_disk), I.show_all(rep.s[FILE]))
+    assert on_disk[: len(State(*rep.s).file)] == State(*rep.s).file
+    rep.step("Crash", len(on_disk) - len(State(*rep.s).file))
+    assert on_disk == State(*rep.s).file, (I.show_all(on_disk), I.show_all(State(*rep.s).file))
     second = run_process(["resume", "--design", design, "--file", path], fork=fork)
     verdicts = []
     for ev in second.events:
@@ -50,7 +50,7 @@ def crash_and_resume(design: str, scenario: str, k: int, tmp_path, fork: bool = 
     assert [why for _, why in second.result["skipped"]] == (["torn last line"] if first.torn else [])
     got = [r["message"] for r in second.result["rejections"]]
     assert got == [v for v in verdicts if v is not None]
-    assert file_items(path) == rep.s[FILE] + rep.s[QUEUE]  # the resumed process closed cleanly
+    assert file_items(path) == State(*rep.s).file + State(*rep.s).queue  # the resumed process closed cleanly
     return {"killed": first.killed, "verdicts": verdicts, "steps": rep.path}
 
 

@@ -15,7 +15,7 @@ from turnproof.model.explorer import Explorer
 from turnproof.model.normalize import normalize
 from turnproof.model.properties import TurnLoopSpec, orphan_results, unanswered_or_duplicated
 from turnproof.model.provider import judge
-from turnproof.model.turnloop import READY, PH, Params as MP, TurnLoop
+from turnproof.model.turnloop import READY, Params as MP, State, TurnLoop
 from turnproof.model.wire import build_request
 from turnproof.proofs.abstract import Params, alpha, automaton, ok_props, well_formed, z3_value
 from turnproof.proofs.agreement import step_matches, verdicts_sound
@@ -107,7 +107,7 @@ def test_the_inductive_invariant_holds_on_reachable_states(name, calls):
 @pytest.mark.parametrize("name", list(NAMED))
 def test_guaranteed_verdicts_hold_on_explored_requests(name):
     m, states = explored(name)
-    ready = [s for s in states if s[PH] == READY]
+    ready = [s for s in states if State(*s).phase == READY]
     assert ready
     for s in ready:
         assert verdicts_sound(m, s) == [], s

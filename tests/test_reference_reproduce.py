@@ -13,7 +13,7 @@ import pytest
 
 from conformance_util import Replayer, file_items, make_model
 from turnproof.model.properties import TurnLoopSpec
-from turnproof.model.turnloop import FILE
+from turnproof.model.turnloop import State
 from turnproof.reference.proc import run_process
 from turnproof.cli import main
 from turnproof.incidents import SCENARIOS
@@ -114,7 +114,7 @@ def _two_processes(design: str, scenario: str, tmp_path) -> tuple:
         assert [r["rejected"] for r in first.result["requests"]] == verdicts
     on_disk = file_items(path)
     rep.step("Crash", len(on_disk))  # killed, or ended by itself: the writer had caught up
-    assert on_disk == rep.s[FILE]
+    assert on_disk == State(*rep.s).file
     second = run_process(["resume", "--design", design, "--file", path, "--message", "continue"], fork=True)
     replay(second.events)
     # the stub provider answered what the model's provider rules answer

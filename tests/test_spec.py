@@ -10,9 +10,9 @@ import pytest
 from turnproof.model import provider
 from turnproof.model.designs import KNOB_VALUES, NAMED
 from turnproof.model.properties import PROPERTIES, SOMETIMES
-from turnproof.model.turnloop import ACTIONS, FAULT_ACTIONS, FAULTS, FIELD_NAMES
+from turnproof.model.turnloop import ACTIONS, FAULT_ACTION, FAULT_ACTIONS, FAULTS, FIELD_MEANING, FIELD_NAMES
 from turnproof.cli import main
-from turnproof.cmd_spec import COMMAND, FIELD_MEANING, FAULT_ACTION, generate, knob_comments
+from turnproof.cmd_spec import COMMAND, generate, knob_comments
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPEC = os.path.join(ROOT, "docs", "SPEC.md")
@@ -43,8 +43,8 @@ def test_every_action_with_guard_effect_and_citation(spec):
     for name, info in ACTIONS.items():
         sec = spec[spec.index(f"\n### {name}\n"):]
         sec = sec[: sec.index("\n##", 1)] if "\n##" in sec[1:] else sec
-        assert f"**Cites:** {info['cites']}" in sec
-        assert f"**Guard:** {info['guard']}" in sec and f"**Effect:** {info['effect']}" in sec
+        assert f"**Cites:** {info.cites}" in sec
+        assert f"**Guard:** {info.guard}" in sec and f"**Effect:** {info.effect}" in sec
         assert ("**Fault:** yes" in sec) == (name in FAULT_ACTIONS)
 
 

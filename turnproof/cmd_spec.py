@@ -22,39 +22,6 @@ from turnproof.exitcodes import EXIT_OK, EXIT_VIOLATED as EXIT_STALE
 DEFAULT_PATH = os.path.join("docs", "SPEC.md")
 COMMAND = "turnproof spec -o docs/SPEC.md"
 
-# What each state field means. The model names the fields (FIELD_NAMES) but documents them only
-# in code; a field missing here shows as "(not described)" and tests/test_spec.py fails.
-FIELD_MEANING = {
-    "phase": "where the session is: idle, ready (a request is due), stream, drain, cancel (interrupted, "
-             "still draining), down (crashed), refused (resume refused for good)",
-    "history": "the history items in memory (the context manager), in record order",
-    "queue": "items recorded but not yet known to be on disk: the rollout writer's channel "
-             "(and turn_aborted events)",
-    "file": "the rollout file: what the writer has written",
-    "turns_left": "user turns still to come",
-    "turn_no": "user turns taken so far",
-    "calls_ok": "the response being streamed may carry tool calls (the bound: only the first turn's "
-                "first response and its retries do)",
-    "ncalls": "calls streamed in the current response",
-    "reasoned": "a reasoning item was streamed in the current response",
-    "text": "assistant text of the current response: 0 none, 1 recorded, 2 held until the stream completes",
-    "in_flight": "one status per spawned tool future, in push order (FuturesOrdered): running, done, "
-                 "failed or aborted",
-    "drained": "how many futures at the head of in_flight the drain has taken",
-    "base_id": "the call id of in_flight's first future",
-    "next_id": "the id the next call gets",
-    "exit": "why the stream loop ended: completed, error, or unset",
-    "retries_left": "stream retries left for the current request",
-    "prompt_len": "how much of history the first attempt's prompt was built from (-1: none yet); "
-                  "a v0.77 retry reuses it",
-    "faults_used": "the faults that have happened so far (each kind at most once)",
-    "text_after_drain": "held assistant text to record once the drain ends (seed fix 1)",
-}
-
-# Which action each fault enables (model.turnloop.FAULTS names the faults, FAULT_ACTIONS the steps).
-FAULT_ACTION = {"stream-error": "StreamError", "stream-closed": "StreamClosed", "tool-failure": "ToolFail",
-                "interrupt": "Interrupt", "crash": "Crash"}
-
 # Knobs whose comment in designs.py is only their list of values: where the spec explains them.
 KNOB_SEE = {"wire": "the provider API requests are built for: see Request building and Provider rules",
             "normalization": "what history goes through before a request or on resume: see Normalization"}
@@ -171,7 +138,7 @@ def generate() -> str:
     from turnproof.model import designs, items, normalize, properties, provider, turnloop, wire
     from turnproof.model.designs import KNOB_VALUES, NAMED, SHIPPED
     from turnproof.model.properties import PROPERTIES, SOMETIMES, TurnLoopSpec
-    from turnproof.model.turnloop import ACTIONS, FAULT_ACTIONS, FAULTS, FIELD_NAMES, Params, TurnLoop
+    from turnproof.model.turnloop import ACTIONS, FAULT_ACTION, FAULTS, FIELD_MEANING, FIELD_NAMES, Params, TurnLoop
 
     L: list[str] = []
     add = L.append
@@ -229,15 +196,15 @@ def generate() -> str:
     add("| action | fault | cites (codex-rs) |")
     add("|---|---|---|")
     for a, info in ACTIONS.items():
-        add(f"| [`{a}`](#{_anchor(a)}) | {'fault' if info['fault'] else ''} | {_cell(info['cites'])} |")
+        add(f"| [`{a}`](#{_anchor(a)}) | {'fault' if info.fault else ''} | {_cell(info.cites)} |")
     for a, info in ACTIONS.items():
         add("")
         add(f"### {a}")
         add("")
-        add(f"- **Cites:** {info['cites']}")
-        add(f"- **Fault:** {'yes, enabled by fault `' + _fault_of(a) + '`' if info['fault'] else 'no'}")
-        add(f"- **Guard:** {info['guard']}")
-        add(f"- **Effect:** {info['effect']}")
+        add(f"- **Cites:** {info.cites}")
+        add(f"- **Fault:** {'yes, enabled by fault `' + str(info.fault) + '`' if info.fault else 'no'}")
+        add(f"- **Guard:** {info.guard}")
+        add(f"- **Effect:** {info.effect}")
         src = TurnLoopSpec.can_sources(a)
         if a in TurnLoopSpec.checked_actions:
             add(f"- **Judged:** every `always` property ({', '.join(f'`{p}`' for p in properties.SAFETY)}) "
@@ -358,12 +325,7 @@ def generate() -> str:
     add("")
     add("Origins of a result (`model.items.ORIGINS`): " + ", ".join(f"`{o}`" for o in items.ORIGINS)
         + "; made up by a normalization: " + ", ".join(f"`{o}`" for o in sorted(items.MADE_UP)) + ".")
-    assert set(FAULT_ACTION.values()) == set(FAULT_ACTIONS), "FAULT_ACTION out of step with the model"
     return "\n".join(L).rstrip("\n") + "\n"
-
-
-def _fault_of(action: str) -> str:
-    return next(f for f, a in FAULT_ACTION.items() if a == action)
 
 
 def _code_cell(text: str) -> str:

@@ -17,7 +17,7 @@ import textwrap
 
 from turnproof.model import items as I
 from turnproof.model.provider import Rejection
-from turnproof.model.turnloop import BASE, FAULT_ACTIONS, FILE, HIST, INFL, PH, PTEXT, QUEUE, STREAM, TEXT, TurnLoop
+from turnproof.model.turnloop import FAULT_ACTIONS, STREAM, TEXT_HELD, State, TurnLoop
 from turnproof.steps import step_name
 
 MAX_NODES = 160  # past this the picture stops being readable: neighbours are cut, never the path
@@ -30,15 +30,17 @@ def _q(text: str) -> str:
 
 def _held(s: tuple) -> bool:
     """Assistant text streamed but not yet recorded (chat aggregated mode, or seed fix 1's drain)."""
-    return (s[PH] == STREAM and s[TEXT] == 2) or bool(s[PTEXT])
+    v = State(*s)
+    return (v.phase == STREAM and v.text == TEXT_HELD) or v.text_after_drain
 
 
 def state_label(s: tuple) -> str:
-    infl = ", ".join(f"C{s[BASE] + i}:{st}" for i, st in enumerate(s[INFL]))
-    file = I.show_all(tuple(it for it in s[FILE] if it[0] != "turn_aborted"))
-    queue = I.show_all(tuple(it for it in s[QUEUE] if it[0] != "turn_aborted"))
-    lines = [f"{s[PH]}" + (" (assistant text held)" if _held(s) else ""),
-             f"history {I.show_all(s[HIST])}", f"file    {file}"]
+    v = State(*s)
+    infl = ", ".join(f"C{v.base_id + i}:{st}" for i, st in enumerate(v.in_flight))
+    file = I.show_all(tuple(it for it in v.file if it[0] != "turn_aborted"))
+    queue = I.show_all(tuple(it for it in v.queue if it[0] != "turn_aborted"))
+    lines = [f"{v.phase}" + (" (assistant text held)" if _held(s) else ""),
+             f"history {I.show_all(v.history)}", f"file    {file}"]
     if queue != "[]":
         lines.append(f"queue   {queue}")  # recorded, not yet written by the rollout writer
     if infl:

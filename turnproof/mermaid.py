@@ -17,7 +17,7 @@ import textwrap
 from turnproof.model import items as I
 from turnproof.model.properties import PROPERTIES
 from turnproof.model.provider import PROVIDERS, Rejection
-from turnproof.model.turnloop import BASE, DRAINED, FILE, HIST, INFL, PROMPT, QUEUE, TEXT, TurnLoop
+from turnproof.model.turnloop import TEXT_HELD, State, TurnLoop
 from turnproof.steps import step_name
 
 LANES = (("actor", "U", "user"), ("participant", "P", "provider"), ("participant", "M", "model stream"),
@@ -61,13 +61,15 @@ def _shown(items: tuple) -> str:
 
 def _dropped(s: tuple, t: tuple) -> list[str]:
     """Calls whose futures were in flight, not yet drained, and are gone after the step."""
-    if not s[INFL] or t[INFL]:
+    s, t = State(*s), State(*t)
+    if not s.in_flight or t.in_flight:
         return []
-    return [f"C{s[BASE] + i}" for i in range(s[DRAINED], len(s[INFL]))]
+    return [f"C{s.base_id + i}" for i in range(s.drained, len(s.in_flight))]
 
 
 def step_lines(model: TurnLoop, n: int, action: str, arg: object, s: tuple, t: tuple) -> list[str]:
     """The Mermaid statements for step ``n`` (s --action(arg)--> t)."""
+    sv, tv = State(*s), State(*t)
     lab = f"{n}. {step_name(action, arg)}"
     out: list[str] = []
     later: list[tuple] = []
@@ -86,7 +88,7 @@ def step_lines(model: TurnLoop, n: int, action: str, arg: object, s: tuple, t: t
             note("over L", f"{lab}: {I.show_all(r.items)} would be rejected, so it is not sent: "
                            f"{r.rejections[0].text}")
         else:
-            stale = model.d.retry_prompt == "reuse" and 0 <= s[PROMPT] < len(s[HIST])
+            stale = model.d.retry_prompt == "reuse" and 0 <= sv.prompt_len < len(sv.history)
             arrow("L", "->>", "P", f"{lab}: {I.show_all(r.items)}"
                   + (" (a retry: the first attempt's prompt, not current history)" if stale else ""))
             if arg == "accepted":
@@ -98,12 +100,12 @@ def step_lines(model: TurnLoop, n: int, action: str, arg: object, s: tuple, t: t
     elif action == "StreamReasoning":
         arrow("M", "->>", "L", f"{lab}: reasoning")
     elif action == "StreamText":
-        held = t[TEXT] == 2
+        held = tv.text == TEXT_HELD
         arrow("M", "->>", "L", f"{lab}: assistant text" + (" (held until the stream completes)" if held else ""))
     elif action == "StreamToolCall":
-        cid = t[BASE] + len(t[INFL]) - 1
+        cid = tv.base_id + len(tv.in_flight) - 1
         arrow("M", "->>", "L", f"{lab}: call C{cid}")
-        infl = ", ".join(f"C{t[BASE] + i}" for i in range(len(t[INFL])))
+        infl = ", ".join(f"C{tv.base_id + i}" for i in range(len(tv.in_flight)))
         later.append(("L", "-)", "T", f"spawn C{cid} (in_flight: {infl})"))
     elif action == "StreamCompleted":
         arrow("M", "->>", "L", f"{lab}: Completed, then drain_in_flight")
@@ -123,7 +125,7 @@ def step_lines(model: TurnLoop, n: int, action: str, arg: object, s: tuple, t: t
         note("over L", f"{lab}: the head of in_flight failed: logged, no output")
     elif action == "Interrupt":
         arrow("U", "->>", "L", f"{lab}: cancel the turn")
-        if s[INFL][s[DRAINED]:]:
+        if sv.in_flight[sv.drained:]:
             arrow("L", "-)", "T", "cancellation token fires")
     elif action == "HardAbort":
         note("over L,T", f"{lab}: the 100 ms grace is over; the task is aborted mid-drain")
@@ -131,9 +133,9 @@ def step_lines(model: TurnLoop, n: int, action: str, arg: object, s: tuple, t: t
         note("over L", f"{lab}: the task has ended; the session is idle")
     elif action == "Crash":
         note("over U,R", f"{lab}: the process dies; {arg} queued lines reached the file, "
-                         f"which now holds {I.show_all(tuple(i for i in t[FILE] if i[0] != 'turn_aborted'))}")
+                         f"which now holds {I.show_all(tuple(i for i in tv.file if i[0] != 'turn_aborted'))}")
     elif action == "Resume":
-        arrow("R", "->>", "L", f"{lab}: replay {_shown(s[FILE])}, normalized to {I.show_all(t[HIST])}")
+        arrow("R", "->>", "L", f"{lab}: replay {_shown(sv.file)}, normalized to {I.show_all(tv.history)}")
     elif action == "ResumeRefused":
         arrow("R", "--x", "L", f"{lab}: the file has calls without output; the session cannot resume")
     else:  # an action added to the model later still shows, as a note
@@ -142,7 +144,7 @@ def step_lines(model: TurnLoop, n: int, action: str, arg: object, s: tuple, t: t
     if gone:
         arrow("L", "--x", "T", f"in_flight dropped: {', '.join(gone)} get no output")
     if action != "Crash":  # memory first, then the rollout channel, then anything else the step did
-        rec = _added(s[QUEUE], t[QUEUE])
+        rec = _added(sv.queue, tv.queue)
         if rec:
             arrow("L", "-)", "R", f"record {_shown(rec)}")
     for a in later:

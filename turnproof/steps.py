@@ -8,7 +8,7 @@ they all say the same thing; the renderers import this module and never each oth
 from __future__ import annotations
 
 from turnproof.model import items as I
-from turnproof.model.turnloop import BASE, FILE, HIST, INFL, PH, QUEUE, TURNS, TurnLoop
+from turnproof.model.turnloop import State, TurnLoop
 
 
 def _seq_change(name: str, old: tuple, new: tuple) -> str | None:
@@ -23,17 +23,19 @@ def _seq_change(name: str, old: tuple, new: tuple) -> str | None:
 
 def diff(s: tuple, t: tuple) -> str:
     """What one step changed, in domain words."""
+    s, t = State(*s), State(*t)
     parts = []
-    if s[PH] != t[PH]:
-        parts.append(f"phase {s[PH]} -> {t[PH]}")
-    for name, k in (("history", HIST), ("rollout file", FILE), ("rollout queue", QUEUE)):
-        c = _seq_change(name, s[k], t[k])
+    if s.phase != t.phase:
+        parts.append(f"phase {s.phase} -> {t.phase}")
+    for name, old, new in (("history", s.history, t.history), ("rollout file", s.file, t.file),
+                           ("rollout queue", s.queue, t.queue)):
+        c = _seq_change(name, old, new)
         if c:
             parts.append(c)
-    if any(it[0] == "turn_aborted" for it in t[QUEUE][len(s[QUEUE]):]) and t[QUEUE][:len(s[QUEUE])] == s[QUEUE]:
+    if any(it[0] == "turn_aborted" for it in t.queue[len(s.queue):]) and t.queue[:len(s.queue)] == s.queue:
         parts.append("rollout queue += turn_aborted event")
-    a = {f"C{s[BASE] + i}": st for i, st in enumerate(s[INFL])}
-    b = {f"C{t[BASE] + i}": st for i, st in enumerate(t[INFL])}
+    a = {f"C{s.base_id + i}": st for i, st in enumerate(s.in_flight)}
+    b = {f"C{t.base_id + i}": st for i, st in enumerate(t.in_flight)}
     if a != b:
         ch = [f"{k} {a.get(k, '-')} -> {v}" for k, v in b.items() if a.get(k) != v]
         gone = [k for k in a if k not in b]
@@ -41,8 +43,8 @@ def diff(s: tuple, t: tuple) -> str:
             parts.append("tools: " + ", ".join(ch))
         if gone and not b:
             parts.append("in_flight emptied")
-    if s[TURNS] != t[TURNS]:
-        parts.append(f"turns left {s[TURNS]} -> {t[TURNS]}")
+    if s.turns_left != t.turns_left:
+        parts.append(f"turns left {s.turns_left} -> {t.turns_left}")
     return "; ".join(parts) or "no visible change"
 
 
