@@ -79,7 +79,7 @@ NO_TEXT, TEXT_RECORDED, TEXT_HELD = 0, 1, 2
 # prompt_len before a first attempt has built a prompt
 NO_PROMPT = -1
 # exit: why the stream loop ended (None while it runs)
-EXIT_COMPLETED, EXIT_ERROR = "completed", "error"
+LOOP_COMPLETED, LOOP_ERROR = "completed", "error"
 # in_flight: the status of each tool future
 RUNNING, DONE, FAILED, ABORTED = "running", "done", "failed", "aborted"
 # the turn_aborted event line: in the rollout, never in history
@@ -332,7 +332,7 @@ class TurnLoop:
         """When the drain has recorded every output, leave the drain (folded into the last step)."""
         if s[DRAINED] < len(s[IN_FLIGHT]) or s[PHASE] == CANCEL:
             return s
-        if s[EXIT] == EXIT_COMPLETED:
+        if s[EXIT] == LOOP_COMPLETED:
             if s[TEXT_AFTER_DRAIN]:
                 s = _set(s, self._record(s, I.text()))
             if s[IN_FLIGHT]:  # needs_follow_up: a new run_turn with a prompt from current history
@@ -443,7 +443,7 @@ class TurnLoop:
         if held and not self.d.drain_before_completed:
             s = _set(s, self._record(s, I.text()))
             held = False
-        t = _set(s, {PHASE: DRAIN, EXIT: EXIT_COMPLETED, CALLS_OK: False, TEXT_AFTER_DRAIN: held})
+        t = _set(s, {PHASE: DRAIN, EXIT: LOOP_COMPLETED, CALLS_OK: False, TEXT_AFTER_DRAIN: held})
         out.append(("StreamCompleted", None, self._after_drain(t)))
 
     @action("core/src/codex.rs try_run_turn (`Some(res) => res?`); a5783f90c", fault="stream-error")
@@ -456,7 +456,7 @@ class TurnLoop:
             return
         used = s[FAULTS_USED] | STREAM_ERROR
         if self.d.drain_on_stream_error:
-            t = self._after_drain(_set(s, {PHASE: DRAIN, EXIT: EXIT_ERROR, TEXT_AFTER_DRAIN: False,
+            t = self._after_drain(_set(s, {PHASE: DRAIN, EXIT: LOOP_ERROR, TEXT_AFTER_DRAIN: False,
                                            FAULTS_USED: used}))
         else:
             t = self._retry_or_end(self._lose_in_flight(_set(s, {FAULTS_USED: used})))
@@ -471,7 +471,7 @@ class TurnLoop:
         the finish chunk and [DONE]: narrow, but real)."""
         if not (s[CALLS_OK] and self.allowed[s[FAULTS_USED]] & STREAM_CLOSED):
             return
-        t = _set(s, {PHASE: DRAIN, EXIT: EXIT_ERROR, TEXT_AFTER_DRAIN: False,
+        t = _set(s, {PHASE: DRAIN, EXIT: LOOP_ERROR, TEXT_AFTER_DRAIN: False,
                      FAULTS_USED: s[FAULTS_USED] | STREAM_CLOSED})
         out.append(("StreamClosed", None, self._after_drain(t)))
 
