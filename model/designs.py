@@ -72,7 +72,7 @@ KNOBS = tuple(KNOB_VALUES)
 assert set(KNOBS) == {f.name for f in fields(Design)} - {"name", "title", "description"}
 
 
-def with_knobs(base: Design, name: str, **knobs: object) -> Design:
+def with_knobs(base: Design, name: str, /, **knobs: object) -> Design:
     """``base`` with some knobs changed; raises ValueError naming the allowed values."""
     for k, v in knobs.items():
         if k not in KNOB_VALUES:

@@ -13,7 +13,7 @@ Each judge takes a request body's list (chat ``messages``, Responses ``input``, 
 ``messages``, Gemini ``contents``, Bedrock Converse ``messages``) as built by wire.py or read from
 a real file by lint, and returns every rule broken, in message order; the provider answers with
 the first. An empty list means the provider accepts the request as far as pairing goes.
-docs/providers.md is generated from these tables (`python3 -m turnproof.providers_doc -o docs/providers.md`).
+docs/providers.md is generated from these tables (`turnproof providers -o docs/providers.md`).
 """
 
 from __future__ import annotations

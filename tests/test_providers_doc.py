@@ -9,7 +9,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def test_providers_md_is_current():
     with open(os.path.join(ROOT, "docs", "providers.md"), encoding="utf-8") as f:
-        assert f.read() == generate(), "docs/providers.md is stale: python3 -m turnproof.providers_doc -o docs/providers.md"
+        assert f.read() == generate(), "docs/providers.md is stale: turnproof providers -o docs/providers.md"
 
 
 def test_every_rule_and_source_is_in_the_doc():

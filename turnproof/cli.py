@@ -29,6 +29,7 @@ COMMANDS = {
     "lint": ("turnproof.cmd_lint", "find unpaired calls and results in session files and request bodies"),
     "repair": ("turnproof.cmd_lint", "repair a session file with turnproof-proposed's normalization"),
     "spec": ("turnproof.cmd_spec", "write docs/SPEC.md from the model"),
+    "providers": ("turnproof.cmd_providers", "write docs/providers.md: each provider's pairing rules, texts and sources"),
 }
 
 

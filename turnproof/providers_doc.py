@@ -1,12 +1,9 @@
 """docs/providers.md, generated from model/provider.py's rule tables (a test fails when it is stale).
 
-    python3 -m turnproof.providers_doc -o docs/providers.md
+    turnproof providers -o docs/providers.md      (turnproof/cmd_providers.py)
 """
 
 from __future__ import annotations
-
-import argparse
-import sys
 
 
 def _cell(text: str) -> str:
@@ -17,7 +14,7 @@ def generate() -> str:
     from turnproof.model.provider import PROVIDERS_BY_NAME
 
     out = ["# Providers: what each one demands of tool calls and results", "",
-           "Generated from `model/provider.py` by `python3 -m turnproof.providers_doc -o docs/providers.md`; "
+           "Generated from `model/provider.py` by `turnproof providers -o docs/providers.md`; "
            "do not edit by hand.", "",
            "`wire-valid` is judged by the configured provider (`turnproof check --provider NAME`, "
            "`turnproof matrix --provider all`, `turnproof lint --provider NAME`). Each rule gives the exact text the "
@@ -34,20 +31,3 @@ def generate() -> str:
         for r in p.rules:
             out.append(f"| `{r.id}` | {r.says} | {_cell(r.text)} | {r.source} |")
     return "\n".join(out) + "\n"
-
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python3 -m turnproof.providers_doc", description=__doc__.splitlines()[0])
-    ap.add_argument("-o", "--output", default="-", help="file to write (default: stdout)")
-    args = ap.parse_args(argv)
-    text = generate()
-    if args.output == "-":
-        sys.stdout.write(text)
-    else:
-        with open(args.output, "w", encoding="utf-8") as f:
-            f.write(text)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
