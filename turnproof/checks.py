@@ -16,7 +16,6 @@ from turnproof.model.designs import NAMED, Design
 from turnproof.model.explorer import Explorer
 from turnproof.model.properties import PROPERTIES, TurnLoopSpec
 from turnproof.model.turnloop import FAULTS, Params, TurnLoop, parse_faults
-from turnproof.model.wire import WIRES
 from turnproof.resolve import resolve_design
 
 # The bounds `check`, `matrix` and `verify` use unless told otherwise.
@@ -92,11 +91,10 @@ def exit_code(result) -> int:
 
 
 def matrix_cell(job: tuple) -> dict:
-    """One row of the matrix: ``job`` is (design name or file, wire or None, Params, max_states)."""
+    """One row of the matrix: ``job`` is (Design, Params, max_states)."""
     from turnproof.model.provider import Rejection
 
-    name, wire, params, max_states = job
-    design = resolve_design(name, wire)
+    design, params, max_states = job
     model, result = check_design(design, params, max_states=max_states)
     return {"design": design.name, "wire": design.wire, "states": result.states,
             "truncated": result.truncated,
@@ -112,10 +110,10 @@ def run_matrix(params: Params, extra: tuple = (), jobs: int = 1, max_states: int
 
     ``on_cell(cell, done, total)`` is called as each row finishes (in completion order).
     """
-    for x in extra:
-        resolve_design(x)  # a bad file is a ValueError here, not a traceback from a worker
-    rows = matrix_rows() + [(x, None) for x in extra]
-    todo = [(n, w, params, max_states) for n, w in rows]
+    # resolved here, once: a bad file is a ValueError here, not a traceback from a worker, and `-`
+    # (stdin) is read once
+    rows = [resolve_design(n, w) for n, w in matrix_rows()] + [resolve_design(x) for x in extra]
+    todo = [(d, params, max_states) for d in rows]
     t0 = time.perf_counter()
     cells: list = [None] * len(todo)
     if jobs > 1 and len(todo) > 1:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import sys
+import tempfile
 import time
 
 from turnproof.model.designs import NAMED
@@ -20,9 +22,12 @@ from turnproof.model.provider import NAMES as PROVIDER_NAMES, PROVIDERS, PROVIDE
 from turnproof.jsondoc import document
 from turnproof.exitcodes import EXIT_OK, EXIT_USAGE as EXIT_INPUT, EXIT_VIOLATED as EXIT_FINDINGS, UsageError
 from turnproof.lint import DEFAULT_MAX_LINE, DIALECTS, FileReport, LintError, expand, lint_path, sniff
+from turnproof.fileio import spooled
 from turnproof.lint.bodies import detect, load_document
 from turnproof.lint.repair import (document_bytes, repair_in_place, repair_responses, repair_to, replace_in_place,
                                    write_document)
+
+STDIN_NAME = "<stdin>"  # how `-` is named in messages
 
 
 
@@ -100,25 +105,28 @@ def add_lint_arguments(p) -> None:
 
 
 def run_lint(args) -> int:
-    for d in args.design:
-        if d not in NAMED:
-            raise UsageError(f"unknown design {d!r}; named designs: {', '.join(NAMED)}")
+    designs = tuple(_builder(d) for d in args.design)
     if args.max_findings < 0:
         raise UsageError("--max-findings must be >= 0")
     max_line = _max_line(args)
     files = expand(args.paths)
     if not files:
         raise UsageError("no .jsonl or .json files found under " + ", ".join(args.paths))
+    if files.count("-") > 1:
+        raise UsageError("- (stdin) given more than once")
     prog = Progress(args.progress or sys.stderr.isatty())
     reports = []
     for path in files:
         prog.start(path)
         try:
-            rep = lint_path(path, args.dialect, tuple(args.design), max_line, prog if prog.enabled else None,
+            rep = lint_path(path, args.dialect, designs, max_line, prog if prog.enabled else None,
                             provider=args.provider)
         except ValueError as e:  # a provider that does not serve this file's wire
             rep = FileReport(path, args.dialect, error=f"{path}: {e}")
         prog.end()
+        if path == "-":  # name stdin as such
+            rep.path = STDIN_NAME
+            rep.error = rep.error and rep.error.replace("-: ", f"{STDIN_NAME}: ", 1)
         reports.append(rep)
         if rep.error:
             print(f"turnproof lint: error: {_safe(rep.error)}", file=sys.stderr)
@@ -134,6 +142,17 @@ def run_lint(args) -> int:
     if any(r.error for r in reports):
         return EXIT_INPUT
     return EXIT_FINDINGS if any(r.findings for r in reports) else EXIT_OK
+
+
+def _builder(arg: str):
+    """A --design: a named design (by name) or a design file (the Design it describes)."""
+    if arg in NAMED:
+        return arg
+    from turnproof.resolve import is_design_file, resolve_design
+
+    if is_design_file(arg):
+        return resolve_design(arg)
+    raise UsageError(f"unknown design {arg!r}; named designs: {', '.join(NAMED)} (or a design file)")
 
 
 def _safe(text: object) -> str:
@@ -205,8 +224,32 @@ def add_repair_arguments(p) -> None:
 def run_repair(args) -> int:
     max_line = _max_line(args)
     path = args.path
+    to_stdout = not args.in_place and args.output == "-"
+    if to_stdout and args.json:
+        raise UsageError("-o - and --json both want stdout; write the repaired file elsewhere")
+    if path == "-" or (not os.path.isfile(path) and os.path.exists(path) and not os.path.isdir(path)):
+        if args.in_place:  # a pipe, a FIFO, /dev/stdin: read once, into a private copy
+            raise UsageError(f"{_shown(path)}: --in-place needs a regular file, not a pipe; use -o OUT")
+        with spooled(path) as real:
+            return _repair(real, _shown(path), args, max_line, to_stdout)
     if not os.path.isfile(path):
         raise UsageError(f"{path}: no such file" if not os.path.exists(path) else f"{path}: not a regular file")
+    return _repair(path, path, args, max_line, to_stdout)
+
+
+def _shown(path: str) -> str:
+    return STDIN_NAME if path == "-" else path
+
+
+def _repair(path: str, shown: str, args, max_line: int, to_stdout: bool) -> int:
+    """Repair ``path``, a regular file (``shown`` names it in messages)."""
+    try:
+        return _repair_file(path, shown, args, max_line, to_stdout)
+    except UsageError as e:
+        raise UsageError(str(e).replace(path, shown)) from None
+
+
+def _repair_file(path: str, shown: str, args, max_line: int, to_stdout: bool) -> int:
     dialect = args.dialect or sniff(path)
     doc = None
     if dialect != "codex-rollout":
@@ -222,7 +265,7 @@ def run_repair(args) -> int:
     prog.start(path)
     cb = prog if prog.enabled else None
     try:
-        if not args.in_place and os.path.exists(args.output) and os.path.samefile(args.output, path):
+        if not args.in_place and not to_stdout and os.path.exists(args.output) and os.path.samefile(args.output, path):
             raise UsageError(f"{args.output}: is the input file; use --in-place to repair it in place")
         if doc is not None:
             new, edits = repair_responses(doc, path)  # any LintError comes before anything is written
@@ -232,11 +275,21 @@ def run_repair(args) -> int:
             if args.in_place:
                 if edits:
                     backup = replace_in_place(path, lambda w: w.write(data), lambda staged: False)
+            elif to_stdout:
+                _to_stdout(data if data is not None else _read_all(path, max_line))
             else:
                 write_document(target, data if data is not None else _read_all(path, max_line), like=path)
         elif args.in_place:
             edits, backup = repair_in_place(path, max_line, cb)
             target = path
+        elif to_stdout:
+            with tempfile.TemporaryDirectory(prefix="turnproof-repair-") as tmp:
+                staged = os.path.join(tmp, "repaired.jsonl")
+                edits = repair_to(path, staged, max_line, cb)
+                prog.end()
+                with open(staged, "rb") as f:
+                    _to_stdout(f)
+            backup, target = None, "-"
         else:
             edits = repair_to(path, args.output, max_line, cb)
             backup, target = None, args.output
@@ -246,18 +299,40 @@ def run_repair(args) -> int:
         raise UsageError(f"{e.filename or path}: cannot write: {e.strerror or e}") from None
     finally:
         prog.end()
+    path = shown
     if args.json:
         print(json.dumps(document("repair", {"path": path, "output": target, "backup": backup,
                                              "edits": [e.to_json() for e in edits]}), indent=2, ensure_ascii=False))
         return EXIT_OK
+    say = (lambda line: print(line, file=sys.stderr)) if to_stdout else print  # stdout holds the file
     for e in edits:
-        print(f"{path}: {e.describe()}")
+        say(f"{path}: {e.describe()}")
     if args.in_place:
         if backup is None:
-            print(f"{path}: nothing to repair; file left as it was")
+            say(f"{path}: nothing to repair; file left as it was")
         else:
-            print(f"{path}: repaired in place ({len(edits)} edits); the original is kept at {backup}")
+            say(f"{path}: repaired in place ({len(edits)} edits); the original is kept at {backup}")
     else:
-        print(f"{target}: written ({len(edits)} edits" + ("" if edits else ": nothing to repair") + ")")
+        say(f"{'<stdout>' if to_stdout else target}: written ({len(edits)} edits"
+            + ("" if edits else ": nothing to repair") + ")")
     return EXIT_OK
+
+
+def _to_stdout(data) -> None:
+    """Bytes (or a binary file's contents) on stdout, for `-o -`; a reader that has gone is no error."""
+    sys.stdout.flush()
+    out = getattr(sys.stdout, "buffer", None)
+    try:
+        if out is None:  # a text-only stdout (a test's capture)
+            sys.stdout.write((data if isinstance(data, bytes) else data.read()).decode("utf-8"))
+            return
+        if isinstance(data, bytes):
+            out.write(data)
+        else:
+            shutil.copyfileobj(data, out, 1 << 20)
+        out.flush()
+    except BrokenPipeError:
+        gone = getattr(sys.stdout, "gone", None)
+        if gone:
+            gone()
 

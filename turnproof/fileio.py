@@ -28,6 +28,7 @@ import errno
 import os
 import shutil
 import stat
+import sys
 import tempfile
 from typing import BinaryIO, Callable
 
@@ -48,8 +49,13 @@ def kind_of(mode: int) -> str:
 
 
 def open_input(path: str) -> BinaryIO:
-    """``path`` opened for binary reading; never blocks on open. UnsafePath or OSError when it cannot be."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    """``path`` opened for binary reading; never blocks on open. UnsafePath or OSError when it cannot be.
+    ``-`` is standard input."""
+    if path == "-":
+        fd = os.dup(sys.stdin.fileno())
+        os.set_blocking(fd, False)
+    else:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     try:
         st = os.fstat(fd)
         if stat.S_ISDIR(st.st_mode):  # as open() would say

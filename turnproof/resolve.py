@@ -11,8 +11,20 @@ from turnproof.model.designs import NAMED, Design, with_knobs
 REFERENCE = "codex-0.77-chat"
 
 
+_stdin_design: tuple | None = None  # `-` is read once, however often it is resolved
+
+
 def is_design_file(arg: str) -> bool:
-    return arg not in NAMED and (arg.endswith(".toml") or os.sep in arg or os.path.exists(arg))
+    return arg not in NAMED and (arg == "-" or arg.endswith(".toml") or os.sep in arg or os.path.exists(arg))
+
+
+def _from_stdin() -> tuple[Design, str]:
+    global _stdin_design
+    if _stdin_design is None:
+        from turnproof.designfile import load_design_file_and_base
+
+        _stdin_design = load_design_file_and_base("-")
+    return _stdin_design
 
 
 def resolve_design(arg: str, wire: str | None = None) -> Design:
@@ -26,6 +38,8 @@ def resolve_design_and_base(arg: str, wire: str | None = None) -> tuple[Design, 
     base = REFERENCE
     if arg in NAMED:
         d = NAMED[arg]
+    elif arg == "-":
+        d, base = _from_stdin()
     elif is_design_file(arg):
         try:
             from turnproof.designfile import load_design_file_and_base

@@ -106,7 +106,8 @@ def sniff(path: str) -> str | None:
 
 def lint_path(path: str, dialect: str | None = None, designs: tuple = (), max_line: int = DEFAULT_MAX_LINE,
               progress=None, provider: str | None = None) -> FileReport:
-    """Lint one file. ``designs`` are builders whose rejections count as findings (rollouts);
+    """Lint one file. ``designs`` are builders whose rejections count as findings (rollouts): named
+    designs by name, or Designs;
     ``provider`` overrides the provider the session is judged for.
 
     A pipe or FIFO is read once into a temporary file (it is read twice otherwise); devices,
@@ -218,8 +219,9 @@ def _lint_rollout(path: str, designs: tuple, max_line: int, progress, provider: 
     so it is not used): every chunk is judged exactly as the whole history would be."""
     meta = session_meta(path)
     in_use, wire, used, why = codex_setup(meta, provider)
-    builders = default_builders()
-    builders += [d for d in (in_use,) + tuple(designs) if d not in builders]
+    builders: list = default_builders()
+    builders += [d for d in (in_use,) + tuple(designs) if d not in builders]  # names, or Designs (design files)
+    names = {d if isinstance(d, str) else d.name for d in designs}
     reader = RolloutReader(path, max_line, progress=progress)
     hj = HistoryJudge(builders, used)
     hj.consume(reader.chunks(two_pass=True))
@@ -229,7 +231,7 @@ def _lint_rollout(path: str, designs: tuple, max_line: int, progress, provider: 
     rep.findings += [Finding(TORN, None, n, message="line cut short (a crash tore the write); Codex skips it "
                              "on load, so what it held is lost") for n in reader.torn]
     for bv in hj.builders:
-        if bv.design == in_use or bv.design in designs:
+        if bv.design == in_use or bv.design in names:
             rep.findings += bv.findings
             if bv.findings and bv.design == in_use:
                 rep.advice.append(ADVICE[in_use])

@@ -90,9 +90,12 @@ class HistoryJudge:
 
     MEMO_MAX = 4096  # shapes remembered (a long session has a few dozen)
 
-    def __init__(self, builders: list[str], provider: str | None = None):
+    def __init__(self, builders: list, provider: str | None = None):
+        """``builders``: named designs, by name or as a Design (a design file's)."""
         self.provider = provider  # judges the builders' requests on the wires it serves (default: each wire's own)
-        self.builders = [BuilderVerdict(b, NAMED[b].wire) for b in builders]
+        self._designs = {b if isinstance(b, str) else b.name: NAMED[b] if isinstance(b, str) else b
+                         for b in builders}
+        self.builders = [BuilderVerdict(name, d.wire) for name, d in self._designs.items()]
         self.findings: list[Finding] = []
         self._offsets: dict = {}
         self._memo: dict = {}
@@ -167,7 +170,7 @@ class HistoryJudge:
             counts[("recorded", "anthropic")] = len(build_request(items, "anthropic"))
             for bv in self.builders:
                 if bv.wire == "anthropic":
-                    d = NAMED[bv.design]
+                    d = self._designs[bv.design]
                     counts[("builder", bv.design)] = len(build_request(_normalize(items, d.normalization), "anthropic"))
             return found, counts
         found += [(("recorded", None), f) for f in _properties(items)]
@@ -175,7 +178,7 @@ class HistoryJudge:
             found += [(("recorded", wire), f) for f in _judge(items, wire, RECORDED_GROUPING, None, counts,
                                                                 ("recorded", wire))]
         for bv in self.builders:
-            d = NAMED[bv.design]
+            d = self._designs[bv.design]
             norm = _normalize(items, d.normalization)
             prov = self.provider if self.provider and d.wire in PROVIDERS_BY_NAME[self.provider].wires else None
             found += [(("builder", bv.design), f) for f in _judge(norm, d.wire, d.chat_grouping, bv.design, counts,
