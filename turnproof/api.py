@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from turnproof.model.designs import Design
 from turnproof.model.properties import PROPERTIES
 from turnproof.model.turnloop import FAULTS, Params, TurnLoop, parse_faults
+from turnproof.resolve import wire_label
 
 
 @dataclass
@@ -62,7 +63,7 @@ class Check:
         """One line per property, then every counterexample as text (a useful assertion message)."""
         from turnproof.report import violation_text
 
-        lines = [f"turnproof: design {self.design.name} (wire {self.design.wire}), calls {self.params.calls}, "
+        lines = [f"turnproof: design {self.design.name} ({wire_label(self.design)}), calls {self.params.calls}, "
                  f"faults {','.join(self.faults) or 'none'}"]
         lines += [f"  {pid:<19} {'holds' if ok else f'VIOLATED ({self.path_length(pid)} steps)'}"
                   for pid, ok in self.verdicts.items()]
@@ -101,10 +102,13 @@ class Check:
 
 def turnproof_check(design: str | Design, *, calls: int = 3, faults: str | frozenset = "all", turns: int = 2,
                     max_faults: int = 2, retries: int = 1, text: bool = True, reduce: bool = True,
-                    wire: str | None = None) -> Check:
-    """Explore ``design`` (a name, a .toml path or a Design) and judge every property."""
+                    wire: str | None = None, provider: str | None = None) -> Check:
+    """Explore ``design`` (a name, a .toml path or a Design) and judge every property.
+
+    ``provider`` (a name of docs/providers.md) judges wire-valid by that provider's rules, as
+    `turnproof check --provider` does."""
     from turnproof.checks import check_design
-    from turnproof.resolve import resolve_design
+    from turnproof.resolve import resolve_design, with_provider
 
     if isinstance(design, Design):
         d = design
@@ -112,8 +116,10 @@ def turnproof_check(design: str | Design, *, calls: int = 3, faults: str | froze
             from turnproof.model.designs import with_knobs
 
             d = with_knobs(d, f"{d.name}@{wire}", wire=wire)
+        if provider is not None:
+            d = with_provider(d, provider, wire_given=wire is not None)
     else:
-        d = resolve_design(str(design), wire)
+        d = resolve_design(str(design), wire, provider)
     fs = parse_faults(faults) if isinstance(faults, str) else frozenset(faults)
     params = Params(calls=calls, turns=turns, faults=fs, retries=retries, max_faults=max_faults,
                     text=text, reduce=reduce)

@@ -16,7 +16,8 @@ from turnproof.model.designs import NAMED, Design
 from turnproof.model.explorer import Explorer
 from turnproof.model.properties import PROPERTIES, TurnLoopSpec
 from turnproof.model.turnloop import FAULTS, Params, TurnLoop, parse_faults
-from turnproof.resolve import resolve_design
+from turnproof.model.provider import NAMES as PROVIDER_NAMES, PROVIDERS_BY_NAME
+from turnproof.resolve import check_provider, provider_of, resolve_design
 
 # The bounds `check`, `matrix` and `verify` use unless told otherwise.
 DEFAULT_BOUNDS = {"calls": 3, "turns": 2, "max_faults": 2, "retries": 1}
@@ -60,10 +61,25 @@ def check_design(design: Design, params: Params, progress: Callable | None = Non
 
 
 # ---- the matrix --------------------------------------------------------------------------------
-def matrix_rows() -> list[tuple[str, str | None]]:
-    """Every named design on its own wire, and turnproof-proposed on every other wire."""
-    rows: list = [(n, None) for n in NAMED]
-    rows += [("turnproof-proposed", w) for w in ("chat", "responses", "anthropic") if w != NAMED["turnproof-proposed"].wire]
+def matrix_rows(provider: str | None = None) -> list[tuple[str, str | None, str | None]]:
+    """(design, wire or None, provider or None) per row.
+
+    No provider: every named design on its own wire, and turnproof-proposed on every other wire
+    (the default matrix, its cost unchanged). A provider: every named design judged by it (on the
+    first wire it serves when it does not serve the design's), and turnproof-proposed on every wire
+    it serves. "all": those rows for every provider in turn.
+    """
+    if provider == "all":
+        return [r for p in PROVIDER_NAMES for r in matrix_rows(p)]
+    if provider is None:
+        rows: list = [(n, None, None) for n in NAMED]
+        rows += [("turnproof-proposed", w, None) for w in ("chat", "responses", "anthropic")
+                 if w != NAMED["turnproof-proposed"].wire]
+        return rows
+    served = PROVIDERS_BY_NAME[check_provider(provider)].wires
+    rows = [(n, None, provider) for n in NAMED]
+    home = resolve_design("turnproof-proposed", None, provider).wire
+    rows += [("turnproof-proposed", w, provider) for w in served if w != home]
     return rows
 
 
@@ -96,7 +112,7 @@ def matrix_cell(job: tuple) -> dict:
 
     design, params, max_states = job
     model, result = check_design(design, params, max_states=max_states)
-    return {"design": design.name, "wire": design.wire, "states": result.states,
+    return {"design": design.name, "wire": design.wire, "provider": provider_of(design), "states": result.states,
             "truncated": result.truncated,
             "seconds": round(result.seconds + result.graph_seconds, 2),
             "properties": verdicts(result),
@@ -105,14 +121,20 @@ def matrix_cell(job: tuple) -> dict:
 
 
 def run_matrix(params: Params, extra: tuple = (), jobs: int = 1, max_states: int | None = DEFAULT_MAX_STATES,
-               on_cell: Callable | None = None) -> tuple[list[dict], float]:
+               on_cell: Callable | None = None, provider: str | None = None) -> tuple[list[dict], float]:
     """Every matrix row (and a row per ``extra`` design name or file): (cells in row order, seconds).
 
-    ``on_cell(cell, done, total)`` is called as each row finishes (in completion order).
+    ``provider`` is None (the default matrix), a provider name or "all" (see matrix_rows); the
+    ``extra`` designs are judged by it too. ``on_cell(cell, done, total)`` is called as each row
+    finishes (in completion order).
     """
+    if provider is not None and provider != "all":
+        check_provider(provider)  # a ValueError naming the allowed ones
     # resolved here, once: a bad file is a ValueError here, not a traceback from a worker, and `-`
     # (stdin) is read once
-    rows = [resolve_design(n, w) for n, w in matrix_rows()] + [resolve_design(x) for x in extra]
+    rows = []
+    for p in PROVIDER_NAMES if provider == "all" else (provider,):
+        rows += [resolve_design(n, w, p) for n, w, p in matrix_rows(p)] + [resolve_design(x, None, p) for x in extra]
     todo = [(d, params, max_states) for d in rows]
     t0 = time.perf_counter()
     cells: list = [None] * len(todo)

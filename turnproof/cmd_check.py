@@ -15,7 +15,8 @@ from turnproof.model.properties import PROPERTIES, SOMETIMES
 from turnproof.model.turnloop import FAULTS, Params
 from turnproof.model.wire import WIRES
 from turnproof.report import markdown_report, result_dict, violation_text
-from turnproof.resolve import resolve_design_and_base
+from turnproof.model.provider import NAMES as PROVIDER_NAMES
+from turnproof.resolve import check_provider, resolve_design_and_base, wire_label
 
 
 def _params_args(p) -> None:
@@ -96,6 +97,10 @@ def add_check_arguments(p) -> None:
                    help="a named design (see `turnproof designs`) or a design file (TOML, see "
                         "examples/designs); repeat it to check several, each reported in turn")
     p.add_argument("--wire", choices=WIRES, help="check the design on another wire API")
+    p.add_argument("--provider", metavar="NAME",
+                   help=f"judge wire-valid by this provider's rules ({', '.join(PROVIDER_NAMES)}; default: "
+                        "the wire's own, OpenAI on chat and responses); a provider that does not serve the "
+                        "design's wire moves it to one it serves (docs/providers.md)")
     _params_args(p)
     p.add_argument("--format", choices=("text", "markdown", "json"), default=None,
                    help="text (default), markdown (a PR comment with Mermaid diagrams) or json")
@@ -183,7 +188,10 @@ def run_check(args) -> int:
     _check_exports(args)
     params = make_params(args)
     limit = max_states(args)
-    designs = [(arg, *resolve_design_and_base(arg, args.wire)) for arg in args.design]  # bad input first
+    provider = getattr(args, "provider", None)
+    if provider is not None:
+        check_provider(provider)  # one line naming the allowed ones, before any design is read
+    designs = [(arg, *resolve_design_and_base(arg, args.wire, provider)) for arg in args.design]  # bad input first
     to_stdout = "-" in (getattr(args, "itf", None), getattr(args, "dot", None))
     show = progress_on(args)
     faults = checks.fault_names(params)
@@ -205,7 +213,8 @@ def run_check(args) -> int:
         if k:
             print()
         if fmt == "markdown":
-            replay = shlex.quote(arg) + (f" --wire {args.wire}" if args.wire else "")
+            replay = (shlex.quote(arg) + (f" --wire {args.wire}" if args.wire else "")
+                      + (f" --provider {provider}" if provider else ""))
             print(markdown_report(model, result, faults, replay, base=base), end="")
         else:
             _print_check_text(model, result, params, faults)
@@ -232,7 +241,7 @@ def _explorer_progress(name: str):
 
 def _print_check_text(model, result, params, faults) -> None:
     design = model.d
-    print(f"turnproof check: design {design.name} (wire {design.wire}), calls {params.calls}, "
+    print(f"turnproof check: design {design.name} ({wire_label(design)}), calls {params.calls}, "
           f"turns {params.turns}, faults {','.join(faults) or 'none'} (at most {params.max_faults} per session)")
     secs = result.seconds + result.graph_seconds
     print(f"explored {result.states:,} states, {result.edges:,} steps, depth {result.depth}, "
@@ -274,6 +283,10 @@ def add_matrix_arguments(p) -> None:
     p.add_argument("--json", action="store_true", help="the same as --format json")
     p.add_argument("--design", action="append", default=[], metavar="NAME|FILE",
                    help="add a row for this design (a name or a design file); repeatable")
+    p.add_argument("--provider", metavar="NAME|all",
+                   help=f"judge every design by this provider ({', '.join(PROVIDER_NAMES)}), turnproof-proposed "
+                        "on every wire it serves; `all`: those rows for every provider in turn (about 70 rows, "
+                        "minutes); default: each wire's own provider")
     p.add_argument("--jobs", type=int, default=min(os.cpu_count() or 1, MAX_JOBS), metavar="J",
                    help=f"parallel processes, 1 to {MAX_JOBS} (default: the number of CPUs)")
     _max_states_arg(p)
@@ -285,13 +298,16 @@ def run_matrix(args) -> int:
     params = make_params(args)
     if not 1 <= args.jobs <= MAX_JOBS:
         raise UsageError(f"--jobs must be between 1 and {MAX_JOBS}, not {args.jobs}")
+    provider = args.provider
+    if provider is not None and provider != "all" and provider not in PROVIDER_NAMES:
+        raise UsageError(f"unknown provider {provider!r}; allowed: {', '.join(PROVIDER_NAMES)}, or all")
     on_cell = None
     if progress_on(args):
         def on_cell(cell: dict, done: int, total: int) -> None:
-            print(f"turnproof matrix: [{done}/{total}] {cell['design']}: {cell['states']:,} states, "
+            print(f"turnproof matrix: [{done}/{total}] {cell['design']} ({cell['provider']}): {cell['states']:,} states, "
                   f"{cell['seconds']:.1f} s", file=sys.stderr, flush=True)
     cells, wall = checks.run_matrix(params, tuple(args.design), jobs=args.jobs, max_states=max_states(args),
-                                    on_cell=on_cell)
+                                    on_cell=on_cell, provider=provider)
     for c in cells:
         if c["truncated"]:
             print(f"turnproof matrix: {c['design']}: stopped after {c['states']:,} states (--max-states): "
@@ -305,15 +321,17 @@ def run_matrix(args) -> int:
     if fmt == "json":
         print(json.dumps(document("matrix", {
             "calls": params.calls, "turns": params.turns, "faults": faults, "max_faults": params.max_faults,
-            "retries": params.retries, "text": params.text, "reduce": params.reduce,
+            "retries": params.retries, "text": params.text, "reduce": params.reduce, "provider": provider,
             "holds": code == EXIT_OK, "seconds": round(wall, 2), "rows": cells}), indent=2))
         return code
     props = list(PROPERTIES)
-    head = ["design", "wire"] + props + ["states"]
-    body = [[c["design"], c["wire"]] + [_cell(c["properties"][p]) for p in props] + [f"{c['states']:,}"]
-            for c in cells]
+    # the provider column only when asked for: the default table keeps its shape
+    head = ["design", "wire"] + (["provider"] if provider else []) + props + ["states"]
+    body = [[c["design"], c["wire"]] + ([c["provider"]] if provider else []) + [_cell(c["properties"][p]) for p in props]
+            + [f"{c['states']:,}"] for c in cells]
     title = (f"turnproof matrix: calls {params.calls}, faults {','.join(faults) or 'none'} "
-             f"(at most {params.max_faults} per session), {wall:.1f} s")
+             f"(at most {params.max_faults} per session), " + (f"provider {provider}, " if provider else "")
+             + f"{wall:.1f} s")
     if fmt == "markdown":
         print(f"**{title}**\n")
         print("| " + " | ".join(head) + " |")
@@ -321,7 +339,8 @@ def run_matrix(args) -> int:
         for r in body:
             print("| " + " | ".join(r) + " |")
         print("\nFAIL(n): violated, shortest counterexample of n steps (`turnproof check --design NAME`).")
-        errors = [(c["design"], p, e) for c in cells for p, e in c["errors"].items()]
+        errors = [(c["design"] + (f" ({c['provider']})" if provider else ""), p, e)
+                  for c in cells for p, e in c["errors"].items()]
         if errors:
             print("\n<details><summary>what the provider answers</summary>\n")
             for design, prop, err in errors:

@@ -20,7 +20,7 @@ from turnproof.jsondoc import document
 from turnproof.proofs.induction import CLAUSES, GOALS, state_diff
 from turnproof.exitcodes import EXIT_OK, EXIT_UNKNOWN, EXIT_VIOLATED, UsageError
 from turnproof.report import violation_text
-from turnproof.resolve import resolve_design
+from turnproof.resolve import resolve_design, wire_label
 
 GOAL_OF = {c.name: c.goal for c in CLAUSES}
 
@@ -87,7 +87,7 @@ def run_prove(args) -> int:
         _print_json(design, res, traces, verdicts, fault_names)
         return code
 
-    print(f"turnproof prove: design {design.name} (wire {design.wire}), any number of parallel calls "
+    print(f"turnproof prove: design {design.name} ({wire_label(design)}), any number of parallel calls "
           f"N >= 1, user turns T >= 1, stream retries R >= 0, faults {','.join(fault_names) or 'none'} "
           f"(each any number of times)")
     print(f"candidate invariant: {len(GOALS)} safety goals and {len(CLAUSES) - len(GOALS)} strengthening "

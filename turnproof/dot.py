@@ -18,6 +18,7 @@ import textwrap
 from turnproof.model import items as I
 from turnproof.model.provider import Rejection
 from turnproof.model.turnloop import FAULT_ACTIONS, STREAM, TEXT_HELD, State, TurnLoop
+from turnproof.resolve import wire_label
 from turnproof.steps import step_name
 
 MAX_NODES = 160  # past this the picture stops being readable: neighbours are cut, never the path
@@ -91,7 +92,7 @@ def violation_dot(model: TurnLoop, v, radius: int = 1, max_nodes: int = MAX_NODE
                 if new:
                     nxt.append(t)
         frontier = nxt
-    title = (f"turnproof: {v.prop} violated by {model.d.name} (wire {model.d.wire}), "
+    title = (f"turnproof: {v.prop} violated by {model.d.name} ({wire_label(model.d)}), "
              f"calls {model.p.calls}: path of {len(v.path) - 1} steps"
              + (f", then {len(v.continuation)} without faults" if v.continuation else "")
              + (", then a cycle" if v.cycle else "")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 
 from turnproof.model.turnloop import FAULT_BIT, FAULTS, FIELD_NAMES, TurnLoop
+from turnproof.resolve import wire_label
 
 ACTION_VAR = "mbt::actionTaken"
 ARG_VAR = "action_arg"
@@ -91,7 +92,7 @@ def violation_itf(model: TurnLoop, v, source: str = "model/turnloop.py") -> dict
         "format-description": FORMAT_DESCRIPTION,
         "source": source,
         "description": f"turnproof counterexample: {v.prop} violated by design {model.d.name} "
-                       f"(wire {model.d.wire}), {len(v.path) - 1} steps",
+                       f"({wire_label(model.d)}), {len(v.path) - 1} steps",
         "property": v.prop,
         "design": model.d.name,
         "knobs": {k: (x if isinstance(x, bool) else str(x)) for k, x in model.d.knobs().items()},

@@ -16,8 +16,9 @@ import textwrap
 
 from turnproof.model import items as I
 from turnproof.model.properties import PROPERTIES
-from turnproof.model.provider import PROVIDERS, Rejection
+from turnproof.model.provider import Rejection
 from turnproof.model.turnloop import TEXT_HELD, State, TurnLoop
+from turnproof.resolve import provider_label
 from turnproof.steps import step_name
 
 LANES = (("actor", "U", "user"), ("participant", "P", "provider"), ("participant", "M", "model stream"),
@@ -156,7 +157,7 @@ def _header(model: TurnLoop) -> list[str]:
     lines = ["sequenceDiagram"]
     for kind, key, name in LANES:
         if key == "P":
-            name = f"provider ({PROVIDERS.get(model.d.wire, model.d.wire)})"
+            name = f"provider ({provider_label(model.d)})"
         lines.append(f"    {kind} {key} as {escape(name)}")
     return lines
 

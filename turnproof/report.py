@@ -8,14 +8,14 @@ from turnproof.jsondoc import document
 from turnproof.mermaid import sequence_diagram
 from turnproof.model.designs import NAMED
 from turnproof.model.properties import PROPERTIES, SOMETIMES
-from turnproof.model.provider import PROVIDERS, Rejection
+from turnproof.model.provider import Rejection
 from turnproof.model.turnloop import TurnLoop
-from turnproof.resolve import REFERENCE
+from turnproof.resolve import REFERENCE, provider_label, provider_of, wire_label
 from turnproof.steps import step_name, steps
 
 
 def _rej_lines(model: TurnLoop, rej: Rejection) -> list[str]:
-    lines = [f"{PROVIDERS[model.d.wire]} answers HTTP 400:", f"  {rej.text}"]
+    lines = [f"{provider_label(model.d)} answers HTTP 400:", f"  {rej.text}"]
     if rej.param:
         lines.append(f"  (param: {rej.param})")
     return lines
@@ -25,7 +25,7 @@ def violation_text(model: TurnLoop, v) -> str:
     p = PROPERTIES[v.prop]
     n_steps = len(v.path) - 1
     lines = [f"VIOLATED {v.prop}: {p.statement}",
-             f"design {model.d.name} (wire {model.d.wire}), calls {model.p.calls}, path length {n_steps}"]
+             f"design {model.d.name} ({wire_label(model.d)}), calls {model.p.calls}, path length {n_steps}"]
     for st in steps(model, v.path):
         lines.append(f"  {st['n']:>2}. {step_name(st['action'], st['arg']):<24} {st['change']}")
         if "request" in st:
@@ -93,7 +93,7 @@ def result_dict(model: TurnLoop, result, faults: list[str]) -> dict:
         props[pid] = entry
     return document("check", {
         "design": model.d.name, "title": model.d.title, "description": model.d.description,
-        "wire": model.d.wire, "knobs": model.d.knobs(),
+        "wire": model.d.wire, "provider": provider_of(model.d), "knobs": model.d.knobs(),
         "calls": model.p.calls, "turns": model.p.turns, "faults": faults, "max_faults": model.p.max_faults,
         "retries": model.p.retries, "text": model.p.text, "reduce": model.p.reduce,
         "holds": not result.violations and not result.truncated,
@@ -134,7 +134,7 @@ def markdown_report(model: TurnLoop, result, faults: list[str], design_arg: str 
         out.append("")
     ref = NAMED[base].knobs()
     changed = [f"`{k}={_knob_v(v)}`" for k, v in d.knobs().items() if v != ref[k]]
-    out.append(f"Wire: {PROVIDERS.get(d.wire, d.wire)}. Knobs changed from `{base}`: "
+    out.append(f"Wire: {provider_label(d)}. Knobs changed from `{base}`: "
                + (", ".join(changed) if changed else "none") + ".")
     secs = result.seconds + result.graph_seconds
     out.append(f"Checked with {p.calls} parallel calls, {p.turns} turns, faults "
@@ -163,7 +163,7 @@ def markdown_report(model: TurnLoop, result, faults: list[str], design_arg: str 
         out += ["", f"#### `{pid}`: shortest counterexample, {len(v.path) - 1} steps", "",
                 f"> {PROPERTIES[pid].statement}", ""]
         if isinstance(v.detail, Rejection):
-            out.append(f"{PROVIDERS.get(d.wire, d.wire)} answers HTTP 400 on step {len(v.path) - 1}:")
+            out.append(f"{provider_label(d)} answers HTTP 400 on step {len(v.path) - 1}:")
             out += ["", "```text", v.detail.text, "```", ""]
         else:
             out += [str(v.detail)[:1].upper() + str(v.detail)[1:] + ".", ""]
