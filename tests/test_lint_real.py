@@ -7,6 +7,7 @@ import os
 
 import pytest
 
+from turnproof.cli import main
 from turnproof.lint import lint_path
 
 REAL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "real")
@@ -29,6 +30,7 @@ TRUTH = {
     "claude-code-summary-lines.jsonl": ("claude-code", "anthropic", set()),
     "gemini-cli-session.json": ("gemini-cli", "gemini", set()),
     "codex-desktop-0.128-responses.jsonl": ("codex-rollout", "openai", set()),
+    "codex-desktop-0.104-developer-between.jsonl": ("codex-rollout", "openai", set()),
     "codex-0.125-responses-custom-tools.jsonl": ("codex-rollout", "openai", set()),
 }
 
@@ -66,21 +68,49 @@ def test_claude_code_cut_mid_call_names_the_line():
     assert [(f.rule, f.line) for f in rep.findings] == [("anthropic-missing-result", 25)]
 
 
-def test_codex_desktop_developer_message_between_call_and_output_is_fine_on_responses():
-    path = os.path.join(REAL, "codex-desktop-0.128-responses.jsonl")
-    rows = [json.loads(x) for x in open(path, encoding="utf-8")]
-    items = [r["payload"] for r in rows if r.get("type") == "response_item"]
-    open_calls, between = set(), 0
-    for it in items:
+def _between(path: str) -> list[tuple[int, str, int]]:
+    """(line, role, line of the call) of every message between a function call and its output."""
+    open_calls: dict = {}
+    out = []
+    for n, line in enumerate(open(path, encoding="utf-8"), start=1):
+        row = json.loads(line)
+        if row.get("type") != "response_item":
+            continue
+        it = row["payload"]
         if it.get("type") == "function_call":
-            open_calls.add(it["call_id"])
+            open_calls[it["call_id"]] = n
         elif it.get("type") == "function_call_output":
-            open_calls.discard(it["call_id"])
+            open_calls.pop(it["call_id"])
         elif it.get("type") == "message" and open_calls:
-            between += 1
+            out += [(n, it["role"], at) for at in open_calls.values()]
+    return out
+
+
+def test_codex_desktop_developer_message_between_call_and_output_is_fine_on_responses():
+    """Codex Desktop 0.104 records a developer message while a command waits for approval, between
+    the call and its output; OpenAI's Responses API accepted the next request (the model answered)."""
+    path = os.path.join(REAL, "codex-desktop-0.104-developer-between.jsonl")
+    meta = json.loads(open(path, encoding="utf-8").readline())["payload"]
+    assert (meta["originator"], meta["cli_version"], meta["model_provider"]) == \
+        ("Codex Desktop", "0.104.0-alpha.1", "openai")
+    assert _between(path) == [(693, "developer", 691)]  # the shape is really there
+    rows = [json.loads(x) for x in open(path, encoding="utf-8")]
+    after = [r["payload"].get("role") for r in rows[693:] if r["type"] == "response_item"]
+    assert "assistant" in after  # a later request was answered
+    rep = lint_path(path)
+    assert rep.error is None and rep.provider == "openai" and "responses wire" in rep.provider_why
+    assert rep.findings == []
+    # the chat builders would put the developer message between the assistant's tool_calls and the
+    # tool message: information, with the call named
+    assert "call_4jxJEFRewIBvuWaOcDI5P7M7" in {f.call_id for f in rep.info if f.wire == "chat"}
+    assert main(["lint", path]) == 0
+
+
+def test_codex_desktop_0128_is_clean_on_responses():
+    path = os.path.join(REAL, "codex-desktop-0.128-responses.jsonl")
+    assert _between(path) == []  # this one has no message between a call and its output
     rep = lint_path(path)
     assert rep.findings == [] and rep.info  # clean for OpenAI; chat builders would reject it (information)
-    assert between >= 0
 
 
 def test_stateful_bodies_are_clean_and_their_output_kept():
