@@ -6,6 +6,7 @@ import json
 import os
 
 import pytest
+from realcodex_util import codex  # noqa: F401  (fixture)
 
 from turnproof.cli import main
 from turnproof.lint import lint_path
@@ -31,6 +32,10 @@ TRUTH = {
     "gemini-cli-session.json": ("gemini-cli", "gemini", set()),
     "codex-desktop-0.128-responses.jsonl": ("codex-rollout", "openai", set()),
     "codex-desktop-0.104-developer-between.jsonl": ("codex-rollout", "openai", set()),
+    # made here by the real codex-cli binaries on the chat wire (SOURCES.md): judged by OpenAI's chat
+    # rules, the release's builder's rejections are the findings
+    "codex-0.77.0-chat-8479-real-binary.jsonl": ("codex-rollout", "openai", {"call_1", "call_2"}),
+    "codex-0.79.0-chat-text-with-calls-real-binary.jsonl": ("codex-rollout", "openai", {"call_1", "call_2"}),
     "codex-0.125-responses-custom-tools.jsonl": ("codex-rollout", "openai", set()),
 }
 
@@ -135,3 +140,73 @@ def test_8479_shape_on_the_v077_chat_builder_gets_the_upgrade_advice(tmp_path):
     meta["payload"]["cli_version"] = "0.78.0"
     p.write_text("\n".join([json.dumps(meta)] + lines[1:]) + "\n")
     assert lint_path(str(p)).findings == []
+
+
+def test_real_0770_rollout_of_8479_is_flagged_with_the_upgrade_advice():
+    """The rollout codex-cli 0.77.0 itself wrote for #8479's scenario (three parallel calls, chat wire)."""
+    path = os.path.join(REAL, "codex-0.77.0-chat-8479-real-binary.jsonl")
+    meta = json.loads(open(path, encoding="utf-8").readline())["payload"]
+    assert meta["cli_version"] == "0.77.0" and meta["model_provider"] == "scripted"
+    rep = lint_path(path)
+    assert "chat wire" in rep.provider_why
+    assert {f.design for f in rep.findings} == {"codex-0.77-chat"}
+    # the text the real provider answered with (the scripted provider's 400, shown by `reproduce`)
+    assert ("An assistant message with 'tool_calls' must be followed by tool messages responding to each "
+            "'tool_call_id'. The following tool_call_ids did not have response messages: call_1") in \
+        {f.provider_error for f in rep.findings}
+    assert rep.advice == ["rejected by codex 0.77's chat builder (one assistant message per parallel call, "
+                          "openai/codex #8479): upgrade to >= 0.78 or use the Responses wire"]
+    # the advice is checked: 0.78's builder accepts this very file
+    assert next(b for b in rep.builders if b.design == "codex-0.78-chat").accepted
+    assert main(["lint", path]) == 1
+
+
+def test_real_0790_text_with_calls_rollout_is_flagged_and_told_to_use_responses(tmp_path):
+    """codex-cli 0.79.0 with assistant text streamed beside two calls: the text is recorded after the
+    calls, and 0.78's grouping puts it between the calls and their results; upgrading within chat or
+    repairing does not help, so the advice is the Responses wire."""
+    path = os.path.join(REAL, "codex-0.79.0-chat-text-with-calls-real-binary.jsonl")
+    rows = [json.loads(x) for x in open(path, encoding="utf-8")]
+    kinds = [(r["payload"].get("type"), r["payload"].get("role")) for r in rows if r["type"] == "response_item"]
+    i = kinds.index(("function_call", None))
+    assert kinds[i:i + 5] == [("function_call", None), ("function_call", None), ("message", "assistant"),
+                              ("function_call_output", None), ("function_call_output", None)]
+    rep = lint_path(path)
+    assert {f.design for f in rep.findings} == {"codex-0.78-chat"}
+    assert ("An assistant message with 'tool_calls' must be followed by tool messages responding to each "
+            "'tool_call_id'. The following tool_call_ids did not have response messages: call_1, call_2") in \
+        {f.provider_error for f in rep.findings}
+    assert len(rep.advice) == 1 and "use the Responses wire" in rep.advice[0]
+    assert "repair cannot move assistant text" in rep.advice[0]
+    # and that is so: the repaired file is still rejected by 0.79's builder
+    out = tmp_path / "repaired.jsonl"
+    assert main(["repair", path, "-o", str(out)]) == 0
+    assert {f.call_id for f in lint_path(str(out)).findings} == {"call_1", "call_2"}
+
+
+@pytest.mark.real_codex
+@pytest.mark.slow
+@pytest.mark.parametrize("name,scenario,version", [
+    ("codex-0.77.0-chat-8479-real-binary.jsonl", "8479", "0.77.0"),
+    ("codex-0.79.0-chat-text-with-calls-real-binary.jsonl", "text-with-calls", "0.79.0"),
+])
+def test_the_real_binary_rollouts_are_made_again_the_same(codex, capsys, tmp_path, name, scenario, version):
+    """SOURCES.md's command, run again: the rollout codex-cli writes now has the committed file's items
+    and lints the same (ids, lines, advice)."""
+    import glob
+
+    codex(version)
+    assert main(["reproduce", scenario, "--codex", version, "--dir", str(tmp_path)]) == 1
+    capsys.readouterr()
+    (made,) = glob.glob(str(tmp_path / "home" / "sessions" / "*" / "*" / "*" / "rollout-*.jsonl"))
+
+    def items(p):
+        rows = [json.loads(x) for x in open(p, encoding="utf-8")]
+        return [(r["payload"].get("type"), r["payload"].get("role"), r["payload"].get("call_id"))
+                for r in rows if r["type"] == "response_item"]
+
+    kept = os.path.join(REAL, name)
+    assert items(made) == items(kept)
+    a, b = lint_path(made), lint_path(kept)
+    assert [(f.rule, f.call_id, f.line) for f in a.findings] == [(f.rule, f.call_id, f.line) for f in b.findings]
+    assert a.advice == b.advice

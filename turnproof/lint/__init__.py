@@ -16,8 +16,10 @@ from __future__ import annotations
 import json
 import os
 import re
+from dataclasses import replace
 
 from turnproof.fileio import UnsafePath, is_regular, open_input, spooled
+from turnproof.model.designs import NAMED
 from turnproof.model.provider import PROVIDERS_BY_NAME
 
 from . import claude
@@ -207,11 +209,38 @@ def codex_setup(meta: dict, provider: str | None) -> tuple[str, str, str, str]:
 ADVICE = {
     "codex-0.77-chat": "rejected by codex 0.77's chat builder (one assistant message per parallel call, "
                        "openai/codex #8479): upgrade to >= 0.78 or use the Responses wire",
-    "codex-0.78-chat": "rejected by codex 0.78's chat builder (held text or a split partial result between a call "
-                       "and its result): use the Responses wire, or `turnproof repair` the rollout",
+    "codex-0.78-chat": "rejected by codex 0.78's chat builder (a result split from its call group): "
+                       "`turnproof repair` the rollout (the repaired history is accepted), or use the Responses wire",
     "codex-0.77-responses": "rejected by codex 0.77's Responses builder: `turnproof repair` the rollout",
     "codex-0.122-responses": "rejected by codex 0.122's Responses builder: `turnproof repair` the rollout",
 }
+# assistant text held until the stream completes lands after the calls (codex-api AggregatedStream), and
+# the chat builders from 0.78 on send it between the assistant message with the calls and the tool
+# messages; repair cannot help (it never drops or moves assistant content)
+HELD_TEXT_ADVICE = ("rejected by the chat builder of codex 0.78 and later (assistant text recorded between calls "
+                    "and their results; 0.79 checked on the real binary): use the Responses wire "
+                    "(wire_api = \"responses\"); repair cannot move assistant text")
+
+
+def _repair_accepted(path: str, max_line: int, builder: str, provider: str) -> bool:
+    """Whether ``builder`` accepts the history `turnproof repair` would write (normalization "ours"
+    first, then the builder's own): a second reading, only when the builder in use rejects the file."""
+    d = replace(NAMED[builder], name=f"{builder}+repair", normalization="ours")
+    hj = HistoryJudge([d], provider)
+    hj.consume(RolloutReader(path, max_line).chunks())
+    return not hj.builders[0].findings
+
+
+def _advice(path: str, max_line: int, in_use: str, provider: str, rejected: dict) -> str:
+    """The next step for a rollout the builder in use rejects, checked rather than guessed: upgrading
+    is advised only if the next release's builder accepts the file, repair only if its output is accepted."""
+    if in_use == "codex-0.77-chat":
+        if not rejected.get("codex-0.78-chat", True):
+            return ADVICE[in_use]
+        in_use = "codex-0.78-chat"  # the upgrade does not help either: say what would
+    if in_use == "codex-0.78-chat" and not _repair_accepted(path, max_line, in_use, provider):
+        return HELD_TEXT_ADVICE
+    return ADVICE[in_use]
 
 
 def _lint_rollout(path: str, designs: tuple, max_line: int, progress, provider: str | None = None) -> FileReport:
@@ -234,7 +263,8 @@ def _lint_rollout(path: str, designs: tuple, max_line: int, progress, provider: 
         if bv.design == in_use or bv.design in names:
             rep.findings += bv.findings
             if bv.findings and bv.design == in_use:
-                rep.advice.append(ADVICE[in_use])
+                rep.advice.append(_advice(path, max_line, in_use, used,
+                                          {b.design: bool(b.findings) for b in hj.builders}))
         elif bv.findings:
             rep.info += bv.findings
     return rep
