@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import json
 
+from turnproof import __version__
+
 from turnproof.model.turnloop import FAULT_BIT, FAULTS, FIELD_NAMES, TurnLoop
 from turnproof.resolve import wire_label
 
@@ -91,6 +93,7 @@ def violation_itf(model: TurnLoop, v, source: str = "model/turnloop.py") -> dict
         "format": "ITF",
         "format-description": FORMAT_DESCRIPTION,
         "source": source,
+        "turnproof_version": __version__,
         "description": f"turnproof counterexample: {v.prop} violated by design {model.d.name} "
                        f"({wire_label(model.d)}), {len(v.path) - 1} steps",
         "property": v.prop,
