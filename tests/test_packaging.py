@@ -48,6 +48,10 @@ def test_wheel_installs_only_turnproof_at_top_level(tmp_path):
     for pkg in ("model", "proofs", "reference"):
         assert f"turnproof/{pkg}/__init__.py" in names
     assert "turnproof/model/expected.toml" in names  # `turnproof verify` reads it
+    assert "turnproof/py.typed" in names
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names), names  # PEP 639
+    meta = zipfile.ZipFile(whl).read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    assert "License-Expression: Apache-2.0" in meta
 
     # installed into a venv that sees this interpreter's packages (z3, networkx) but not the checkout
     env_dir = tmp_path / "venv"
