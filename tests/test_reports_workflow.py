@@ -1,32 +1,48 @@
-"""The example GitHub Actions workflow: its check step, run here with bash exactly as written, on
-candidate design files that hold, fail and are malformed."""
+"""The example GitHub Actions workflow: its check step and its comment step, run here with bash
+exactly as written (the comment step against a stand-in `gh` that answers like the GitHub API), on
+candidate design files that hold, fail and are malformed; and what the file promises about pinning,
+credentials, globs and the install line."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
+import sys
+import textwrap
 
 import pytest
+import yaml
+
+from turnproof import __version__
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-WORKFLOW = os.path.join(ROOT, "examples", "github", "turnproof.yml")
+WORKFLOW_PATH = os.path.join(ROOT, "examples", "github", "turnproof.yml")
 EXAMPLES = os.path.join(ROOT, "examples", "designs")
+WORKFLOW = yaml.safe_load(open(WORKFLOW_PATH, encoding="utf-8"))
+STEPS = WORKFLOW["jobs"]["check"]["steps"]
+
+
+def step(name: str) -> dict:
+    return next(s for s in STEPS if s.get("name") == name)
 
 
 def step_script(name: str) -> str:
-    """The `run: |` block of the step called ``name`` (plain text: no YAML library needed)."""
-    lines = open(WORKFLOW, encoding="utf-8").read().splitlines()
-    start = next(i for i, line in enumerate(lines) if line.strip() == f"- name: {name}")
-    run = next(i for i in range(start, len(lines)) if lines[i].strip() == "run: |")
-    indent = len(lines[run + 1]) - len(lines[run + 1].lstrip())
-    body = []
-    for line in lines[run + 1:]:
-        if line.strip() and len(line) - len(line.lstrip()) < indent:
-            break
-        body.append(line[indent:])
-    return "\n".join(body) + "\n"
+    """The `run:` script of the step called ``name``, as YAML reads it (what GitHub runs)."""
+    return step(name)["run"]
+
+
+def _turnproof_on_path(tmp_path) -> str:
+    """A folder with a `turnproof` command: the installed one, else this checkout's, run by this Python."""
+    if shutil.which("turnproof"):
+        return os.path.dirname(shutil.which("turnproof"))
+    d = tmp_path / "tp-bin"
+    d.mkdir(exist_ok=True)
+    (d / "turnproof").write_text(f"#!/bin/sh\nPYTHONPATH={ROOT} exec {sys.executable} -m turnproof \"$@\"\n")
+    (d / "turnproof").chmod(0o755)
+    return str(d)
 
 
 def run_check_step(tmp_path, files: dict[str, str]) -> tuple[dict, str, str]:
@@ -35,8 +51,8 @@ def run_check_step(tmp_path, files: dict[str, str]) -> tuple[dict, str, str]:
     for name, text in files.items():
         (designs / name).write_text(text)
     out, summary = tmp_path / "gh_output", tmp_path / "gh_summary"
-    env = dict(os.environ, DESIGNS="designs", TURNPROOF_CALLS="2", TURNPROOF_FAULTS="all",
-               GITHUB_OUTPUT=str(out), GITHUB_STEP_SUMMARY=str(summary))
+    env = dict(os.environ, **{**WORKFLOW["env"], "TURNPROOF_CALLS": "2"}, GITHUB_OUTPUT=str(out),
+               GITHUB_STEP_SUMMARY=str(summary), PATH=f"{_turnproof_on_path(tmp_path)}{os.pathsep}{os.environ['PATH']}")
     proc = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", step_script("Check the candidate designs")],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr  # GitHub runs `bash -e`: the step itself must not stop early
@@ -44,7 +60,6 @@ def run_check_step(tmp_path, files: dict[str, str]) -> tuple[dict, str, str]:
     return outputs, summary.read_text(), (tmp_path / outputs["comment"]).read_text()
 
 
-@pytest.mark.skipif(shutil.which("turnproof") is None, reason="the turnproof command is not installed")
 def test_workflow_check_step_reports_every_design(tmp_path):
     ex = lambda n: open(os.path.join(EXAMPLES, n)).read()  # noqa: E731
     outputs, summary, comment = run_check_step(tmp_path, {
@@ -53,6 +68,7 @@ def test_workflow_check_step_reports_every_design(tmp_path):
     })
     assert outputs["status"] == "1"  # PR #8556 alone leaves wire-valid violated
     assert summary == comment
+    assert comment.startswith(WORKFLOW["env"]["TURNPROOF_MARKER"] + "\n")  # hidden in the rendered comment
     assert "### turnproof check: `pr-8556`: 4 of 7 properties violated" in summary
     assert "### turnproof check: `turnproof-proposed`: all 7 properties hold" in summary
     assert summary.count("```mermaid\nsequenceDiagram") == 4
@@ -62,7 +78,6 @@ def test_workflow_check_step_reports_every_design(tmp_path):
         "pr-8556-wire-valid.itf.json"]
 
 
-@pytest.mark.skipif(shutil.which("turnproof") is None, reason="the turnproof command is not installed")
 def test_workflow_check_step_with_a_bad_file(tmp_path):
     outputs, summary, _ = run_check_step(tmp_path, {
         "typo.toml": 'base = "codex-0.77-chat"\n[knobs]\nchat_grouping = "grouped"\n',
@@ -85,10 +100,105 @@ def test_long_reports_are_cut_to_the_verdict_tables_for_the_comment(tmp_path):
 
 
 def test_workflow_is_valid_yaml_with_the_expected_steps():
-    yaml = pytest.importorskip("yaml")
-    doc = yaml.safe_load(open(WORKFLOW))
-    on = doc.get("on", doc.get(True))  # YAML 1.1 reads a bare `on` as true
+    on = WORKFLOW.get("on", WORKFLOW.get(True))  # YAML 1.1 reads a bare `on` as true
     assert "pull_request" in on
-    steps = [s.get("name", s.get("uses")) for s in doc["jobs"]["check"]["steps"]]
-    assert "Check the candidate designs" in steps and "Post the report on the pull request" in steps
-    assert doc["permissions"]["pull-requests"] == "write"
+    names = [s.get("name", s.get("uses")) for s in STEPS]
+    assert "Check the candidate designs" in names and "Post the report on the pull request" in names
+    assert WORKFLOW["permissions"] == {"contents": "read", "pull-requests": "write"}
+
+
+def test_actions_are_pinned_by_commit_and_keep_no_credentials():
+    text = open(WORKFLOW_PATH, encoding="utf-8").read()
+    uses = [s for s in STEPS if "uses" in s]
+    assert {u["uses"].split("@")[0] for u in uses} == {"actions/checkout", "actions/setup-python",
+                                                       "actions/upload-artifact"}
+    for u in uses:
+        action, ref = u["uses"].split("@")
+        assert re.fullmatch(r"[0-9a-f]{40}", ref), u["uses"]  # a tag can move; a commit cannot
+        assert re.search(re.escape(u["uses"]) + r"  # v\d+\.\d+\.\d+$", text, re.M), "name the release"
+    checkout = next(u for u in uses if u["uses"].startswith("actions/checkout@"))
+    assert checkout["with"]["persist-credentials"] is False
+
+
+def test_the_paths_filter_and_the_loop_use_the_same_glob():
+    on = WORKFLOW.get("on", WORKFLOW.get(True))
+    glob = f"{WORKFLOW['env']['DESIGNS']}/*.toml"
+    assert glob in on["pull_request"]["paths"]
+    assert 'files=("$DESIGNS"/*.toml)' in step_script("Check the candidate designs")
+    assert "required status check" in open(WORKFLOW_PATH, encoding="utf-8").read()  # the note on path filters
+
+
+def test_the_install_line_is_a_git_url_pinned_to_this_release():
+    install = WORKFLOW["env"]["TURNPROOF_INSTALL"]
+    m = re.fullmatch(r"turnproof @ git\+https://\S+/turnproof@v(\d+\.\d+\.\d+)", install)
+    assert m and m.group(1) == __version__, install
+    assert '"$TURNPROOF_INSTALL"' in step("Install turnproof")["run"]
+
+
+# ---- the comment step, against a stand-in for `gh` ------------------------------------------------
+FAKE_GH = textwrap.dedent("""\
+    import json, os, sys
+    args = sys.argv[1:]
+    log = os.environ["FAKE_GH_LOG"]
+    if os.environ.get("FAKE_GH_FAIL"):
+        sys.exit(1)
+    if "--paginate" in args:
+        assert "--slurp" in args and args[-1].endswith("/comments"), args
+        print(os.environ["FAKE_GH_COMMENTS"])
+        sys.exit(0)
+    method = args[args.index("--method") + 1]
+    field = args[args.index("-F") + 1]
+    assert field.startswith("body=@"), field
+    with open(field[len("body=@"):], encoding="utf-8") as f:
+        body = f.read()
+    with open(log, "a", encoding="utf-8") as f:
+        endpoint = next(a for a in args if a.startswith("repos/"))
+        f.write(json.dumps({"method": method, "endpoint": endpoint, "body": body}) + "\\n")
+""")
+
+
+def run_comment_step(tmp_path, pages: list, fail: bool = False) -> tuple[list, subprocess.CompletedProcess]:
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "gh").write_text(f"#!{sys.executable}\n" + FAKE_GH)
+    (bindir / "gh").chmod(0o755)
+    comment = tmp_path / "comment.md"
+    comment.write_text(WORKFLOW["env"]["TURNPROOF_MARKER"] + "\n## turnproof: new report\n")
+    log = tmp_path / "gh.log"
+    env = dict(os.environ, **WORKFLOW["env"], PATH=f"{bindir}{os.pathsep}{os.environ['PATH']}",
+               GITHUB_REPOSITORY="acme/fixes", PR="7", COMMENT=str(comment), FAKE_GH_LOG=str(log),
+               FAKE_GH_COMMENTS=json.dumps(pages), **({"FAKE_GH_FAIL": "1"} if fail else {}))
+    proc = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", step_script("Post the report on the pull request")],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    calls = [json.loads(x) for x in log.read_text().splitlines()] if log.exists() else []
+    return calls, proc
+
+
+def _comment(cid: int, body: str, bot: bool = True) -> dict:
+    return {"id": cid, "body": body, "user": {"login": "github-actions[bot]" if bot else "someone",
+                                              "type": "Bot" if bot else "User"}}
+
+
+def test_the_comment_step_edits_its_own_comment_found_by_the_marker(tmp_path):
+    marker = WORKFLOW["env"]["TURNPROOF_MARKER"]
+    pages = [[_comment(1, "LGTM", bot=False), _comment(2, "another workflow's report")],
+             [_comment(3, f"{marker}\n## turnproof: old report")]]  # on the second page
+    calls, proc = run_comment_step(tmp_path, pages)
+    assert proc.returncode == 0, proc.stderr
+    assert calls == [{"method": "PATCH", "endpoint": "repos/acme/fixes/issues/comments/3",
+                      "body": f"{marker}\n## turnproof: new report\n"}]
+
+
+def test_the_comment_step_posts_when_no_comment_of_its_own_exists(tmp_path):
+    marker = WORKFLOW["env"]["TURNPROOF_MARKER"]
+    # the last comment is another bot's, and a person quoting the marker is not the bot
+    pages = [[_comment(4, f"quoting {marker}", bot=False), _comment(5, "another workflow's report")]]
+    calls, proc = run_comment_step(tmp_path, pages)
+    assert proc.returncode == 0, proc.stderr
+    assert [(c["method"], c["endpoint"]) for c in calls] == [("POST", "repos/acme/fixes/issues/7/comments")]
+
+
+def test_the_comment_step_warns_instead_of_failing_without_permission(tmp_path):
+    calls, proc = run_comment_step(tmp_path, [[]], fail=True)
+    assert proc.returncode == 0 and calls == []
+    assert "::warning::could not comment" in proc.stdout
