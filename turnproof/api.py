@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from turnproof.checks import DEFAULT_MAX_STATES
 from turnproof.model.designs import Design
 from turnproof.model.properties import PROPERTIES
 from turnproof.model.turnloop import FAULTS, Params, TurnLoop, parse_faults
@@ -31,13 +32,21 @@ class Check:
 
     @property
     def holds(self) -> bool:
-        """Every property holds (the CLI's exit code 0)."""
-        return not self.result.violations
+        """Every property holds (the CLI's exit code 0): none violated, and the search was not cut
+        short by ``max_states``."""
+        return not self.result.violations and not self.result.truncated
 
     @property
-    def verdicts(self) -> dict[str, bool]:
-        """Property ID -> holds, in the order of model.properties.PROPERTIES."""
-        return {pid: pid not in self.result.violations for pid in PROPERTIES}
+    def truncated(self) -> bool:
+        """The search stopped at ``max_states``: violations found are real, nothing is shown to hold."""
+        return self.result.truncated
+
+    @property
+    def verdicts(self) -> dict[str, bool | None]:
+        """Property ID -> holds (None: unknown, the search stopped at ``max_states``), in the order of
+        model.properties.PROPERTIES."""
+        return {pid: False if pid in self.result.violations else (None if self.result.truncated else True)
+                for pid in PROPERTIES}
 
     @property
     def violated(self) -> list[str]:
@@ -102,8 +111,12 @@ class Check:
 
 def turnproof_check(design: str | Design, *, calls: int = 3, faults: str | frozenset = "all", turns: int = 2,
                     max_faults: int = 2, retries: int = 1, text: bool = True, reduce: bool = True,
-                    wire: str | None = None, provider: str | None = None) -> Check:
+                    wire: str | None = None, provider: str | None = None,
+                    max_states: int | None = DEFAULT_MAX_STATES) -> Check:
     """Explore ``design`` (a name, a .toml path or a Design) and judge every property.
+
+    Past ``max_states`` states (None: no limit) the search stops: ``Check.truncated`` is then set
+    and ``holds`` is False.
 
     ``provider`` (a name of docs/providers.md) judges wire-valid by that provider's rules, as
     `turnproof check --provider` does."""
@@ -123,5 +136,5 @@ def turnproof_check(design: str | Design, *, calls: int = 3, faults: str | froze
     fs = parse_faults(faults) if isinstance(faults, str) else frozenset(faults)
     params = Params(calls=calls, turns=turns, faults=fs, retries=retries, max_faults=max_faults,
                     text=text, reduce=reduce)
-    model, result = check_design(d, params)
+    model, result = check_design(d, params, max_states=max_states)
     return Check(d, params, model, result)
