@@ -13,7 +13,6 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
 import yaml
 
 from turnproof import __version__
@@ -113,7 +112,7 @@ def test_actions_are_pinned_by_commit_and_keep_no_credentials():
     assert {u["uses"].split("@")[0] for u in uses} == {"actions/checkout", "actions/setup-python",
                                                        "actions/upload-artifact"}
     for u in uses:
-        action, ref = u["uses"].split("@")
+        ref = u["uses"].split("@")[1]
         assert re.fullmatch(r"[0-9a-f]{40}", ref), u["uses"]  # a tag can move; a commit cannot
         assert re.search(re.escape(u["uses"]) + r"  # v\d+\.\d+\.\d+$", text, re.M), "name the release"
     checkout = next(u for u in uses if u["uses"].startswith("actions/checkout@"))
