@@ -21,7 +21,7 @@ from turnproof.model.designs import NAMED, SHIPPED
 from turnproof.model.turnloop import FILE, QUEUE, Params, TurnLoop
 
 HISTORY_KINDS = (I.USER, I.REASONING, I.TEXT, I.CALL, I.OUTPUT)
-FIXED = ("keep-orphan", "keep-duplicate")  # what a second pass may still report: it changes nothing
+FIXED = ("keep-duplicate",)  # what a second pass may still report: it changes nothing
 
 
 @lru_cache(maxsize=None)
@@ -132,11 +132,11 @@ def test_crash_mid_drain_with_text_both_fixes():
     assert new == (U, T, C1, C2, C3, O1, S2, S3) and verify(new, NAMED["codex-0.78-chat"]).ok
 
 
-def test_orphan_keeps_its_place_and_codex_leaves_it_out():
+def test_orphan_goes_as_codex_leaves_it_out_of_every_request():
     ghost = I.output("ghost")
+    assert verify((U, ghost, C1, O1), NAMED["codex-0.78-chat"]).ok  # normalize.rs remove_orphan_outputs
     new, changes = plan((U, ghost, C1, O1), GROUPED)
-    assert new == (U, ghost, C1, O1) and [c.op for c in changes] == ["keep-orphan"]
-    assert verify(new, NAMED["codex-0.78-chat"]).ok
+    assert new == (U, C1, O1) and [c.op for c in changes] == ["drop-orphan"]
 
 
 def test_result_recorded_before_its_call_moves_down_to_it():
@@ -194,13 +194,14 @@ def _promises(h: tuple) -> None:
         d = NAMED[name]
         layout = layout_for(d)
         new, changes = plan(h, layout)
-        # items move, nothing is lost but our own superseded synthetic results
+        # items move; only orphans and our own superseded synthetic results go
         rest = list(new)
+        called = {it[1] for it in h if it[0] == I.CALL}
         for it in h:
             if it in rest:
                 rest.remove(it)
             else:
-                assert it[0] == I.OUTPUT and it[2] == I.SYNTHETIC, (h, new)
+                assert it[0] == I.OUTPUT and (it[2] == I.SYNTHETIC or it[1] not in called), (h, new)
         assert all(it[0] == I.OUTPUT and it[2] == I.SYNTHETIC for it in rest)
         # user messages and calls keep their order; texts stay in their run
         assert [it for it in new if it[0] in (I.USER, I.CALL)] == [it for it in h if it[0] in (I.USER, I.CALL)]

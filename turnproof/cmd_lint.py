@@ -219,6 +219,9 @@ def add_repair_arguments(p) -> None:
     g.add_argument("--in-place", action="store_true", help="repair FILE itself, keeping a backup beside it")
     _common(p)
     p.add_argument("--json", action="store_true", help="print the edits as JSON")
+    p.add_argument("--for", dest="for_design", metavar="DESIGN",
+                   help="the loop that will resume a rollout: a named design or a design file "
+                        "(default: the release and provider in its session_meta)")
 
 
 def run_repair(args) -> int:
@@ -279,26 +282,16 @@ def _repair_file(path: str, shown: str, args, max_line: int, to_stdout: bool) ->
                 _to_stdout(data if data is not None else _read_all(path, max_line))
             else:
                 write_document(target, data if data is not None else _read_all(path, max_line), like=path)
-        elif args.in_place:
-            edits, backup = repair_in_place(path, max_line, cb)
-            target = path
-        elif to_stdout:
-            with tempfile.TemporaryDirectory(prefix="turnproof-repair-") as tmp:
-                staged = os.path.join(tmp, "repaired.jsonl")
-                edits = repair_to(path, staged, max_line, cb)
-                prog.end()
-                with open(staged, "rb") as f:
-                    _to_stdout(f)
-            backup, target = None, "-"
         else:
-            edits = repair_to(path, args.output, max_line, cb)
-            backup, target = None, args.output
+            return _rollout(path, shown, args, max_line, to_stdout, prog)
     except LintError as e:
         raise UsageError(str(e)) from None
     except OSError as e:  # the folder refuses the temporary file or the backup
         raise UsageError(f"{e.filename or path}: cannot write: {e.strerror or e}") from None
     finally:
         prog.end()
+    if getattr(args, "for_design", None) is not None:
+        raise UsageError(f"{shown}: --for names the loop that resumes a Codex rollout; this is {dialect}")
     path = shown
     if args.json:
         print(json.dumps(document("repair", {"path": path, "output": target, "backup": backup,
@@ -315,6 +308,81 @@ def _repair_file(path: str, shown: str, args, max_line: int, to_stdout: bool) ->
     else:
         say(f"{'<stdout>' if to_stdout else target}: written ({len(edits)} edits"
             + ("" if edits else ": nothing to repair") + ")")
+    return EXIT_OK
+
+
+def _rollout(path: str, shown: str, args, max_line: int, to_stdout: bool, prog) -> int:
+    """A Codex rollout, laid out for the loop that resumes it (turnproof/lint/rescue.py).
+
+    Chat releases need their own layout (rescue.rescue_*); the Responses wire needs only pairing
+    (repair.repair_*), and the file written is then checked through the release's builder. Exit 1,
+    nothing written, when no order of the history is sent by that release.
+    """
+    from turnproof.lint import rescue
+
+    cb = prog if prog.enabled else None
+    try:
+        reader = rescue.reader_for(path, args.for_design)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    judged = PROVIDERS_BY_NAME[reader.provider].title if reader.provider else PROVIDERS[reader.design.wire]
+    say = (lambda line: print(_safe(line), file=sys.stderr)) if to_stdout else (lambda line: print(_safe(line)))
+    head = f"{shown}: resumed by {rescue.describe_design(reader.design)}; judged by {judged} [{reader.why}]"
+    pairing = rescue.layout_for(reader.design) == rescue.AS_RECORDED
+
+    def write_to(out: str) -> list:
+        return repair_to(path, out, max_line, cb) if pairing else rescue.rescue_to(path, out, reader, max_line, cb)
+
+    try:
+        if args.in_place:
+            edits, backup = (repair_in_place(path, max_line, cb) if pairing
+                             else rescue.rescue_in_place(path, reader, max_line, cb))
+            target, verdict = path, (rescue.check_rollout(path, reader, max_line) if pairing else None)
+        elif to_stdout:
+            with tempfile.TemporaryDirectory(prefix="turnproof-repair-") as tmp:
+                staged = os.path.join(tmp, "repaired.jsonl")
+                edits = write_to(staged)
+                verdict = rescue.check_rollout(staged, reader, max_line) if pairing else None
+                prog.end()
+                with open(staged, "rb") as f:
+                    _to_stdout(f)
+            backup, target = None, "-"
+        else:
+            edits = write_to(args.output)
+            backup, target = None, args.output
+            verdict = rescue.check_rollout(target, reader, max_line) if pairing else None
+    except rescue.RescueImpossible as e:
+        if args.json:
+            print(json.dumps(document("repair", {"path": shown, "output": None, "backup": None,
+                                                 "design": reader.design.name, "rescued": False, "reason": e.reason,
+                                                 "line": e.line, "upgrade": e.upgrade}), indent=2, ensure_ascii=False))
+        else:
+            say(head)
+            say(str(e).replace(path, shown))
+        return EXIT_FINDINGS
+    ok = verdict is None or verdict.ok  # the rescue verifies every chunk before it writes it
+    changed = [e for e in edits if getattr(e, "changes", True)]
+    if args.json:
+        print(json.dumps(document("repair", {"path": shown, "output": target, "backup": backup,
+                                             "design": reader.design.name, "rescued": ok,
+                                             "reason": None if ok else verdict.reason,
+                                             "edits": [e.to_json() for e in edits]}), indent=2, ensure_ascii=False))
+        return EXIT_OK if ok else EXIT_FINDINGS
+    say(head)
+    for e in edits:
+        say(f"{shown}: {e.describe()}")
+    if args.in_place:
+        if backup is None:
+            say(f"{shown}: nothing to repair; file left as it was")
+        else:
+            say(f"{shown}: repaired in place ({len(changed)} edits); the original is kept at {backup}")
+    else:
+        say(f"{'<stdout>' if to_stdout else target}: written ({len(changed)} edits"
+            + ("" if changed else ": nothing to repair") + ")")
+    if not ok:
+        say(f"{shown}: still not sent by {reader.design.name}: {verdict.reason}")
+        return EXIT_FINDINGS
+    say(f"{shown}: resumed, {reader.design.name} sends a request the provider accepts, with every recorded result")
     return EXIT_OK
 
 
