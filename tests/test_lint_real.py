@@ -135,7 +135,8 @@ def test_8479_shape_on_the_v077_chat_builder_gets_the_upgrade_advice(tmp_path):
     p.write_text("\n".join([json.dumps(meta)] + lines[1:]) + "\n")
     rep = lint_path(str(p))
     assert {f.design for f in rep.findings} == {"codex-0.77-chat"}
-    assert any("upgrade to >= 0.78 or use the Responses wire" in a for a in rep.advice)
+    assert any("upgrade to >= 0.78 (its builder accepts this file)" in a for a in rep.advice)
+    assert rep.resume["rescue"] == f"turnproof repair {p} --in-place"
     # the same history on 0.78 is clean
     meta["payload"]["cli_version"] = "0.78.0"
     p.write_text("\n".join([json.dumps(meta)] + lines[1:]) + "\n")
@@ -155,7 +156,8 @@ def test_real_0770_rollout_of_8479_is_flagged_with_the_upgrade_advice():
             "'tool_call_id'. The following tool_call_ids did not have response messages: call_1") in \
         {f.provider_error for f in rep.findings}
     assert rep.advice == ["rejected by codex 0.77's chat builder (one assistant message per parallel call, "
-                          "openai/codex #8479): upgrade to >= 0.78 or use the Responses wire"]
+                          "openai/codex #8479): `turnproof repair` puts each result right after its call, which "
+                          "it sends; or upgrade to >= 0.78 (its builder accepts this file) or use the Responses wire"]
     # the advice is checked: 0.78's builder accepts this very file
     assert next(b for b in rep.builders if b.design == "codex-0.78-chat").accepted
     assert main(["lint", path]) == 1
@@ -163,8 +165,8 @@ def test_real_0770_rollout_of_8479_is_flagged_with_the_upgrade_advice():
 
 def test_real_0790_text_with_calls_rollout_is_flagged_and_told_to_use_responses(tmp_path):
     """codex-cli 0.79.0 with assistant text streamed beside two calls: the text is recorded after the
-    calls, and 0.78's grouping puts it between the calls and their results; upgrading within chat or
-    repairing does not help, so the advice is the Responses wire."""
+    calls, and 0.78's grouping puts it between the calls and their results; upgrading within chat does
+    not help, the rescue (turnproof/lint/rescue.py) moves the text back before the calls."""
     path = os.path.join(REAL, "codex-0.79.0-chat-text-with-calls-real-binary.jsonl")
     rows = [json.loads(x) for x in open(path, encoding="utf-8")]
     kinds = [(r["payload"].get("type"), r["payload"].get("role")) for r in rows if r["type"] == "response_item"]
@@ -176,12 +178,13 @@ def test_real_0790_text_with_calls_rollout_is_flagged_and_told_to_use_responses(
     assert ("An assistant message with 'tool_calls' must be followed by tool messages responding to each "
             "'tool_call_id'. The following tool_call_ids did not have response messages: call_1, call_2") in \
         {f.provider_error for f in rep.findings}
-    assert len(rep.advice) == 1 and "use the Responses wire" in rep.advice[0]
-    assert "repair cannot move assistant text" in rep.advice[0]
-    # and that is so: the repaired file is still rejected by 0.79's builder
+    assert len(rep.advice) == 1 and "moves the text before the calls" in rep.advice[0]
+    assert rep.resume["resumable"] is False and rep.resume["rescue"]
+    # and that is so: 0.79's builder accepts the repaired file
     out = tmp_path / "repaired.jsonl"
     assert main(["repair", path, "-o", str(out)]) == 0
-    assert {f.call_id for f in lint_path(str(out)).findings} == {"call_1", "call_2"}
+    fixed = lint_path(str(out))
+    assert fixed.findings == [] and fixed.resume["resumable"] is True
 
 
 @pytest.mark.real_codex

@@ -199,6 +199,8 @@ def _print_report(rep, cap: int) -> None:
         print(f"{rep.path}: ... {len(groups) - cap} more problem calls (all of them with --json)")
     for a in rep.advice:
         print(f"{rep.path}: next step: {a}")
+    if rep.resume is not None:
+        print(_safe(f"{rep.path}: {rep.resume['text']}"))
     n = len(groups)
     calls_info = len([1 for _, cid, _ in group_by_call(rep.info) if cid is not None and cid not in
                       {c for _, c, _ in groups}])

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import replace
+import shlex
 
 from turnproof.fileio import UnsafePath, is_regular, open_input, spooled
 from turnproof.model.designs import NAMED
@@ -208,38 +208,26 @@ def codex_setup(meta: dict, provider: str | None) -> tuple[str, str, str, str]:
 
 ADVICE = {
     "codex-0.77-chat": "rejected by codex 0.77's chat builder (one assistant message per parallel call, "
-                       "openai/codex #8479): upgrade to >= 0.78 or use the Responses wire",
-    "codex-0.78-chat": "rejected by codex 0.78's chat builder (a result split from its call group): "
-                       "`turnproof repair` the rollout (the repaired history is accepted), or use the Responses wire",
+                       "openai/codex #8479): `turnproof repair` puts each result right after its call, which it "
+                       "sends",
+    "codex-0.78-chat": "rejected by codex 0.78's chat builder (held text or a split partial result between a call "
+                       "and its results): `turnproof repair` moves the text before the calls and the results "
+                       "after them, which it sends",
     "codex-0.77-responses": "rejected by codex 0.77's Responses builder: `turnproof repair` the rollout",
     "codex-0.122-responses": "rejected by codex 0.122's Responses builder: `turnproof repair` the rollout",
 }
-# assistant text held until the stream completes lands after the calls (codex-api AggregatedStream), and
-# the chat builders from 0.78 on send it between the assistant message with the calls and the tool
-# messages; repair cannot help (it never drops or moves assistant content)
-HELD_TEXT_ADVICE = ("rejected by the chat builder of codex 0.78 and later (assistant text recorded between calls "
-                    "and their results; 0.79 checked on the real binary): use the Responses wire "
-                    "(wire_api = \"responses\"); repair cannot move assistant text")
+UPGRADE_077 = "; or upgrade to >= 0.78 (its builder accepts this file) or use the Responses wire"
+NO_ORDER = "no order of the history is sent by it (see below): use the Responses wire (wire_api = \"responses\")"
 
 
-def _repair_accepted(path: str, max_line: int, builder: str, provider: str) -> bool:
-    """Whether ``builder`` accepts the history `turnproof repair` would write (normalization "ours"
-    first, then the builder's own): a second reading, only when the builder in use rejects the file."""
-    d = replace(NAMED[builder], name=f"{builder}+repair", normalization="ours")
-    hj = HistoryJudge([d], provider)
-    hj.consume(RolloutReader(path, max_line).chunks())
-    return not hj.builders[0].findings
-
-
-def _advice(path: str, max_line: int, in_use: str, provider: str, rejected: dict) -> str:
-    """The next step for a rollout the builder in use rejects, checked rather than guessed: upgrading
-    is advised only if the next release's builder accepts the file, repair only if its output is accepted."""
-    if in_use == "codex-0.77-chat":
-        if not rejected.get("codex-0.78-chat", True):
-            return ADVICE[in_use]
-        in_use = "codex-0.78-chat"  # the upgrade does not help either: say what would
-    if in_use == "codex-0.78-chat" and not _repair_accepted(path, max_line, in_use, provider):
-        return HELD_TEXT_ADVICE
+def _advice(in_use: str, rejected: dict, resume: dict) -> str:
+    """The next step for a rollout the builder in use rejects, checked rather than guessed: repair only if
+    the rescue's layout is accepted by that builder (rescue.py verifies it), upgrading to 0.78 only if
+    0.78's builder accepts the file."""
+    if resume.get("rescue") is None:
+        return f"rejected by {resume['release']}: {NO_ORDER}"
+    if in_use == "codex-0.77-chat" and not rejected.get("codex-0.78-chat", True):
+        return ADVICE[in_use] + UPGRADE_077
     return ADVICE[in_use]
 
 
@@ -259,12 +247,43 @@ def _lint_rollout(path: str, designs: tuple, max_line: int, progress, provider: 
                      info=[f for f in hj.findings if f.wire is not None])
     rep.findings += [Finding(TORN, None, n, message="line cut short (a crash tore the write); Codex skips it "
                              "on load, so what it held is lost") for n in reader.torn]
+    rep.resume = resume_verdict(path, in_use, used, why, next(bv for bv in hj.builders if bv.design == in_use),
+                                max_line)
     for bv in hj.builders:
         if bv.design == in_use or bv.design in names:
             rep.findings += bv.findings
             if bv.findings and bv.design == in_use:
-                rep.advice.append(_advice(path, max_line, in_use, used,
-                                          {b.design: bool(b.findings) for b in hj.builders}))
+                rep.advice.append(_advice(in_use, {b.design: bool(b.findings) for b in hj.builders}, rep.resume))
         elif bv.findings:
             rep.info += bv.findings
     return rep
+
+
+def resume_verdict(path: str, in_use: str, provider: str | None, why: str, bv, max_line: int) -> dict:
+    """The release that resumes the rollout, whether it can as the file is, and what rescues it (rescue.py)."""
+    from turnproof.model.designs import NAMED
+
+    from .rescue import Reader, RescueImpossible, describe_design, dry_run
+
+    out = {"design": in_use, "release": describe_design(NAMED[in_use]), "resumable": bv.accepted}
+    if bv.accepted:
+        out["text"] = f"resumed by {out['release']}: can be resumed as it is"
+        return out
+    try:
+        dry_run(path, Reader(NAMED[in_use], provider, why), max_line)
+    except RescueImpossible as e:
+        out["rescue"] = None
+        out["upgrade"] = e.upgrade
+        out["reason"] = e.reason
+        then = (f"upgrade to {e.upgrade and describe_design(NAMED[e.upgrade])}" if e.upgrade
+                else "no Codex release sends it")
+        out["text"] = (f"resumed by {out['release']}: cannot be resumed as it is, and no order of its history "
+                       f"is sent by it ({e.reason}); {then}")
+        return out
+    except LintError as e:
+        out["rescue"] = None
+        out["text"] = f"resumed by {out['release']}: cannot be resumed as it is; not rescued: {e}"
+        return out
+    out["rescue"] = f"turnproof repair {shlex.quote(path)} --in-place"
+    out["text"] = f"resumed by {out['release']}: cannot be resumed as it is; rescue it: {out['rescue']}"
+    return out

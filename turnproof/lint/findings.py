@@ -100,6 +100,7 @@ class FileReport:
     provider_why: str = ""  # how that was decided
     info: list = field(default_factory=list)  # what other providers / builders reject: not counted
     advice: list = field(default_factory=list)  # the next step, in words
+    resume: dict | None = None  # rollouts: the release that resumes it, whether it can as it is, the rescue
 
     def to_json(self) -> dict:
         d: dict = {"path": self.path, "dialect": self.dialect,
@@ -114,4 +115,6 @@ class FileReport:
             d["info"] = [f.to_json() for f in sorted(self.info, key=Finding.sort_key)]
         if self.advice:
             d["advice"] = list(self.advice)
+        if self.resume is not None:
+            d["resume"] = dict(self.resume)
         return d

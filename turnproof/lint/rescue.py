@@ -309,7 +309,9 @@ def upgrade_for(items: tuple, design: Design, provider: str | None, ours=_is_our
 
 
 # ---- the file: a rollout's lines in the new order ------------------------------------------------
-MOVED = "turnproof_moved"  # on a moved line's payload: {"from_line": N}
+# on a moved line's payload: {"line": N, "timestamp": T}: its line before the rescue and the time it
+# was recorded; the line takes the timestamp of the line it now follows, so the file stays in time order
+MOVED = "turnproof_moved"
 KEEPS = ("keep-duplicate",)
 
 
@@ -389,12 +391,14 @@ def _payload(line_of: dict, tag: object) -> dict | None:
     return {k: v for k, v in p.items() if k not in (MOVED, MARKER)}
 
 
-def _mark_moved(raw: bytes, n: int) -> bytes:
+def _mark_moved(raw: bytes, n: int, after) -> bytes:
     import json
 
     obj = json.loads(raw)
     p = obj["payload"] if isinstance(obj.get("payload"), dict) else obj  # early rollouts: the bare item
-    p[MOVED] = {"from_line": n}
+    p[MOVED] = {"line": n, "timestamp": obj.get("timestamp")}
+    if after is not None and isinstance(after.timestamp, str) and "timestamp" in obj:
+        obj["timestamp"] = after.timestamp
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
 
 
@@ -402,7 +406,7 @@ def _nl(raw: bytes) -> bytes:
     return raw if raw.endswith(b"\n") else raw + b"\n"
 
 
-def _chunk(path: str, lines: list, items: tuple, reader: Reader, last: bool, w, edits: list) -> int:
+def _chunk(path: str, lines: list, items: tuple, reader: Reader, last: bool, w, edits: list, state: dict) -> int:
     """Write one chunk's lines laid out for ``reader``; return how many written lines are not blank."""
     from .findings import LintError
     from .repair import synthetic_line
@@ -458,7 +462,7 @@ def _chunk(path: str, lines: list, items: tuple, reader: Reader, last: bool, w, 
     for ln in prefix:
         w.write(_nl(ln.raw))
         written += not ln.raw.isspace()
-    last_line = None  # the last input line written
+    last_line = state.get("last")  # the last item line written (this chunk's or an earlier one's)
     last_call: dict = {}
     # lines that travel with an item line are written after it and after the items inserted
     # right behind it (moved or synthetic), so an insertion sits next to the item it follows
@@ -489,7 +493,7 @@ def _chunk(path: str, lines: list, items: tuple, reader: Reader, last: bool, w, 
                                 "would have to change: not rescued")
         if tag in moved:
             c = moved[tag]
-            w.write(_mark_moved(ln.raw, n))
+            w.write(_mark_moved(ln.raw, n, last_line))
             edits.append(Edit(c.op, None if c.call_id is None else str(c.call_id), n,
                               last_line.n if last_line else None))
             w.write(b"".join(_nl(t.raw) for t in tail.get(n, ())))
@@ -503,7 +507,7 @@ def _chunk(path: str, lines: list, items: tuple, reader: Reader, last: bool, w, 
             if x[0] == CALL:
                 last_call[x[1]] = ln
         k += len(ln.tags)
-        last_line = ln
+        last_line = state["last"] = ln
     return written + flush()
 
 
@@ -515,10 +519,11 @@ def _write(path: str, reader: Reader, max_line: int, progress, edits: list):
         rr = RolloutReader(path, max_line, keep_lines=True, progress=progress)
         chunks = rr.chunks()
         written = 0
+        state: dict = {}
         ch = next(chunks, None)
         while ch is not None:
             nxt = next(chunks, None)
-            written += _chunk(path, ch.lines, ch.items, reader, nxt is None, w, edits)
+            written += _chunk(path, ch.lines, ch.items, reader, nxt is None, w, edits, state)
             ch = nxt
         if not written:
             raise LintError(f"{path}: no line survives the repair (only torn lines); nothing to write")
