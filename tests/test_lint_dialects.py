@@ -172,7 +172,8 @@ def test_json_document_has_the_promised_shape(capsys):
     code, doc = lint_json(capsys, os.path.join(DATA, "rollout-crash-partial.jsonl"), os.path.join(DATA, "chat-8479.json"))
     assert code == 1 and list(doc)[-1] == "files"
     roll, chat = doc["files"]
-    assert set(roll) == {"path", "dialect", "findings", "builders", "provider", "info"}
+    assert set(roll) == {"path", "dialect", "findings", "builders", "provider", "info", "resume"}
+    assert roll["resume"]["design"] == "codex-0.77-responses" and roll["resume"]["resumable"] is True
     assert set(chat) == {"path", "dialect", "findings", "provider", "info"}
     assert roll["provider"]["name"] == "openai" and chat["provider"]["name"] == "openai"
     for f in roll["findings"]:

@@ -266,6 +266,8 @@ def _repair_file(path: str, shown: str, args, max_line: int, to_stdout: bool) ->
         if dialect != "openai-responses":
             raise UsageError(f"{path}: repair handles Codex rollouts (codex-rollout) and OpenAI Responses "
                              f"input lists (openai-responses), not {dialect or 'this file'}")
+        if args.for_design is not None:
+            raise UsageError(f"{path}: --for names the loop that resumes a Codex rollout; this is {dialect}")
     prog = Progress(args.progress or sys.stderr.isatty())
     prog.start(path)
     cb = prog if prog.enabled else None
@@ -292,8 +294,6 @@ def _repair_file(path: str, shown: str, args, max_line: int, to_stdout: bool) ->
         raise UsageError(f"{e.filename or path}: cannot write: {e.strerror or e}") from None
     finally:
         prog.end()
-    if getattr(args, "for_design", None) is not None:
-        raise UsageError(f"{shown}: --for names the loop that resumes a Codex rollout; this is {dialect}")
     path = shown
     if args.json:
         print(json.dumps(document("repair", {"path": path, "output": target, "backup": backup,
@@ -356,7 +356,7 @@ def _rollout(path: str, shown: str, args, max_line: int, to_stdout: bool, prog) 
     except rescue.RescueImpossible as e:
         if args.json:
             print(json.dumps(document("repair", {"path": shown, "output": None, "backup": None,
-                                                 "design": reader.design.name, "rescued": False, "reason": e.reason,
+                                                 "design": reader.design.name, "rescued": False, "edits": [], "reason": e.reason,
                                                  "line": e.line, "upgrade": e.upgrade}), indent=2, ensure_ascii=False))
         else:
             say(head)

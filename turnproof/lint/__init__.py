@@ -265,12 +265,20 @@ def resume_verdict(path: str, in_use: str, provider: str | None, why: str, bv, m
 
     from .rescue import Reader, RescueImpossible, describe_design, dry_run
 
-    out = {"design": in_use, "release": describe_design(NAMED[in_use]), "resumable": bv.accepted}
-    if bv.accepted:
+    from .rescue import check_rollout
+
+    reader = Reader(NAMED[in_use], provider, why)
+    ok = bv.accepted
+    if ok and provider == "mistral":
+        # a resume adds the user's message, which Mistral refuses right after tool results; no other
+        # provider's rules can turn an accepted history into a rejected one by appending a user message
+        ok = check_rollout(path, reader, max_line).ok
+    out = {"design": in_use, "release": describe_design(NAMED[in_use]), "resumable": ok}
+    if ok:
         out["text"] = f"resumed by {out['release']}: can be resumed as it is"
         return out
     try:
-        dry_run(path, Reader(NAMED[in_use], provider, why), max_line)
+        dry_run(path, reader, max_line)
     except RescueImpossible as e:
         out["rescue"] = None
         out["upgrade"] = e.upgrade

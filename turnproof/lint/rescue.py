@@ -290,7 +290,7 @@ class RescueImpossible(Exception):
         self.reason, self.upgrade, self.line = reason, upgrade, line
         then = (f"upgrade to {RELEASES.get(upgrade, upgrade)}, which sends it once rescued "
                 f"(`turnproof repair FILE --in-place --for {upgrade}`)" if upgrade else
-                "no Codex release sends it; remove the extra result by hand")
+                "no Codex release sends it to this provider")
         super().__init__(f"{where}: cannot be rescued for {describe_design(design)}: {reason}; {then}")
 
 
@@ -298,12 +298,16 @@ def upgrade_for(items: tuple, design: Design, provider: str | None, ours=_is_our
     """The first of UPGRADES (other than ``design``) whose layout of ``items`` is accepted and keeps every result."""
     from turnproof.model.designs import NAMED
 
+    from turnproof.model.provider import PROVIDERS_BY_NAME
+
     for name in UPGRADES:
         d = NAMED[name]
         if name == design.name or (d.wire == design.wire and d.chat_grouping == design.chat_grouping):
             continue
+        if provider is not None and d.wire not in PROVIDERS_BY_NAME[provider].wires:
+            continue  # the provider does not serve that wire: no upgrade of Codex alone gets there
         new, _ = plan(items, layout_for(d), ours)
-        if verify(new, d, provider if d.wire == "chat" or provider in (None, "openai", "azure-openai") else None).ok:
+        if verify(new, d, provider).ok:
             return name
     return None
 
