@@ -209,3 +209,13 @@ def test_unknown_design_is_a_usage_error(capsys, tmp_path):
     src = rollout(tmp_path, "U C1 O1")
     code, _, err = repair(capsys, src, "-o", tmp_path / "o.jsonl", "--for", "codex-9-chat")
     assert code == 2 and "unknown design 'codex-9-chat'" in err
+
+
+def test_a_chat_session_without_a_release_gets_the_layout_every_chat_builder_sends(capsys, tmp_path):
+    src = rollout(tmp_path, "U C1 C2 T O1 O2", version=None)
+    out, text = rescued(capsys, tmp_path, src)
+    assert "no release recorded: laid out for the per-call builder" in text
+    assert history(out) == ["U", "C1", "O1", "C2", "O2", "T"]
+    for d in ("codex-0.77-chat", "codex-0.78-chat"):
+        code, doc = lint_json(capsys, out, "--design", d)
+        assert code == 0, doc

@@ -6,6 +6,8 @@
 - check.py: the pairing properties, provider rules and Codex request builders on a history;
 - repair.py: turnproof-proposed's normalization written back onto a rollout's lines (or a
   Responses input list);
+- rescue.py: a rollout laid out for the Codex release that resumes it (its request builder), and
+  the verdict lint prints: can that release resume it as it is, and what rescues it;
 - findings.py: findings, builder verdicts, per-file reports, LintError.
 
 ``lint_path`` is the entry point for one file; ``expand`` turns arguments into files.

@@ -34,6 +34,7 @@ accepted and keeps every result. The file side (writing a rollout's lines in the
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from turnproof.model.designs import Design
@@ -269,8 +270,14 @@ def reader_for(path: str, for_design: str | None = None) -> Reader:
 
     from . import codex_setup, session_meta
 
-    builder, wire, provider, why = codex_setup(session_meta(path), None)
+    meta = session_meta(path)
+    builder, wire, provider, why = codex_setup(meta, None)
     if for_design is None:
+        if wire == "chat" and not re.match(r"^\d+\.\d+", str(meta.get("cli_version") or "")):
+            # the release is unknown: the per-call layout is the one every Codex chat builder sends
+            # (tests/test_rescue_model.py checks it against codex-0.78-chat too)
+            return Reader(NAMED["codex-0.77-chat"], provider,
+                          why + "; no release recorded: laid out for the per-call builder, which every chat builder sends")
         return Reader(NAMED[builder], provider, why)
     from turnproof.resolve import resolve_design
 
