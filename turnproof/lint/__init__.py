@@ -263,11 +263,7 @@ def _lint_rollout(path: str, designs: tuple, max_line: int, progress, provider: 
 
 def resume_verdict(path: str, in_use: str, provider: str | None, why: str, bv, max_line: int) -> dict:
     """The release that resumes the rollout, whether it can as the file is, and what rescues it (rescue.py)."""
-    from turnproof.model.designs import NAMED
-
-    from .rescue import Reader, RescueImpossible, describe_design, dry_run
-
-    from .rescue import check_rollout
+    from .rescue import Reader, RescueImpossible, check_rollout, describe_design, dry_run
 
     reader = Reader(NAMED[in_use], provider, why)
     ok = bv.accepted
@@ -286,7 +282,7 @@ def resume_verdict(path: str, in_use: str, provider: str | None, why: str, bv, m
         out["upgrade"] = e.upgrade
         out["reason"] = e.reason
         then = (f"upgrade to {e.upgrade and describe_design(NAMED[e.upgrade])}" if e.upgrade
-                else "no Codex release sends it")
+                else "no Codex release sends it to this provider")
         out["text"] = (f"resumed by {out['release']}: cannot be resumed as it is, and no order of its history "
                        f"is sent by it ({e.reason}); {then}")
         return out
