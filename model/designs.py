@@ -7,11 +7,35 @@ fixes are designs too (a base design plus changed knobs; see turnproof/designfil
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
+from typing import Callable
 
 from .normalize import MODES
 from .provider import NAMES as PROVIDER_NAMES
 from .wire import GROUPINGS, WIRES
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """Code where a knob would be: the steps real agents write as functions, given to the model as
+    plain callables on item tuples (turnproof/hooks.py makes them from a user's functions on real
+    request shapes; the model never imports anything to run them).
+
+    - ``repair(history) -> history``: run where Codex normalizes (every request, and resume), in
+      place of the ``normalization`` knob.
+    - ``build_request(history) -> (body, items)``: the body for the design's wire, and the history
+      items that body carries (the properties judge what is sent), in place of wire.build_request.
+    - ``on_lost_output(history, call_id, why) -> items``: what is recorded when a call loses its
+      output; ``why`` is failed, stream-error, hard-abort or resume. In place of ``persist_synthetic``.
+    """
+
+    repair: Callable[[tuple], tuple] | None = None
+    build_request: Callable[[tuple], tuple] | None = None
+    on_lost_output: Callable[[tuple, object, str], tuple] | None = None
+    names: tuple = ()  # ((step, "module:function"), ...): what reports show
+
+    def __bool__(self) -> bool:
+        return bool(self.repair or self.build_request or self.on_lost_output)
 
 
 @dataclass(frozen=True)
@@ -45,12 +69,13 @@ class Design:
     retry_rejected: bool = False
     title: str = ""
     description: str = ""
+    hooks: Hooks | None = None  # code in place of knobs (design files' [hooks]); None: the knobs alone
 
     def knobs(self) -> dict:
-        d = asdict(self)
-        for k in ("name", "title", "description"):
-            d.pop(k)
-        return d
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in NOT_KNOBS}
+
+
+NOT_KNOBS = frozenset(("name", "title", "description", "hooks"))
 
 
 KNOB_VALUES: dict[str, tuple] = {
@@ -69,7 +94,7 @@ KNOB_VALUES: dict[str, tuple] = {
     "retry_rejected": (False, True),
 }
 KNOBS = tuple(KNOB_VALUES)
-assert set(KNOBS) == {f.name for f in fields(Design)} - {"name", "title", "description"}
+assert set(KNOBS) == {f.name for f in fields(Design)} - NOT_KNOBS
 
 
 def with_knobs(base: Design, name: str, /, **knobs: object) -> Design:

@@ -32,6 +32,10 @@ MADE_UP = frozenset((CODEX_ABORTED, SYNTHETIC))
 
 ASSISTANT_SIDE = frozenset((REASONING, TEXT, CALL))
 
+# A tag ("written", text): content a hook wrote (a user's repair function, turnproof/hooks.py) that
+# is none of the model's own texts. A written output is made up, never a result a tool produced.
+WRITTEN = "written"
+
 # A text's tag: an empty assistant message (sse/chat.rs makes one of `"content": ""`)
 EMPTY = ""
 
@@ -58,9 +62,17 @@ def output(cid: object, tag: object = OK) -> Item:
     return (OUTPUT, cid, tag)
 
 
+def written(text: str) -> tuple:
+    return (WRITTEN, text)
+
+
+def is_written(tag: object) -> bool:
+    return type(tag) is tuple and len(tag) == 2 and tag[0] == WRITTEN
+
+
 def is_real_output(item: Item) -> bool:
     """A result the tool itself produced (the thing `results-kept` protects)."""
-    return item[0] == OUTPUT and item[2] not in MADE_UP
+    return item[0] == OUTPUT and item[2] not in MADE_UP and not is_written(item[2])
 
 
 def wire_id(cid: object, wire: str) -> str:
@@ -73,6 +85,9 @@ def wire_id(cid: object, wire: str) -> str:
 def show(item: Item) -> str:
     """Short human form used in counterexamples: U, R, T, C1, O1, O1(aborted)."""
     kind, cid, tag = item
+    if is_written(tag):
+        t = tag[1] if len(tag[1]) <= 24 else tag[1][:23] + "…"
+        return {USER: "U", TEXT: "T", OUTPUT: f"O{cid}", REASONING: "R", CALL: f"C{cid}"}.get(kind, kind) + f"({t!r})"
     if kind == CALL:
         return f"C{cid}"
     if kind == OUTPUT:

@@ -271,6 +271,12 @@ class TurnLoop:
         self._table = {ph: tuple(getattr(self, a) for a in names if a not in never
                                  and not (params.reduce and ph == STREAM and a.startswith("Tool")))
                        for ph, names in self.PHASE_TABLE.items()}
+        # the code steps of a design with hooks (designs.Hooks), else the knobs' functions
+        hooks = design.hooks
+        self._repair = (hooks.repair if hooks and hooks.repair
+                        else (lambda hist, mode=design.normalization: normalize(hist, mode)))
+        self._build = hooks.build_request if hooks and hooks.build_request else None
+        self._on_lost = hooks.on_lost_output if hooks and hooks.on_lost_output else None
         self._req_cache: dict = {}
         self._items_cache: dict = {}
         self._last_state: tuple | None = None
@@ -293,13 +299,16 @@ class TurnLoop:
             hist = hist[: s[PROMPT_LEN]]  # v0.77: a retry reuses the prompt built before attempt 1
         r = self._req_cache.get(hist)
         if r is None:
-            items = normalize(hist, self.d.normalization)
+            items = self._repair(hist)
             r = self._items_cache.get(items)
             if r is None:
                 prov = getattr(self.d, "provider", "default")
                 prov = None if prov == "default" else prov
-                body = build_request(items, self.d.wire, self.d.chat_grouping, prov)
-                r = Request(items, body, tuple(judge(self.d.wire, body, prov)))
+                if self._build is not None:  # a build_request hook: judge the items its body carries
+                    body, sent = self._build(items)
+                else:
+                    body, sent = build_request(items, self.d.wire, self.d.chat_grouping, prov), items
+                r = Request(sent, body, tuple(judge(self.d.wire, body, prov)))
                 self._items_cache[items] = r
             self._req_cache[hist] = r
         self._last_state, self._last_request = s, r
@@ -313,11 +322,23 @@ class TurnLoop:
     def _end_turn(self, s: tuple) -> tuple:
         return self.turn_reset(s, phase=IDLE)
 
-    def _lose_in_flight(self, s: tuple) -> tuple:
-        """The calls not yet drained get no output (or a recorded synthetic one, per design)."""
+    def _lost_outputs(self, hist: tuple, cids, why: str) -> tuple:
+        """What is recorded for calls that lost their output (``why``: failed, stream-error,
+        hard-abort, resume): the on_lost_output hook's items, else a synthetic output per call if
+        the design persists them, else nothing."""
+        if self._on_lost is None:
+            return tuple(I.output(c, I.SYNTHETIC) for c in cids) if self.d.persist_synthetic else ()
+        out: tuple = ()
+        for c in cids:
+            out += self._on_lost(hist + out, c, why)
+        return out
+
+    def _lose_in_flight(self, s: tuple, why: str) -> tuple:
+        """The calls not yet drained get no output (or what _lost_outputs records)."""
         infl, k = s[IN_FLIGHT], s[DRAINED]
-        if self.d.persist_synthetic and k < len(infl):
-            lost = tuple(I.output(s[BASE_ID] + i, I.SYNTHETIC) for i in range(k, len(infl)))
+        lost = self._lost_outputs(s[HISTORY], [s[BASE_ID] + i for i in range(k, len(infl))], why) \
+            if k < len(infl) else ()
+        if lost:
             return _set(s, {IN_FLIGHT: (), DRAINED: 0, **self._record(s, *lost)})
         return _set(s, {IN_FLIGHT: (), DRAINED: 0})
 
@@ -459,7 +480,7 @@ class TurnLoop:
             t = self._after_drain(_set(s, {PHASE: DRAIN, EXIT: LOOP_ERROR, TEXT_AFTER_DRAIN: False,
                                            FAULTS_USED: used}))
         else:
-            t = self._retry_or_end(self._lose_in_flight(_set(s, {FAULTS_USED: used})))
+            t = self._retry_or_end(self._lose_in_flight(_set(s, {FAULTS_USED: used}), "stream-error"))
         out.append(("StreamError", None, t))
 
     @action("core/src/codex.rs try_run_turn (`break Err(Stream(..))`)", fault="stream-closed")
@@ -532,7 +553,8 @@ class TurnLoop:
         if not (k < len(infl) and infl[k] == FAILED):
             return
         cid = s[BASE_ID] + k
-        rec = self._record(s, I.output(cid, I.SYNTHETIC)) if self.d.persist_synthetic else {}
+        lost = self._lost_outputs(s[HISTORY], (cid,), "failed")
+        rec = self._record(s, *lost) if lost else {}
         out.append(("DrainFailed", cid, self._after_drain(_set(s, {DRAINED: k + 1, **rec}))))
 
     @action("core/src/tasks/mod.rs handle_task_abort", fault="interrupt")
@@ -552,7 +574,7 @@ class TurnLoop:
         Effect: the task is aborted: calls not yet drained get no output (or recorded synthetic ones)."""
         if not (s[DRAINED] < len(s[IN_FLIGHT]) and self.d.hard_abort_drain):
             return
-        out.append(("HardAbort", None, self._lose_in_flight(s)))
+        out.append(("HardAbort", None, self._lose_in_flight(s, "hard-abort")))
 
     @action("core/src/tasks/mod.rs handle_task_abort")
     def TurnAborted(self, s: tuple, out: list) -> None:
@@ -588,9 +610,11 @@ class TurnLoop:
         files = _response_items(s)
         if self.d.refuse_unanswered_resume and unanswered_calls(files):
             return
-        hist = normalize(files, self.d.normalization)
         queue: tuple = ()
-        if self.d.persist_synthetic:
+        if self._on_lost is not None:  # the hook says what a call left without output gets
+            queue = self._lost_outputs(files, unanswered_calls(files), "resume")
+        hist = self._repair(files + queue)
+        if self._on_lost is None and self.d.persist_synthetic:
             queue = tuple(it for it in hist if it[0] == I.OUTPUT and it[2] in I.MADE_UP and it not in files)
         out.append(("Resume", None, self.turn_reset(s, phase=IDLE, history=hist, queue=queue,
                                                     turns_left=max(1, s[TURNS_LEFT]), base_id=s[NEXT_ID])))

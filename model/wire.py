@@ -36,7 +36,7 @@ files (lint) with the same code.
 
 from __future__ import annotations
 
-from .items import CALL, EMPTY, OUTPUT, REASONING, TEXT, USER, wire_id
+from .items import CALL, EMPTY, OUTPUT, REASONING, TEXT, USER, is_written, wire_id
 
 WIRES = ("chat", "responses", "anthropic", "gemini", "bedrock")
 GROUPINGS = ("per-call", "consecutive", "response")
@@ -50,6 +50,8 @@ _ITEM_TEXT = {USER: "user message", TEXT: "assistant text"}
 
 def _content(item: tuple) -> str:
     kind, cid, tag = item
+    if is_written(tag):  # a hook's own text (items.WRITTEN)
+        return tag[1]
     if kind == OUTPUT:
         t = _OUTPUT_TEXT.get(tag) if isinstance(tag, str) else None
         return t if t is not None else f"result of {cid}"
