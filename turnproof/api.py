@@ -128,6 +128,9 @@ def turnproof_check(design: str | Design, *, calls: int = 3, faults: str | froze
         if wire is not None and wire != d.wire:
             from turnproof.model.designs import with_knobs
 
+            if d.hooks:
+                raise ValueError(f"{d.name}: wire={wire!r}: the design's hooks are written for the {d.wire} wire")
+
             d = with_knobs(d, f"{d.name}@{wire}", wire=wire)
         if provider is not None:
             d = with_provider(d, provider, wire_given=wire is not None)

@@ -10,10 +10,14 @@ A design file is TOML:
     [knobs]                         # any of model.designs.KNOB_VALUES
     drain_before_completed = true
 
+    [hooks]                         # optional: code in place of knobs (turnproof/hooks.py)
+    repair = "fixes:repair_history"  # module (beside this file, or on PYTHONPATH) : function
+
 The result is an ordinary ``model.designs.Design``: the same state machine runs it, so a verdict
-difference between a file and its base is caused by exactly the knobs the file lists. Every
-mistake (malformed TOML, unknown key, unknown knob, bad value) is a ValueError with one line
-naming the file and, where it can be found, the line: the CLI turns it into exit 2.
+difference between a file and its base is caused by exactly the knobs (and hooks) the file lists.
+Every mistake (malformed TOML, unknown key, unknown knob, bad value, a hook that cannot be
+imported) is a ValueError with one line naming the file and, where it can be found, the line: the
+CLI turns it into exit 2.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from dataclasses import replace
 from turnproof.fileio import UnsafePath, read_limited
 from turnproof.model.designs import NAMED, Design, with_knobs
 
-TOP_KEYS = ("base", "name", "title", "description", "knobs")
+TOP_KEYS = ("base", "name", "title", "description", "knobs", "hooks")
 _AT = re.compile(r"\(at line (\d+), column (\d+)\)")
 _NAME_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]*$")
 
@@ -108,14 +112,75 @@ def parse_design_and_base(text: str, path: str) -> tuple[Design, str]:
             with_knobs(base, name, **{k: v})
         except ValueError as e:
             raise fail(str(e), k, "knobs") from None
+    hooks_table = data.get("hooks")
+    own = False
+    if hooks_table is not None:
+        knobs, own = _model_own_repair(hooks_table, knobs, fail)
     design = with_knobs(base, name, **knobs)
+    hooks = _load_hooks(hooks_table, knobs, design, path, fail, text, own) if hooks_table is not None else None
+    if hooks:
+        design = replace(design, hooks=hooks)
+        if name in NAMED:
+            raise fail(f"name {name!r} is a named design; a design with hooks needs a name of its own",
+                       "name" if "name" in data else None)
     if name in NAMED and NAMED[name].knobs() != design.knobs():
         # a file must not pass itself off as a named design it differs from
         raise fail(f"name {name!r} is a named design with other knobs; choose another name",
                    "name" if "name" in data else None)
-    changed = ", ".join(f"{k}={_shown(v)}" for k, v in knobs.items())
+    changed = ", ".join([f"{k}={_shown(v)}" for k, v in knobs.items()]
+                        + [f"{k} hook {v}" for k, v in (design.hooks.names if design.hooks else ())
+                           if k != "shape"])
     title = data.get("title") or f"{base_name} with {changed or 'no change'} (from {os.path.basename(path)})"
     return replace(design, title=title, description=" ".join(data.get("description", "").split())), base_name
+
+
+def _model_own_repair(table: object, knobs: dict, fail) -> tuple[dict, bool]:
+    """A repair hook naming the model's own normalization is the knob (prove can reason about it)."""
+    from turnproof.hooks import MODEL_REPAIRS
+
+    if not isinstance(table, dict):
+        raise fail("'hooks' must be a table ([hooks])", "hooks")
+    mode = MODEL_REPAIRS.get(table.get("repair")) if isinstance(table.get("repair"), str) else None
+    if mode is None:
+        return knobs, False
+    if "normalization" in knobs and knobs["normalization"] != mode:
+        raise fail(f"the repair hook is normalization {mode!r}, the knob says {knobs['normalization']!r}",
+                   "repair", "hooks")
+    table.pop("repair")
+    return {**knobs, "normalization": mode}, True
+
+
+def _load_hooks(table: dict, knobs: dict, design: Design, path: str, fail, text: str, own: bool):
+    """The [hooks] table, checked and imported (turnproof/hooks.py)."""
+    from turnproof.hooks import HOOK_KEYS, SHAPES, STEPS, HookError, HookSpec, check_timeout, make_hooks
+
+    for k, v in table.items():
+        if k not in HOOK_KEYS:
+            raise fail(f"unknown hook {k!r}; allowed: {', '.join(HOOK_KEYS)}", k, "hooks")
+        if k in STEPS and not isinstance(v, str):
+            raise fail(f"hook {k!r} must be a string \"package.module:function\", not {type(v).__name__}",
+                       k, "hooks")
+    shape = table.get("shape")
+    if shape is not None and shape not in SHAPES:
+        raise fail(f"bad value {shape!r} for 'shape'; allowed values: {', '.join(SHAPES)}", "shape", "hooks")
+    try:
+        timeout = check_timeout(table.get("timeout", 2.0))
+    except ValueError as e:
+        raise fail(str(e), "timeout", "hooks") from None
+    for step, knob in (("repair", "normalization"), ("on_lost_output", "persist_synthetic")):
+        if step in table and knob in knobs:
+            raise fail(f"the {step} hook takes the place of the {knob!r} knob: set one of them", knob, "knobs")
+    targets = tuple((k, table[k], _key_line(text, k, "hooks")) for k in STEPS if k in table)
+    if not targets:
+        if own:  # the model's own repair, and nothing else: the knobs alone
+            return None
+        raise fail(f"[hooks] names no hook; give one of {', '.join(STEPS)}")
+    spec = HookSpec(targets, shape, timeout)
+    try:
+        return make_hooks(spec, design.wire, design.chat_grouping,
+                          os.path.dirname(os.path.abspath(path)), path)
+    except HookError as e:
+        raise DesignFileError(str(e)) from None
 
 
 MAX_BYTES = 1 << 20  # a design file is a dozen lines; this bounds what a wrong path (/dev/zero) can cost

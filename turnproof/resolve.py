@@ -76,6 +76,9 @@ def resolve_design_and_base(arg: str, wire: str | None = None, provider: str | N
     else:
         raise ValueError(f"unknown design {arg!r}; named designs: {', '.join(NAMED)} (or a path to a .toml design file)")
     if wire is not None and wire != d.wire:
+        if d.hooks:
+            raise ValueError(f"{arg}: --wire {wire}: the design's hooks are written for the {d.wire} wire; "
+                             "set `wire` in its [knobs] instead")
         d = replace(with_knobs(d, d.name, wire=wire), name=f"{d.name}@{wire}")
     if provider is not None:
         d = with_provider(d, provider, wire_given=wire is not None)
