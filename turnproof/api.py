@@ -74,6 +74,9 @@ class Check:
 
         lines = [f"turnproof: design {self.design.name} ({wire_label(self.design)}), calls {self.params.calls}, "
                  f"faults {','.join(self.faults) or 'none'}"]
+        if self.design.hooks:
+            lines.append("  hooks: " + ", ".join(f"{k} hook {v}" if k != "shape" else f"shape {v}"
+                                                 for k, v in self.design.hooks.names))
         lines += [f"  {pid:<19} {'holds' if ok else f'VIOLATED ({self.path_length(pid)} steps)'}"
                   for pid, ok in self.verdicts.items()]
         lines += [violation_text(self.model, self.result.violations[pid]) for pid in self.violated]

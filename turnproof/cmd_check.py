@@ -243,6 +243,10 @@ def _print_check_text(model, result, params, faults) -> None:
     design = model.d
     print(f"turnproof check: design {design.name} ({wire_label(design)}), calls {params.calls}, "
           f"turns {params.turns}, faults {','.join(faults) or 'none'} (at most {params.max_faults} per session)")
+    if design.hooks:
+        from turnproof.hooks import describe
+
+        print(f"hooks: {describe(design.hooks)}")
     secs = result.seconds + result.graph_seconds
     print(f"explored {result.states:,} states, {result.edges:,} steps, depth {result.depth}, "
           f"in {secs:.2f} s ({result.states_per_second:,.0f} states/s)"

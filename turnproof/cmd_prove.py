@@ -76,6 +76,8 @@ def run_prove(args) -> int:
     design = resolve_design(args.design)
     faults = faults_arg(args.faults)
     fault_names = sorted(faults, key=FAULTS.index)
+    if design.hooks:
+        return _opaque(design, fault_names, args.json)
     res, traces, verdicts = prove_goals(design, faults, int(args.timeout * 1000), args.max_calls)
     if all(v == "proved" for v in verdicts.values()):
         code = EXIT_OK
@@ -134,6 +136,26 @@ def run_prove(args) -> int:
             print(f"concrete trace (explicit model, calls {traces[g].calls}; {PROPERTIES[g].statement})")
             print(violation_text(traces[g].model, traces[g].violation))
     return code
+
+
+def _opaque(design, fault_names, as_json: bool) -> int:
+    """A design with hooks: z3 cannot reason about a Python function, so every goal is unknown."""
+    from turnproof.hooks import describe
+
+    reason = (f"the design's hooks ({describe(design.hooks)}) are code, opaque to z3: prove reasons "
+              "only about the model's own steps; `turnproof check` explores the design for bounded "
+              "calls, and `turnproof fuzz` checks a repair function on its own")
+    if as_json:
+        print(json.dumps(document("prove", {
+            "design": design.name, "wire": design.wire, "verdict": "unknown", "faults": fault_names,
+            "reason": reason, "any_number_of_calls": [], "obligations": [],
+            "goals": {g: {"status": "unknown"} for g in GOALS}}), indent=2))
+        return EXIT_UNKNOWN
+    print(f"turnproof prove: design {design.name} (wire {design.wire})")
+    for g in GOALS:
+        print(f"  {g}: unknown")
+    print(f"UNKNOWN: {reason}")
+    return EXIT_UNKNOWN
 
 
 def _print_json(design, res, traces, verdicts, fault_names) -> None:

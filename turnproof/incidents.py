@@ -102,6 +102,9 @@ def reference_design(arg: str | None, scenario: Scenario) -> tuple[object, list]
             raise
         from turnproof.resolve import resolve_design  # a design file: run the reference with its knobs
         md = resolve_design(arg)
+        if md.hooks:
+            raise ValueError(f"{arg}: reproduce runs the reference loop, which runs no hooks; "
+                             f"explore the design with `turnproof check --design {arg}`")
         return ref_from_knobs(md.name, md.knobs()), ["--knobs", json.dumps(md.knobs())]
 
 

@@ -94,6 +94,7 @@ def result_dict(model: TurnLoop, result, faults: list[str]) -> dict:
     return document("check", {
         "design": model.d.name, "title": model.d.title, "description": model.d.description,
         "wire": model.d.wire, "provider": provider_of(model.d), "knobs": model.d.knobs(),
+        **({"hooks": dict(model.d.hooks.names)} if model.d.hooks else {}),
         "calls": model.p.calls, "turns": model.p.turns, "faults": faults, "max_faults": model.p.max_faults,
         "retries": model.p.retries, "text": model.p.text, "reduce": model.p.reduce,
         "holds": not result.violations and not result.truncated,
