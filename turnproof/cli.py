@@ -24,6 +24,7 @@ COMMANDS = {
     "designs": ("turnproof.cmd_check", "list the named designs and their knobs"),
     "check": ("turnproof.cmd_check", "explore designs' state graphs and judge every property"),
     "matrix": ("turnproof.cmd_check", "check every named design and show the verdict table"),
+    "fuzz": ("turnproof.cmd_fuzz", "check a history-repair function on its own: loop histories and mutations"),
     "prove": ("turnproof.cmd_prove", "z3: BMC and inductive proofs for any number of calls"),
     "reproduce": ("turnproof.cmd_reproduce", "replay a reported incident on the reference loop"),
     "lint": ("turnproof.cmd_lint", "find unpaired calls and results in session files and request bodies"),

@@ -59,7 +59,8 @@ def _msg_summary(wire: str, i: int, m: dict) -> str:
         return f"[{i}] {m['role']}"
     if wire == "anthropic":
         blocks = []
-        for b in m["content"]:
+        content = m["content"] if isinstance(m.get("content"), list) else [{"type": "text"}]
+        for b in content:
             if b["type"] == "tool_use":
                 blocks.append(f"tool_use {b['id']}")
             elif b["type"] == "tool_result":
@@ -67,6 +68,12 @@ def _msg_summary(wire: str, i: int, m: dict) -> str:
             else:
                 blocks.append(b["type"])
         return f"[{i}] {m['role']}: " + ", ".join(blocks)
+    if wire in ("gemini", "bedrock"):  # parts / content blocks, each named by its one key
+        key, call, result, cid = (("parts", "functionCall", "functionResponse", "id") if wire == "gemini"
+                                  else ("content", "toolUse", "toolResult", "toolUseId"))
+        parts = [f"{k} {p[k].get(cid, '')}".rstrip() if k in (call, result) else k
+                 for p in m.get(key, []) for k in list(p)[:1]]
+        return f"[{i}] {m.get('role')}: " + ", ".join(parts)
     t = m.get("type")
     return f"[{i}] {t} {m.get('call_id', m.get('role', ''))}".rstrip()
 
