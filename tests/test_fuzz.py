@@ -39,6 +39,7 @@ def splits_a_group_at_call_plus_one(before: tuple, after: tuple) -> bool:
                for k, it in enumerate(after) if k >= 2)
 
 
+@pytest.mark.slow
 def test_fuzz_finds_codex_normalization_at_call_plus_one_on_the_078_chat_grouping():
     """The default budget, on the Codex port as a hook: the explorer's histories alone find it."""
     code, out, err = run("fuzz", "--design", os.path.join(REPAIRS, "codex.toml"))
@@ -63,6 +64,7 @@ def test_the_call_plus_one_failure_in_the_library_result():
     assert I.show_all(changed[0].before) == "[U,C1,C2,C3,O1]"  # the shortest: three calls, one drained
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("argv", [
     ["--design", "turnproof-proposed"],  # the model's own function (what `turnproof repair` runs)
     ["--design", os.path.join(REPAIRS, "turnproof-proposed.toml")],  # the port, as a hook
@@ -75,6 +77,7 @@ def test_fuzz_finds_nothing_wrong_with_turnproof_proposeds_repair(argv):
     assert "mutated histories tried" in out and " 0 mutated" not in out
 
 
+@pytest.mark.slow
 def test_mutations_are_shrunk_to_a_small_history(monkeypatch):
     """deepagents' patch answers every dangling call the loop leaves but never drops an orphan
     result, which the loop never makes: only a mutation finds it, shrunk to one item."""

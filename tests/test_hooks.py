@@ -342,6 +342,8 @@ def test_api_takes_a_design_file_with_hooks(tmp_path):
     c = turnproof_check(f, calls=2)
     assert c.holds, c.summary()
     assert "repair hook" in c.summary()
+    assert "Hooks (code in place of knobs): `repair = " in c.markdown()
+    assert c.to_dict()["hooks"]["shape"] == "responses"
 
 
 def test_reproduce_refuses_hooks(tmp_path, capsys):

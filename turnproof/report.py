@@ -143,7 +143,9 @@ def markdown_report(model: TurnLoop, result, faults: list[str], design_arg: str 
     ref = NAMED[base].knobs()
     changed = [f"`{k}={_knob_v(v)}`" for k, v in d.knobs().items() if v != ref[k]]
     out.append(f"Wire: {provider_label(d)}. Knobs changed from `{base}`: "
-               + (", ".join(changed) if changed else "none") + ".")
+               + (", ".join(changed) if changed else "none") + "."
+               + (" Hooks (code in place of knobs): " + ", ".join(f"`{k} = {v}`" for k, v in d.hooks.names) + "."
+                  if d.hooks else ""))
     secs = result.seconds + result.graph_seconds
     out.append(f"Checked with {p.calls} parallel calls, {p.turns} turns, faults "
                f"{', '.join(faults) or 'none'} (at most {p.max_faults} per session): "
