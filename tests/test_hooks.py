@@ -350,3 +350,11 @@ def test_reproduce_refuses_hooks(tmp_path, capsys):
     f = port(tmp_path, "codex-0.77-chat", "codex_normalize", "normalize")
     code, out, err = run(capsys, "reproduce", "8479", "--design", f, "--dir", str(tmp_path / "out"))
     assert code == 2 and "runs no hooks" in err
+
+
+def test_lint_refuses_a_design_with_hooks(tmp_path, capsys):
+    f = port(tmp_path, "codex-0.77-chat", "codex_normalize", "normalize")
+    body = tmp_path / "r.json"
+    body.write_text('{"messages": [{"role": "user", "content": "hi"}]}')
+    code, out, err = run(capsys, "lint", str(body), "--design", f)
+    assert code == 2 and "a design with hooks cannot judge a session file here" in err

@@ -151,7 +151,11 @@ def _builder(arg: str):
     from turnproof.resolve import is_design_file, resolve_design
 
     if is_design_file(arg):
-        return resolve_design(arg)
+        d = resolve_design(arg)
+        if d.hooks:  # lint judges with the model's own builders, never a user's code
+            raise UsageError(f"{arg}: a design with hooks cannot judge a session file here; "
+                             f"`turnproof check --design {arg}` explores it and `turnproof fuzz` checks its repair")
+        return d
     raise UsageError(f"unknown design {arg!r}; named designs: {', '.join(NAMED)} (or a design file)")
 
 

@@ -14,6 +14,10 @@ What it does (behaviour, in our words; no code is taken from Codex):
 2. Then every output whose call id matches no call of its kind anywhere is removed.
 Neither step looks at what lies between a call and its output, which is how a partial set of
 results ([C1,C2,C3,O1,O3]) becomes [C1,C2,O2("aborted"),C3,O1,O3] and splits a chat call group.
+The prompt is built from a normalized clone of the history (codex.rs line 2303,
+`sess.clone_history().await.get_history_for_prompt()`). A missing output of a custom tool or local
+shell call, and an orphan output, go through `error_or_panic` (codex-rs/core/src/util.rs): a debug
+build panics, a release build logs and goes on; this is the release build.
 """
 
 # which output type answers each call type
