@@ -18,6 +18,7 @@ from hypothesis import given, settings, strategies as st
 from turnproof.lint.rescue import GROUPED, PER_CALL, AS_RECORDED, layout_for, plan, verify
 from turnproof.model import items as I
 from turnproof.model.designs import NAMED, SHIPPED
+from turnproof.model.normalize import normalize_ours
 from turnproof.model.turnloop import FILE, QUEUE, Params, TurnLoop
 
 HISTORY_KINDS = (I.USER, I.REASONING, I.TEXT, I.CALL, I.OUTPUT)
@@ -55,6 +56,9 @@ def check_files(design: str, calls: int) -> tuple[int, int]:
         assert v.ok, (I.show_all(f), I.show_all(new), v)
         again, changes = plan(new, layout)
         assert again == new and all(c.op in FIXED for c in changes), (I.show_all(new), I.show_all(again))
+        if layout == AS_RECORDED:  # what `turnproof repair` runs there: the pairing repair (lint/repair.py)
+            paired = normalize_ours(f)
+            assert verify(paired, d).ok and normalize_ours(paired) == paired, I.show_all(f)
         if d.wire == "chat":  # the per-call layout is sent by every Codex chat builder (unknown releases)
             per_call, _ = plan(f, PER_CALL)
             assert all(verify(per_call, NAMED[n]).ok for n in ("codex-0.77-chat", "codex-0.78-chat")), I.show_all(f)

@@ -241,7 +241,9 @@ def verify(items: tuple, design: Design, provider: str | None = None, resumed: b
 # The release each named Codex design stands for (turnproof/realcodex/conformance.py runs them).
 RELEASES = {
     "codex-0.77-chat": "codex 0.77 on the chat wire (one assistant message per call)",
-    "codex-0.78-chat": "codex 0.78 or later on the chat wire (calls grouped, text apart; 0.79.0 on npm)",
+    # codex-api/src/requests/chat.rs: push_tool_call_message from rust-v0.78.0 through rust-v0.94.0;
+    # rust-v0.95.0 has no chat request builder
+    "codex-0.78-chat": "codex 0.78 to 0.94 on the chat wire (calls grouped, text apart; 0.79.0 on npm)",
     "codex-0.77-responses": "codex 0.77 on the Responses wire",
     "codex-0.122-responses": "codex 0.122 on the Responses wire (wire_api = \"responses\")",
 }
