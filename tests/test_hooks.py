@@ -358,3 +358,11 @@ def test_lint_refuses_a_design_with_hooks(tmp_path, capsys):
     body.write_text('{"messages": [{"role": "user", "content": "hi"}]}')
     code, out, err = run(capsys, "lint", str(body), "--design", f)
     assert code == 2 and "a design with hooks cannot judge a session file here" in err
+
+
+def test_a_provider_on_another_wire_cannot_move_a_design_with_hooks(tmp_path, capsys):
+    f = port(tmp_path, "codex-0.77-chat", "codex_normalize", "normalize")
+    code, out, err = run(capsys, "check", "--design", f, "--provider", "anthropic", *CHECK)
+    assert code == 2 and "provider anthropic does not serve the chat wire" in err
+    code, out, err = run(capsys, "check", "--design", f, "--provider", "mistral", *CHECK)
+    assert code in (0, 1), err  # mistral serves chat: judged by its rules, hooks as written

@@ -53,7 +53,7 @@ def with_provider(d: Design, provider: str, wire_given: bool = False) -> Design:
     p = PROVIDERS_BY_NAME[check_provider(provider)]
     if d.wire in p.wires:
         return with_knobs(d, d.name, provider=provider)
-    if wire_given:
+    if wire_given or d.hooks:  # a design's hooks are written for its wire
         raise ValueError(f"provider {provider} does not serve the {d.wire} wire (it serves {', '.join(p.wires)})")
     base = d.name.rsplit("@", 1)[0] if "@" in d.name else d.name
     return with_knobs(d, f"{base}@{p.wires[0]}", provider=provider, wire=p.wires[0])
