@@ -367,3 +367,16 @@ def test_a_provider_on_another_wire_cannot_move_a_design_with_hooks(tmp_path, ca
     assert code == 2 and "provider anthropic does not serve the chat wire" in err
     code, out, err = run(capsys, "check", "--design", f, "--provider", "mistral", *CHECK)
     assert code in (0, 1), err  # mistral serves chat: judged by its rules, hooks as written
+
+
+def test_json_documents_of_designs_with_hooks_validate(tmp_path, capsys):
+    jsonschema = pytest.importorskip("jsonschema")
+    import json
+
+    schema = json.load(open(os.path.join(ROOT, "docs", "turnproof.schema.json"), encoding="utf-8"))
+    f = port(tmp_path, "codex-0.77-chat", "codex_normalize", "normalize")
+    for argv in (["check", "--design", f, *CHECK, "--json"], ["prove", "--design", f, "--json"]):
+        code, out, err = run(capsys, *argv)
+        doc = json.loads(out)
+        jsonschema.Draft202012Validator(schema).validate(doc)
+    assert doc["verdict"] == "unknown" and "opaque to z3" in doc["reason"]
