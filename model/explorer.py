@@ -19,8 +19,46 @@ import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
 
 import networkx as nx
+
+if TYPE_CHECKING:
+    from .properties import Property
+
+
+# ---- the explorer's contract with the model --------------------------------------------------------
+class Model(Protocol):
+    """A state machine over hashable states (model/turnloop.py ``TurnLoop``)."""
+
+    def init_states(self) -> list[tuple]: ...
+
+    def successors(self, s: tuple) -> list[tuple[str, object, tuple]]:
+        """[(action, arg, next_state)] for every enabled step, in a fixed order."""
+        ...
+
+
+class Spec(Protocol):
+    """The properties bound to a model (model/properties.py ``TurnLoopSpec``)."""
+
+    properties: tuple[Property, ...]  # judged in this order; each carries its judge
+    actions: tuple[str, ...]  # every action the model can take
+
+    def judge(self, p: Property, s: tuple, action: str, arg: object, t: tuple) -> object:
+        """``always``: what is wrong with the step, or None; ``sometimes``: whether it reaches ``p``."""
+        ...
+
+    def is_fault(self, action: str) -> bool:
+        """The environment misbehaving: ``can`` and ``eventually`` properties never rely on it."""
+        ...
+
+    def is_end(self, s: tuple) -> bool:
+        """A turn has ended: a state without successors that is not one is a deadlock."""
+        ...
+
+    def is_bad_end(self, action: str, arg: object, t: tuple) -> bool:
+        """A step that shows the session failing (where a ``can`` counterexample's continuation stops)."""
+        ...
 
 
 @dataclass
@@ -52,7 +90,7 @@ class Result:
 
 
 class Explorer:
-    def __init__(self, model, spec, *, progress=False, max_states: int | None = None):
+    def __init__(self, model: Model, spec: Spec, *, progress=False, max_states: int | None = None):
         self.model = model
         self.spec = spec
         # a callable(explored, queued, depth, states_per_second), or True for a line on stderr
@@ -66,16 +104,23 @@ class Explorer:
         index = {s: i for i, s in enumerate(states)}
         parent = [-1] * len(states)
         succ: list = []  # per state: successor ids, a fault step's stored as ~id (negative)
-        accepting: list = []  # states with an accepted request among their steps
-        sources: dict = {}  # property -> state ids it is judged from
+        targets: dict = {}  # can property -> states with a step to its goal
+        sources: dict = {}  # can property -> the states it is judged from
         violations: dict = {}
         sometimes: dict = {}
-        checked = spec.checked_actions
-        info: dict = {}  # action -> (checked, watched for `sometimes`, `can` source, fault)
-        for a in spec.actions:
-            info[a] = (a in checked, a in spec.sometimes_actions, spec.can_sources(a), spec.is_fault(a))
+        # action -> (properties judged on its steps, can properties judged after it, goal of those
+        # can properties it is a step to, fault)
+        info: dict = {a: ([], [], [], spec.is_fault(a)) for a in spec.actions}
+        for p in spec.properties:
+            if p.kind in ("always", "sometimes"):
+                for a in p.on:
+                    info[a][0].append(p)
+            elif p.kind == "can":
+                for a in p.on:
+                    info[a][1].append(p)
+                info[p.goal[0]][2].append(p)
         cov = dict.fromkeys(info, 0)
-        special = frozenset(a for a, flags in info.items() if any(x not in (False, None) for x in flags))
+        special = frozenset(a for a, (judged, after, goal, fault) in info.items() if judged or after or goal or fault)
         edges = 0
         i = 0
         depth, layer_end = 0, len(states)  # BFS layers: states [.., layer_end) are at ``depth``
@@ -100,19 +145,19 @@ class Explorer:
                 if action not in special:  # the common case: a plain non-fault step
                     out.append(j)
                     continue
-                chk, watch, src, fault = info[action]
-                if chk:
-                    for prop, detail in spec.check_edge(s, action, arg, t):
-                        if prop not in violations:
-                            violations[prop] = (i, action, arg, j, detail)
-                    if spec.is_accept(action, arg):
-                        accepting.append(i)
-                if watch:
-                    what = spec.sometimes(s, action, arg, t)
-                    if what is not None and what not in sometimes:
-                        sometimes[what] = depth + 1
-                if src is not None:
-                    sources.setdefault(src, []).append(j)
+                judged, after, goal, fault = info[action]
+                for p in judged:
+                    found = spec.judge(p, s, action, arg, t)
+                    if p.kind == "always":
+                        if found is not None and p.id not in violations:
+                            violations[p.id] = (i, action, arg, j, found)
+                    elif found and p.id not in sometimes:
+                        sometimes[p.id] = depth + 1
+                for p in after:
+                    sources.setdefault(p.id, []).append(j)
+                for p in goal:
+                    if p.goal[1] == arg:
+                        targets.setdefault(p.id, []).append(i)
                 out.append(~j if fault else j)
             succ.append(out)
             edges += len(out)
@@ -135,7 +180,7 @@ class Explorer:
         result = Result(len(states), edges, depth, seconds, res, sometimes, coverage, truncated=truncated)
         if not safety_only and not truncated:
             g0 = time.perf_counter()
-            self._graph_properties(result, accepting, sources)
+            self._graph_properties(result, targets, sources)
             result.graph_seconds = time.perf_counter() - g0
         return result
 
@@ -217,42 +262,46 @@ class Explorer:
                     dq.append(i)
         return seen
 
-    def _graph_properties(self, result: Result, accepting: list, sources: dict) -> None:
-        spec, states = self.spec, self._states
-        n = len(states)
-        can_accept = self._backward(accepting)
-        for prop in ("resumable", "can-proceed"):
-            for j in sorted(set(sources.get(prop, []))):
-                if not can_accept[j]:
-                    v = Violation(prop, self.path_to(j), "no accepted request is reachable from here "
-                                  "without further faults")
-                    v.continuation = self._forward_path(j, spec.is_bad_end)
-                    result.violations[prop] = v
-                    break
-        # turn-ends: (a) the end of a turn is reachable from everywhere without faults
-        ends = [i for i in range(n) if spec.is_end(states[i])]
-        can_end = self._backward(ends)
-        for j in range(n):
-            if not can_end[j]:
-                result.violations["turn-ends"] = self._stuck(j)
-                break
-        # (b) no cycle: Kahn's peeling over every step; what is left lies on or before a cycle
-        if "turn-ends" not in result.violations:
-            cyc = self._find_cycle()
-            if cyc:
-                v = Violation("turn-ends", self.path_to(cyc[0]), "a cycle: this can repeat forever")
-                v.cycle = [(self._label_between(a, b), states[b]) for a, b in zip(cyc, cyc[1:] + cyc[:1])]
-                result.violations["turn-ends"] = v
+    def _graph_properties(self, result: Result, targets: dict, sources: dict) -> None:
+        spec = self.spec
+        for p in spec.properties:
+            if p.kind == "can":
+                reach = self._backward(targets.get(p.id, []))
+                for j in sorted(set(sources.get(p.id, []))):
+                    if not reach[j]:
+                        v = Violation(p.id, self.path_to(j), p.failure)
+                        v.continuation = self._forward_path(j, spec.is_bad_end)
+                        result.violations[p.id] = v
+                        break
+            elif p.kind == "eventually":
+                v = self._eventually(p)
+                if v is not None:
+                    result.violations[p.id] = v
 
-    def _stuck(self, j: int) -> Violation:
-        """State ``j`` cannot reach the end of a turn: show the dead end, or the cycle it is caught in."""
+    def _eventually(self, p: Property) -> Violation | None:
+        """(a) A state fulfilling ``p`` is reachable from everywhere without faults; (b) no cycle."""
+        states = self._states
+        ends = [i for i in range(len(states)) if p.end(states[i])]
+        can_end = self._backward(ends)
+        for j in range(len(states)):
+            if not can_end[j]:
+                return self._stuck(p, j)
+        # Kahn's peeling over every step; what is left lies on or before a cycle
+        cyc = self._find_cycle()
+        if cyc:
+            v = Violation(p.id, self.path_to(cyc[0]), "a cycle: this can repeat forever")
+            v.cycle = [(self._label_between(a, b), states[b]) for a, b in zip(cyc, cyc[1:] + cyc[:1])]
+            return v
+        return None
+
+    def _stuck(self, p: Property, j: int) -> Violation:
+        """State ``j`` cannot reach a state fulfilling ``p``: show the dead end, or the cycle it is caught in."""
         seen = {j}
         dq = deque([j])
         while dq:
             i = dq.popleft()
             if not self._nf(i):
-                v = Violation("turn-ends", self.path_to(j),
-                              "no end of turn is reachable from here without faults: a deadlock")
+                v = Violation(p.id, self.path_to(j), f"{p.failure}: a deadlock")
                 v.continuation = self._forward_path(j, lambda a, b, t: False)
                 return v
             for k in self._nf(i):
@@ -261,8 +310,7 @@ class Explorer:
                     dq.append(k)
         g = nx.DiGraph((i, k) for i in seen for k in self._nf(i))
         cyc = [a for a, _ in nx.find_cycle(g, source=j)]
-        v = Violation("turn-ends", self.path_to(cyc[0]),
-                      "no end of turn is reachable from here without faults: the session can only cycle")
+        v = Violation(p.id, self.path_to(cyc[0]), f"{p.failure}: the session can only cycle")
         v.cycle = [(self._label_between(a, b), self._states[b]) for a, b in zip(cyc, cyc[1:] + cyc[:1])]
         return v
 

@@ -1,56 +1,46 @@
 """The properties, with their stable IDs, and how each is judged on the turn-loop model.
 
-Kinds, as in stateright: ``always`` (safety: judged on every request sent, so the explorer's
-breadth-first search finds the shortest path to a violation), ``can`` (from given states a good
-step stays reachable without further faults; judged on the state graph), ``eventually``
-(liveness: judged on the state graph), and ``sometimes`` (reachability: proves a verdict is not
-vacuous).
+Kinds, as in stateright: ``always`` (safety: judged on each step of the kinds it names, a request
+sent, so the explorer's breadth-first search finds the shortest path to a violation), ``can``
+(after each step of the kinds it names, a goal step stays reachable without further faults;
+judged on the state graph), ``eventually`` (liveness: judged on the state graph), and
+``sometimes`` (reachability: proves a verdict is not vacuous).
+
+Each ``Property`` carries its judge: the predicate on a step (``always``, ``sometimes``), the
+steps it is judged after and the goal step (``can``), or the states that fulfil it
+(``eventually``). The explorer (explorer.py) loops over the properties and names none of them.
+An ID is never reused for a different statement: a changed meaning gets a new ID.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from typing import Callable
 
 from . import items as I
-from .turnloop import ACTIONS, DRAIN, DRAINED, FAULT_ACTIONS, FILE, IN_FLIGHT, PHASE, QUEUE, REFUSED, TurnLoop, is_turn_over
+from .turnloop import (ACTIONS, DRAIN, DRAINED, FAULT_ACTIONS, FILE, IN_FLIGHT, PHASE, QUEUE, REFUSED, TurnLoop,
+                       is_turn_over)
 
 
 @dataclass(frozen=True)
 class Property:
-    id: str
+    id: str  # stable: never reused for a different statement
     kind: str  # always | can | eventually | sometimes
     statement: str
-
-
-PROPERTIES: dict[str, Property] = {p.id: p for p in (
-    Property("calls-answered", "always",
-             "In every request sent, each tool call has exactly one result."),
-    Property("no-orphan-results", "always",
-             "In every request sent, each result answers a call earlier in it."),
-    Property("wire-valid", "always",
-             "Every request sent is accepted by the configured provider's rules."),
-    Property("results-kept", "always",
-             "A tool result that reached the rollout file (or its write queue) is never replaced or "
-             "dropped later: every later request carries it unchanged."),
-    Property("resumable", "can",
-             "After any crash or interrupt, the session can again send an accepted request "
-             "(without relying on further faults)."),
-    Property("can-proceed", "can",
-             "After any user message, the session can send an accepted request (without relying "
-             "on further faults): a session that refuses or fails every request is stuck even "
-             "when nothing crashed."),
-    Property("turn-ends", "eventually",
-             "From every reachable state a turn can end and hand control back (without relying on "
-             "faults), and no cycle exists, such as retrying the same rejected request forever."),
-)}
-SAFETY = tuple(p for p, v in PROPERTIES.items() if v.kind == "always")
-
-SOMETIMES: dict[str, str] = {
-    "full-batch-sent": "A request with N calls and N results is sent.",
-    "crash-then-resume": "A crash happens and the session is resumed from the file.",
-    "interrupt-during-drain": "An interrupt lands while tool outputs are being drained.",
-}
+    # always, sometimes: the steps it is judged on; can: the steps whose target state it is judged from
+    on: frozenset[str] = frozenset()
+    # always: (model, s, action, arg, t) -> what is wrong with the step, or None;
+    # sometimes: (model, s, action, arg, t) -> whether the step reaches it
+    judge: Callable[..., object] | None = None
+    # always: the verdict depends only on the request the step sends (so it is judged once per request)
+    per_request: bool = False
+    # can: the step that must stay reachable, as (action, arg)
+    goal: tuple[str, object] | None = None
+    # eventually: the states that fulfil it (it must stay reachable, and no cycle may avoid it)
+    end: Callable[[tuple], bool] | None = None
+    # can, eventually: the violation's explanation
+    failure: str = ""
 
 
 # ---- judgments on one request (pure; also used by lint and by the reference conformance tests) ----
@@ -79,19 +69,118 @@ def dropped_results(kept: tuple, items: tuple) -> list:
     return [it[1] for it in kept if I.is_real_output(it) and it[:3] not in present]
 
 
+
+# ---- the judges on the model -------------------------------------------------------------------
+def _ids(m: TurnLoop, cids) -> str:
+    return ", ".join(I.wire_id(c, m.d.wire) for c in cids)
+
+
+def _calls_answered(m: TurnLoop, s: tuple, action: str, arg: object, t: tuple) -> str | None:
+    bad = unanswered_or_duplicated(m.request(s).items)
+    return "; ".join(f"call {I.wire_id(c, m.d.wire)} has {n} results" for c, n in bad) if bad else None
+
+
+def _no_orphan_results(m: TurnLoop, s: tuple, action: str, arg: object, t: tuple) -> str | None:
+    orph = orphan_results(m.request(s).items)
+    return "results with no earlier call: " + _ids(m, orph) if orph else None
+
+
+def _wire_valid(m: TurnLoop, s: tuple, action: str, arg: object, t: tuple) -> object:
+    r = m.request(s)
+    return r.rejections[0] if r.rejections else None
+
+
+def _results_kept(m: TurnLoop, s: tuple, action: str, arg: object, t: tuple) -> str | None:
+    lost = dropped_results(s[FILE] + s[QUEUE], m.request(s).items)
+    return "results recorded for the rollout but not in this request: " + _ids(m, lost) if lost else None
+
+
+def _full_batch_sent(m: TurnLoop, s: tuple, action: str, arg: object, t: tuple) -> bool:
+    items = m.request(s).items
+    n = m.p.calls
+    return sum(1 for it in items if it[0] == I.CALL) == n and sum(1 for it in items if it[0] == I.OUTPUT) == n
+
+
+def _interrupt_during_drain(m: TurnLoop, s: tuple, action: str, arg: object, t: tuple) -> bool:
+    return s[PHASE] == DRAIN and s[DRAINED] < len(s[IN_FLIGHT])
+
+
+SENT = frozenset(("SendRequest",))
+ACCEPTED = ("SendRequest", "accepted")
+NO_ACCEPTED = "no accepted request is reachable from here without further faults"
+
+PROPERTIES: dict[str, Property] = {p.id: p for p in (
+    Property("calls-answered", "always",
+             "In every request sent, each tool call has exactly one result.",
+             on=SENT, judge=_calls_answered, per_request=True),
+    Property("no-orphan-results", "always",
+             "In every request sent, each result answers a call earlier in it.",
+             on=SENT, judge=_no_orphan_results, per_request=True),
+    Property("wire-valid", "always",
+             "Every request sent is accepted by the configured provider's rules.",
+             on=SENT, judge=_wire_valid, per_request=True),
+    Property("results-kept", "always",
+             "A tool result that reached the rollout file (or its write queue) is never replaced or "
+             "dropped later: every later request carries it unchanged.",
+             on=SENT, judge=_results_kept),
+    Property("resumable", "can",
+             "After any crash or interrupt, the session can again send an accepted request "
+             "(without relying on further faults).",
+             on=frozenset(("Resume", "ResumeRefused", "TurnAborted")), goal=ACCEPTED, failure=NO_ACCEPTED),
+    Property("can-proceed", "can",
+             "After any user message, the session can send an accepted request (without relying "
+             "on further faults): a session that refuses or fails every request is stuck even "
+             "when nothing crashed.",
+             on=frozenset(("UserMessage",)), goal=ACCEPTED, failure=NO_ACCEPTED),
+    Property("turn-ends", "eventually",
+             "From every reachable state a turn can end and hand control back (without relying on "
+             "faults), and no cycle exists, such as retrying the same rejected request forever.",
+             end=is_turn_over, failure="no end of turn is reachable from here without faults"),
+)}
+SAFETY = tuple(p for p, v in PROPERTIES.items() if v.kind == "always")
+
+# Reachability checks: a run that never reaches one proves nothing about the behaviour it names.
+REACHABILITY: dict[str, Property] = {p.id: p for p in (
+    Property("full-batch-sent", "sometimes", "A request with N calls and N results is sent.",
+             on=SENT, judge=_full_batch_sent, per_request=True),
+    Property("crash-then-resume", "sometimes", "A crash happens and the session is resumed from the file.",
+             on=frozenset(("Resume",)), judge=lambda m, s, action, arg, t: True),
+    Property("interrupt-during-drain", "sometimes", "An interrupt lands while tool outputs are being drained.",
+             on=frozenset(("Interrupt",)), judge=_interrupt_during_drain),
+)}
+SOMETIMES: dict[str, str] = {p.id: p.statement for p in REACHABILITY.values()}
+
+_MISSING = object()
+
+
 class TurnLoopSpec:
-    """Binds the properties to the TurnLoop model for the explorer."""
+    """Binds the properties to the TurnLoop model for the explorer (the ``Spec`` of explorer.py)."""
+
+    properties = tuple(PROPERTIES.values()) + tuple(REACHABILITY.values())
+    actions = tuple(ACTIONS)
 
     def __init__(self, model: TurnLoop):
         self.m = model
-        self.calls = model.p.calls
-        self._verdicts: dict = {}
-        self._full: dict = {}
-        self._keep: list = []
+        self._verdicts: dict = {}  # (property id, id(request)) -> verdict, for per-request judges
+        self._keep: list = []  # the requests judged: keeps their ids unique while cached
 
-    checked_actions = frozenset(("SendRequest",))
-    sometimes_actions = frozenset(("SendRequest", "Resume", "Interrupt"))
-    actions = tuple(ACTIONS)
+    def judge(self, p: Property, s: tuple, action: str, arg: object, t: tuple) -> object:
+        """``p``'s judge on one step, once per request for a per-request property."""
+        assert p.judge is not None
+        if not p.per_request:
+            return p.judge(self.m, s, action, arg, t)
+        r = self.m.request(s)
+        key = (p.id, id(r))
+        found = self._verdicts.get(key, _MISSING)
+        if found is _MISSING:
+            found = self._verdicts[key] = p.judge(self.m, s, action, arg, t)
+            self._keep.append(r)
+        return found
+
+    def check_edge(self, s: tuple, action: str, arg: object, t: tuple) -> list[tuple[str, object]]:
+        """The ``always`` verdicts on one step: [(property id, what is wrong)]."""
+        return [(p.id, d) for p in PROPERTIES.values() if p.kind == "always" and action in p.on
+                and (d := self.judge(p, s, action, arg, t)) is not None]
 
     @staticmethod
     def is_fault(action: str) -> bool:
@@ -101,63 +190,8 @@ class TurnLoopSpec:
     def is_end(s: tuple) -> bool:
         return is_turn_over(s)
 
-    def check_edge(self, s: tuple, action: str, arg: object, t: tuple) -> list[tuple]:
-        """Safety verdicts for a SendRequest step: [(property_id, detail)]."""
-        r = self.m.request(s)
-        found = self._verdicts.get(id(r))
-        if found is None:
-            found = []
-            bad = unanswered_or_duplicated(r.items)
-            if bad:
-                found.append(("calls-answered", "; ".join(
-                    f"call {I.wire_id(c, self.m.d.wire)} has {n} results" for c, n in bad)))
-            orph = orphan_results(r.items)
-            if orph:
-                found.append(("no-orphan-results", "results with no earlier call: " +
-                              ", ".join(I.wire_id(c, self.m.d.wire) for c in orph)))
-            if r.rejections:
-                found.append(("wire-valid", r.rejections[0]))
-            self._verdicts[id(r)] = found
-            self._keep.append(r)  # keeps id(r) unique while cached
-        out = list(found)
-        lost = dropped_results(s[FILE] + s[QUEUE], r.items)
-        if lost:
-            out.append(("results-kept", "results recorded for the rollout but not in this request: " +
-                        ", ".join(I.wire_id(c, self.m.d.wire) for c in lost)))
-        return out
-
-    def sometimes(self, s: tuple, action: str, arg: object, t: tuple) -> str | None:
-        if action == "SendRequest":
-            r = self.m.request(s)
-            full = self._full.get(id(r))
-            if full is None:
-                calls = sum(1 for it in r.items if it[0] == I.CALL)
-                outs = sum(1 for it in r.items if it[0] == I.OUTPUT)
-                full = self._full[id(r)] = calls == self.calls and outs == self.calls
-                self._keep.append(r)
-            if full:
-                return "full-batch-sent"
-        elif action == "Resume":
-            return "crash-then-resume"
-        elif action == "Interrupt" and s[PHASE] == DRAIN and s[DRAINED] < len(s[IN_FLIGHT]):
-            return "interrupt-during-drain"
-        return None
-
-    @staticmethod
-    def is_accept(action: str, arg: object) -> bool:
-        return action == "SendRequest" and arg == "accepted"
-
     @staticmethod
     def is_bad_end(action: str, arg: object, t: tuple) -> bool:
         """Steps that show a session failing: a rejected or refused request, a refused resume."""
         return (action == "SendRequest" and arg == "rejected") or action in ("RefuseRequest", "ResumeRefused") \
             or t[PHASE] == REFUSED
-
-    # the states from which `resumable` / `can-proceed` demand an accepted request
-    @staticmethod
-    def can_sources(action: str) -> str | None:
-        if action in ("Resume", "ResumeRefused", "TurnAborted"):
-            return "resumable"
-        if action == "UserMessage":
-            return "can-proceed"
-        return None

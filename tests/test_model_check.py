@@ -6,7 +6,7 @@ from turnproof.model import items as I
 from turnproof.model.designs import NAMED, get, with_knobs
 from turnproof.model.explorer import Explorer
 from turnproof.model.properties import PROPERTIES, SOMETIMES, TurnLoopSpec
-from turnproof.model.turnloop import ACTIONS, Params, TurnLoop
+from turnproof.model.turnloop import ACTIONS, Params, State, TurnLoop
 from model_helpers import actions, explore, lengths
 
 MISSING_1 = ("An assistant message with 'tool_calls' must be followed by tool messages responding to each "
@@ -147,3 +147,27 @@ def test_reductions_keep_verdicts_and_lengths(design):
 def test_property_ids_are_the_public_contract():
     assert list(PROPERTIES) == ["calls-answered", "no-orphan-results", "wire-valid", "results-kept",
                                 "resumable", "can-proceed", "turn-ends"]
+
+
+def test_the_explorer_names_no_property_and_judges_any_it_is_given():
+    """Properties carry their judge: a new one needs no change to the explorer."""
+    import inspect
+
+    from turnproof.model import explorer
+    from turnproof.model.properties import REACHABILITY, Property
+
+    src = inspect.getsource(explorer)
+    assert not [pid for pid in list(PROPERTIES) + list(REACHABILITY) if pid in src]
+
+    class WithExtra(TurnLoopSpec):
+        properties = TurnLoopSpec.properties + (
+            Property("no-follow-up", "always", "No request carries a tool output.", on=frozenset({"SendRequest"}),
+                     judge=lambda m, s, action, arg, t: "an output is sent"
+                     if any(it[0] == I.OUTPUT for it in State(*s).history) else None),
+            Property("never-crashes", "can", "After a user message, a crash stays reachable.",
+                     on=frozenset({"UserMessage"}), goal=("Crash", 0), failure="no crash is reachable"),)
+
+    m = TurnLoop(get("codex-0.122-responses"), Params(calls=1, faults=frozenset()))
+    r = Explorer(m, WithExtra(m)).run()
+    assert r.violations["no-follow-up"].detail == "an output is sent"
+    assert r.violations["never-crashes"].detail == "no crash is reachable"  # crashes are off

@@ -205,12 +205,12 @@ def generate() -> str:
         add(f"- **Fault:** {'yes, enabled by fault `' + str(info.fault) + '`' if info.fault else 'no'}")
         add(f"- **Guard:** {info.guard}")
         add(f"- **Effect:** {info.effect}")
-        src = TurnLoopSpec.can_sources(a)
-        if a in TurnLoopSpec.checked_actions:
+        if any(a in PROPERTIES[p].on for p in properties.SAFETY):
             add(f"- **Judged:** every `always` property ({', '.join(f'`{p}`' for p in properties.SAFETY)}) "
                 "is judged on the request this step sends")
-        if src:
-            add(f"- **Judged:** `{src}` is judged from the state this step leads to")
+        for p in PROPERTIES.values():
+            if p.kind == "can" and a in p.on:
+                add(f"- **Judged:** `{p.id}` is judged from the state this step leads to")
 
     section("Properties")
     add(_doc(properties).split("\n\n")[0].replace("\n", " "))
