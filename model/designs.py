@@ -7,12 +7,18 @@ fixes are designs too (a base design plus changed knobs; see turnproof/designfil
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
-from typing import Callable
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Callable
 
 from .normalize import MODES
 from .provider import NAMES as PROVIDER_NAMES
 from .wire import GROUPINGS, WIRES
+
+
+def knob(default: object, values: tuple, doc: str, notes: dict | None = None) -> Any:
+    """A design knob: its default (codex-0.77-chat's value), the values it may take, what it
+    decides, and a note per value where one helps (docs/SPEC.md renders all four)."""
+    return field(default=default, metadata={"values": values, "doc": doc, "notes": notes or {}})
 
 
 @dataclass(frozen=True)
@@ -41,32 +47,43 @@ class Hooks:
 @dataclass(frozen=True)
 class Design:
     name: str
-    # request building
-    wire: str = "chat"  # chat | responses | anthropic | gemini | bedrock
-    # whose rules judge wire-valid (model/provider.py); default: the wire's own (OpenAI on chat and
-    # responses). `check --provider` and `matrix --provider` set it.
-    provider: str = "default"
-    chat_grouping: str = "per-call"  # per-call (v0.77) | consecutive (v0.78) | response (ours)
-    # codex-api/src/sse/chat.rs holds aggregated assistant text until the stream completes, so it
-    # lands after the calls; the Responses stream records each item when it is done.
-    text_lands: str = "at-completed"  # at-completed | as-streamed
-    # core/src/codex.rs try_run_turn: v0.77 returns on a stream error without draining in_flight;
-    # a5783f90c (v0.122) breaks instead, so the drain always runs.
-    drain_on_stream_error: bool = False
-    # run_turn: v0.77 retries with the prompt built before the first attempt; v0.122 rebuilds it.
-    retry_prompt: str = "reuse"  # reuse | rebuild
-    drain_before_completed: bool = False  # seed fix 1: drain in_flight when Completed arrives
-    validate_before_send: bool = False  # seed fix 2: judge the request locally, do not send if bad
-    refuse_unanswered_resume: bool = False  # seed fix 3: refuse to resume a file with open calls
-    normalization: str = "codex"  # none | codex | ours
-    # record synthetic results into history and the rollout when a call is left without output
-    # (failed future, hard abort, dropped in_flight, resume)
-    persist_synthetic: bool = False
-    # tasks/mod.rs handle_task_abort: after the 100 ms grace the task is aborted, even mid-drain
-    hard_abort_drain: bool = True
-    # test-only knob for the liveness check: retry a request the provider rejected (Codex never
-    # does: 400 -> CodexErr::InvalidRequest is not retried)
-    retry_rejected: bool = False
+    # ---- request building
+    wire: str = knob("chat", WIRES, "the provider API requests are built for: see Request building and "
+                     "Provider rules")
+    provider: str = knob("default", ("default",) + PROVIDER_NAMES,
+                         "whose rules judge wire-valid (model/provider.py); default: the wire's own (OpenAI "
+                         "on chat and responses); `check --provider` and `matrix --provider` set it")
+    chat_grouping: str = knob("per-call", GROUPINGS, "how the chat builder groups calls into assistant messages",
+                              {"per-call": "v0.77", "consecutive": "v0.78", "response": "ours"})
+    # ---- the turn loop
+    text_lands: str = knob("at-completed", ("at-completed", "as-streamed"),
+                           "codex-api/src/sse/chat.rs holds aggregated assistant text until the stream "
+                           "completes, so it lands after the calls; the Responses stream records each item "
+                           "when it is done")
+    drain_on_stream_error: bool = knob(False, (False, True),
+                                       "core/src/codex.rs try_run_turn: v0.77 returns on a stream error "
+                                       "without draining in_flight; a5783f90c (v0.122) breaks instead, so "
+                                       "the drain always runs")
+    retry_prompt: str = knob("reuse", ("reuse", "rebuild"),
+                             "run_turn: v0.77 retries with the prompt built before the first attempt; "
+                             "v0.122 rebuilds it")
+    drain_before_completed: bool = knob(False, (False, True),
+                                        "seed fix 1: drain in_flight when Completed arrives")
+    validate_before_send: bool = knob(False, (False, True),
+                                      "seed fix 2: judge the request locally, do not send if bad")
+    refuse_unanswered_resume: bool = knob(False, (False, True),
+                                          "seed fix 3: refuse to resume a file with open calls")
+    normalization: str = knob("codex", MODES, "what history goes through before a request or on resume: "
+                              "see Normalization")
+    persist_synthetic: bool = knob(False, (False, True),
+                                   "record synthetic results into history and the rollout when a call is "
+                                   "left without output (failed future, hard abort, dropped in_flight, resume)")
+    hard_abort_drain: bool = knob(True, (False, True),
+                                  "tasks/mod.rs handle_task_abort: after the 100 ms grace the task is aborted, "
+                                  "even mid-drain")
+    retry_rejected: bool = knob(False, (False, True),
+                                "test-only knob for the liveness check: retry a request the provider rejected "
+                                "(Codex never does: 400 -> CodexErr::InvalidRequest is not retried)")
     title: str = ""
     description: str = ""
     hooks: Hooks | None = None  # code in place of knobs (design files' [hooks]); None: the knobs alone
@@ -78,21 +95,8 @@ class Design:
 NOT_KNOBS = frozenset(("name", "title", "description", "hooks"))
 
 
-KNOB_VALUES: dict[str, tuple] = {
-    "wire": WIRES,
-    "provider": ("default",) + PROVIDER_NAMES,
-    "chat_grouping": GROUPINGS,
-    "text_lands": ("at-completed", "as-streamed"),
-    "drain_on_stream_error": (False, True),
-    "retry_prompt": ("reuse", "rebuild"),
-    "drain_before_completed": (False, True),
-    "validate_before_send": (False, True),
-    "refuse_unanswered_resume": (False, True),
-    "normalization": MODES,
-    "persist_synthetic": (False, True),
-    "hard_abort_drain": (False, True),
-    "retry_rejected": (False, True),
-}
+KNOB_FIELDS = {f.name: f for f in fields(Design) if "values" in f.metadata}
+KNOB_VALUES: dict[str, tuple] = {k: f.metadata["values"] for k, f in KNOB_FIELDS.items()}
 KNOBS = tuple(KNOB_VALUES)
 assert set(KNOBS) == {f.name for f in fields(Design)} - NOT_KNOBS
 
@@ -106,7 +110,7 @@ def with_knobs(base: Design, name: str, /, **knobs: object) -> Design:
         if v not in allowed or type(v) is not type(allowed[0]):
             shown = ", ".join(str(a).lower() if isinstance(a, bool) else a for a in allowed)
             raise ValueError(f"bad value {v!r} for knob {k!r}; allowed values: {shown}")
-    return replace(base, name=name, **knobs)
+    return replace(base, name=name, **knobs)  # type: ignore[arg-type]  # each value checked above
 
 
 _077 = Design(

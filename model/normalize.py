@@ -3,9 +3,10 @@
 Three modes, chosen by a design's ``normalization`` knob:
 
 - ``none``:  send the history as recorded.
-- ``codex``: core/src/context_manager/normalize.rs as of v0.77..HEAD. `ensure_call_outputs_present`
-  gives every call with no output *anywhere* a synthetic output "aborted" at index call+1;
-  `remove_orphan_outputs` then drops outputs whose call is missing. Neither step looks at adjacency,
+- ``codex``: core/src/context_manager/normalize.rs, the same at rust-v0.77.0 (:9, :93, :97) and
+  rust-v0.122.0 (:14, :118, :122). `ensure_call_outputs_present` gives every call with no output
+  *anywhere* a synthetic output "aborted" at index call+1; `remove_orphan_outputs` then drops
+  outputs whose call is missing. Neither step looks at adjacency,
   so a partial result set [C1,C2,C3,O1,O3] becomes [C1,C2,O2',C3,O1,O3] and splits the call group.
 - ``ours`` (turnproof-proposed, also the `turnproof repair` algorithm): pair by position.
   Outputs with no earlier call, and outputs for calls already answered, are dropped. Every

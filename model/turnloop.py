@@ -55,8 +55,8 @@ test that compares verdicts with and without them:
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass, field
-from typing import Annotated, Callable, NamedTuple, get_type_hints
+from dataclasses import dataclass, field, fields
+from typing import Annotated, Any, Callable, NamedTuple, get_type_hints
 
 from . import items as I
 from .designs import Design
@@ -176,27 +176,35 @@ def is_turn_over(s: tuple) -> bool:
     return s[PHASE] in (IDLE, REFUSED)
 
 
+def param(default: object, doc: str, bounds: tuple[int, int] | None = None, flag: str = "") -> Any:
+    """A bound of the search: its default, what it means, and for a number its range and option."""
+    return field(default=default, metadata={"doc": doc, "bounds": bounds, "flag": flag})
+
+
 @dataclass(frozen=True)
 class Params:
-    calls: int = 3
-    turns: int = 2
-    faults: frozenset = field(default_factory=lambda: frozenset(FAULTS))
-    retries: int = 1
-    max_faults: int = 2  # faults per session, each kind at most once
-    text: bool = True  # a response with calls may also carry assistant text
+    """The bounds of one search (``turnproof check`` options); docs/SPEC.md renders the metadata."""
+
+    calls: int = param(3, "parallel tool calls the first response may carry (`--calls`)", (1, 8), "--calls")
+    turns: int = param(2, "user turns (`--turns`); a crash or an interrupt always grants one more", (1, 4),
+                       "--turns")
+    faults: frozenset = field(default_factory=lambda: frozenset(FAULTS),
+                              metadata={"doc": "the faults that may happen (`--faults`)"})
+    retries: int = param(1, "stream retries per request (`--retries`; Codex: stream_max_retries = 5)", (0, 5),
+                         "--retries")
+    max_faults: int = param(2, "faults per session, each kind at most once (`--max-faults`)", (0, len(FAULTS)),
+                            "--max-faults")
+    text: bool = param(True, "a response with calls may also carry assistant text (`--no-text` turns it off)")
     # Sound reductions for the search (argued in the module docstring); conformance tests and the
     # cross-check test run with reduce=False.
-    reduce: bool = True
+    reduce: bool = param(True, "the two sound reductions below (`--no-reduce` turns them off)")
 
     def __post_init__(self) -> None:
-        if not 1 <= self.calls <= 8:
-            raise ValueError(f"--calls must be between 1 and 8, not {self.calls}")
-        if not 1 <= self.turns <= 4:
-            raise ValueError(f"--turns must be between 1 and 4, not {self.turns}")
-        if not 0 <= self.max_faults <= len(FAULTS):
-            raise ValueError(f"--max-faults must be between 0 and {len(FAULTS)}, not {self.max_faults}")
-        if not 0 <= self.retries <= 5:
-            raise ValueError(f"--retries must be between 0 and 5, not {self.retries}")
+        for f in fields(self):
+            bounds = f.metadata.get("bounds")
+            value = getattr(self, f.name)
+            if bounds and not bounds[0] <= value <= bounds[1]:
+                raise ValueError(f"{f.metadata['flag']} must be between {bounds[0]} and {bounds[1]}, not {value}")
         bad = set(self.faults) - set(FAULTS)
         if bad:
             raise ValueError(f"unknown fault {sorted(bad)[0]!r}; allowed: {', '.join(FAULTS)}, all, none")
