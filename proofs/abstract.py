@@ -1,26 +1,30 @@
 """The turn loop for any number of parallel calls: an abstract state machine on z3.
 
 A model state (model/turnloop.py) holds the history as a sequence whose length grows with the
-number of calls N. The abstract state keeps every scalar field of the model state as it is, the
-in-flight futures as an array indexed by position (any length), and replaces each item sequence
-by what a left-to-right *pairing automaton* knows after reading it, plus a few labelled facts:
+number of calls N. The abstract state keeps every scalar field of the model state as it is, under
+the model's field names (``phase``, ``ncalls``, ``drained``, ...; ``in_flight`` is an array indexed
+by position, of any length, with ``in_flight_len``), and replaces each item sequence by what a
+left-to-right *pairing automaton* knows after reading it, plus a few labelled facts:
 
-- ``hok``: the session record (history in memory; the rollout file while the process is down) is
-  *orderly*: call ids strictly increase, and every output answers the oldest call still pending
-  in the group just before it, with nothing but outputs between a group's run and its outputs.
-  When ``hok`` holds, the automaton fields are exact:
-  ``aut`` (outside a run / inside an assistant-side run / in the outputs after one), the
-  pending call ids ``[plo, phi)``, ``rc`` calls in the current run, ``rtac`` (text came after a
-  call in this run) and ``gok`` (every run closed so far suits the design's chat grouping).
-- ``kept``: every real result in the rollout (file and write queue) is in the history.
-- ``fqeq``: the rollout (file and queue, events left out) equals the history.
-- ``wf`` / ``fwf``: the record / the rollout is *well formed*: call ids strictly increase and lie
-  below the next id, each output answers a call earlier in it, no call is answered twice, and
-  every output id lies below ``omax`` / ``fomax``. Weaker than orderly: calls may stay unanswered
-  and groups may be split, which the Responses wire and the codex normalization tolerate.
-- ``ifr``: the calls in flight are in the history and in the rollout.
-- ``quiet``, ``pca``, ``porph``, ``pwire``: facts about the prompt a v0.77 retry reuses: no real
-  result was recorded since it was built, and its verdicts when it was sent.
+- ``orderly``: the session record (history in memory; the rollout file while the process is down):
+  call ids strictly increase, and every output answers the oldest call still pending in the group
+  just before it, with nothing but outputs between a group's run and its outputs. While it holds,
+  the automaton fields are exact: ``automaton`` (outside a run / inside an assistant-side run / in
+  the outputs after one), the pending call ids ``[pending_lo, pending_hi)``, ``run_calls`` in the
+  current run, ``run_text_after_call`` and ``groups_ok`` (every run closed so far suits the
+  design's chat grouping).
+- ``results_in_history``: every real result in the rollout (file and write queue) is in the history.
+- ``rollout_is_history``: the rollout (file and queue, events left out) equals the history.
+- ``well_formed`` / ``rollout_well_formed``: the record / the rollout: call ids strictly increase
+  and lie below the next id, each output answers a call earlier in it, no call is answered twice,
+  and every output id lies below ``outputs_below`` / ``rollout_outputs_below``. Weaker than
+  orderly: calls may stay unanswered and groups may be split, which the Responses wire and the
+  codex normalization tolerate.
+- ``in_flight_recorded``: the calls in flight are in the history and in the rollout.
+- ``prompt_quiet``, ``prompt_calls_answered``, ``prompt_no_orphans``, ``prompt_wire_valid``: facts
+  about the prompt a v0.77 retry reuses (``has_prompt``): no real result was recorded since it
+  was built, and its verdicts when it was sent.
+- ``first_turn_next`` is ``turn_no == 0``; ``used_<fault>`` are the bits of ``faults_used``.
 
 A flag set to True is a guaranteed fact; False means "not known". Every abstract step makes the
 same choices the model makes, and where it cannot compute a fact it drops it (or leaves a free
@@ -28,7 +32,8 @@ choice), so each model step is matched by an abstract step (proofs/README.md arg
 check it on every explored step).
 
 The same automaton runs on Python values (``alpha``, the abstraction of a concrete state) and on
-z3 terms (the transitions), through the small ``ite``/``conj``/``disj``/``neg`` helpers.
+z3 terms (the transitions), through the small ``ite``/``conj``/``disj``/``neg`` helpers; ``term``
+is the one place a Python value becomes a z3 term.
 """
 
 from __future__ import annotations
@@ -51,17 +56,23 @@ RUNNING, DONE, FAILED, ABORTED = range(4)
 AUT = ("outside", "run", "outputs")
 A_BASE, A_RUN, A_OUTS = range(3)
 
-# abstract fields: (name, sort); ``infl`` is the in-flight array
-INTS = ("ph", "turns", "nc", "txt", "nf", "dr", "base", "nxt", "ex", "rt", "aut", "plo", "phi", "rc",
-        "omax", "fomax")
-BOOLS = ("tn0", "cok", "rsn", "pr", "ptx", "hok", "rtac", "gok", "kept", "fqeq", "quiet",
-         "pca", "porph", "pwire", "wf", "fwf", "ifr",
-         "u_se", "u_sc", "u_tf", "u_in", "u_cr")
-# faults_used, one bit per kind (model/turnloop.py FAULTS order)
-USED = dict(zip(M.FAULTS, ("u_se", "u_sc", "u_tf", "u_in", "u_cr")))
-FIELDS = INTS + BOOLS + ("infl",)
-HIST_FIELDS = ("aut", "plo", "phi", "rc", "rtac", "gok")  # exact only while hok holds
-PROMPT_FACTS = ("quiet", "pca", "porph", "pwire")  # meaningful only while pr holds
+# abstract fields by sort; ``in_flight`` is the array of future statuses
+INTS = ("phase", "turns_left", "ncalls", "text", "in_flight_len", "drained", "base_id", "next_id", "exit",
+        "retries_left", "automaton", "pending_lo", "pending_hi", "run_calls", "outputs_below",
+        "rollout_outputs_below")
+BOOLS = ("first_turn_next", "calls_ok", "reasoned", "has_prompt", "text_after_drain", "orderly",
+         "run_text_after_call", "groups_ok", "results_in_history", "rollout_is_history", "prompt_quiet",
+         "prompt_calls_answered", "prompt_no_orphans", "prompt_wire_valid", "well_formed", "rollout_well_formed",
+         "in_flight_recorded", "used_stream_error", "used_stream_closed", "used_tool_failure", "used_interrupt",
+         "used_crash")
+# faults_used, one flag per kind (model/turnloop.py FAULTS order)
+USED = {f: "used_" + f.replace("-", "_") for f in M.FAULTS}
+FIELDS = INTS + BOOLS + ("in_flight",)
+# exact only while orderly holds
+HIST_FIELDS = ("automaton", "pending_lo", "pending_hi", "run_calls", "run_text_after_call", "groups_ok")
+# meaningful only while has_prompt holds
+PROMPT_FACTS = ("prompt_quiet", "prompt_calls_answered", "prompt_no_orphans", "prompt_wire_valid")
+assert set(USED.values()) <= set(BOOLS)
 
 
 # ---- one automaton, two interpretations (Python values or z3 terms) -----------------------------
@@ -91,55 +102,63 @@ def implies(a, b):
     return disj(neg(a), b)
 
 
-def run_ok(d: Design, rc, rtac):
+def run_ok(d: Design, run_calls, text_after_call):
     """The current run, once closed, is accepted by the design's chat grouping (when paired)."""
     if d.wire != "chat" or d.chat_grouping == "response":
         return True
     if d.chat_grouping == "consecutive":  # push_tool_call_message: text after a call splits it
-        return neg(rtac)
-    return conj(rc <= 1, neg(rtac))  # per-call: two calls are two assistant messages
+        return neg(text_after_call)
+    return conj(run_calls <= 1, neg(text_after_call))  # per-call: two calls are two assistant messages
+
+
+def _close_run(d: Design, h: dict):
+    """groups_ok once the current run (if the automaton is inside one) is closed."""
+    return ite(h["automaton"] == A_RUN, conj(h["groups_ok"], run_ok(d, h["run_calls"], h["run_text_after_call"])),
+               h["groups_ok"])
 
 
 def h_user(d: Design, h: dict) -> dict:
-    opened = h["plo"] < h["phi"]
-    return {**h, "hok": conj(h["hok"], neg(opened)),
-            "gok": ite(h["aut"] == A_RUN, conj(h["gok"], run_ok(d, h["rc"], h["rtac"])), h["gok"]),
-            "aut": A_BASE, "rc": 0, "rtac": False}
+    opened = h["pending_lo"] < h["pending_hi"]
+    return {**h, "orderly": conj(h["orderly"], neg(opened)), "groups_ok": _close_run(d, h),
+            "automaton": A_BASE, "run_calls": 0, "run_text_after_call": False}
 
 
 def h_assistant(d: Design, h: dict, is_text: bool) -> dict:
     """Reasoning or text: joins the current run, or starts one."""
-    opened = h["plo"] < h["phi"]
-    in_run = h["aut"] == A_RUN
-    return {**h, "hok": conj(h["hok"], disj(in_run, neg(opened))),
-            "aut": A_RUN, "rc": ite(in_run, h["rc"], 0),
-            "rtac": ite(in_run, disj(h["rtac"], conj(is_text, h["rc"] > 0)), False)}
+    opened = h["pending_lo"] < h["pending_hi"]
+    in_run = h["automaton"] == A_RUN
+    after_call = disj(h["run_text_after_call"], conj(is_text, h["run_calls"] > 0))
+    return {**h, "orderly": conj(h["orderly"], disj(in_run, neg(opened))), "automaton": A_RUN,
+            "run_calls": ite(in_run, h["run_calls"], 0), "run_text_after_call": ite(in_run, after_call, False)}
 
 
 def h_call(d: Design, h: dict, cid) -> dict:
-    opened = h["plo"] < h["phi"]
-    in_run = h["aut"] == A_RUN
-    ok = conj(cid >= h["phi"], disj(neg(opened), conj(in_run, cid == h["phi"])))
-    return {**h, "hok": conj(h["hok"], ok), "aut": A_RUN,
-            "plo": ite(opened, h["plo"], cid), "phi": cid + 1,
-            "rc": ite(in_run, h["rc"] + 1, 1), "rtac": ite(in_run, h["rtac"], False)}
+    opened = h["pending_lo"] < h["pending_hi"]
+    in_run = h["automaton"] == A_RUN
+    ok = conj(cid >= h["pending_hi"], disj(neg(opened), conj(in_run, cid == h["pending_hi"])))
+    return {**h, "orderly": conj(h["orderly"], ok), "automaton": A_RUN,
+            "pending_lo": ite(opened, h["pending_lo"], cid), "pending_hi": cid + 1,
+            "run_calls": ite(in_run, h["run_calls"] + 1, 1),
+            "run_text_after_call": ite(in_run, h["run_text_after_call"], False)}
 
 
 def h_outputs(d: Design, h: dict, first, count) -> dict:
     """``count`` outputs for calls first, first+1, ... (count >= 1), in that order."""
-    ok = conj(disj(h["aut"] == A_RUN, h["aut"] == A_OUTS), first == h["plo"], first + count <= h["phi"])
-    return {**h, "hok": conj(h["hok"], ok), "aut": A_OUTS, "plo": h["plo"] + count,
-            "gok": ite(h["aut"] == A_RUN, conj(h["gok"], run_ok(d, h["rc"], h["rtac"])), h["gok"])}
+    ok = conj(disj(h["automaton"] == A_RUN, h["automaton"] == A_OUTS), first == h["pending_lo"],
+              first + count <= h["pending_hi"])
+    return {**h, "orderly": conj(h["orderly"], ok), "automaton": A_OUTS, "pending_lo": h["pending_lo"] + count,
+            "groups_ok": _close_run(d, h)}
 
 
 def h_close(d: Design, h: dict) -> dict:
     """Outputs for every pending call, at the end (what `ours` adds to an orderly record)."""
-    opened = h["plo"] < h["phi"]
-    return {**h, "aut": ite(opened, A_OUTS, h["aut"]), "plo": h["phi"],
-            "gok": ite(conj(opened, h["aut"] == A_RUN), conj(h["gok"], run_ok(d, h["rc"], h["rtac"])), h["gok"])}
+    opened = h["pending_lo"] < h["pending_hi"]
+    return {**h, "automaton": ite(opened, A_OUTS, h["automaton"]), "pending_lo": h["pending_hi"],
+            "groups_ok": ite(opened, _close_run(d, h), h["groups_ok"])}
 
 
-H_INIT = {"hok": True, "aut": A_BASE, "plo": 1, "phi": 1, "rc": 0, "rtac": False, "gok": True}
+H_INIT = {"orderly": True, "automaton": A_BASE, "pending_lo": 1, "pending_hi": 1, "run_calls": 0,
+          "run_text_after_call": False, "groups_ok": True}
 
 
 def automaton(d: Design, items) -> dict:
@@ -161,11 +180,11 @@ def automaton(d: Design, items) -> dict:
 # ---- verdicts on the request a READY state sends ----------------------------------------------
 def fresh_prompt(d: Design, s: dict):
     """The request is built from the current history (not a reused v0.77 prompt)."""
-    return True if d.retry_prompt == "rebuild" else neg(s["pr"])
+    return True if d.retry_prompt == "rebuild" else neg(s["has_prompt"])
 
 
 def paired(s: dict):
-    return conj(s["hok"], s["plo"] == s["phi"])
+    return conj(s["orderly"], s["pending_lo"] == s["pending_hi"])
 
 
 def ok_props(d: Design, s: dict) -> dict:
@@ -176,36 +195,36 @@ def ok_props(d: Design, s: dict) -> dict:
     model/normalize, wire and provider in tests/test_proofs_abstraction.py)."""
     fr = fresh_prompt(d, s)
     p = paired(s)
-    w = s["wf"]
+    w = s["well_formed"]
     fills = d.normalization in ("codex", "ours")  # every call of the copy gets exactly one output
     return {
-        "calls-answered": ite(fr, disj(p, conj(w, fills)), s["pca"]),
-        "no-orphan-results": ite(fr, disj(p, w), s["porph"]),
-        "wire-valid": ite(fr, disj(conj(p, s["gok"]), conj(w, fills, d.wire == "responses")), s["pwire"]),
+        "calls-answered": ite(fr, disj(p, conj(w, fills)), s["prompt_calls_answered"]),
+        "no-orphan-results": ite(fr, disj(p, w), s["prompt_no_orphans"]),
+        "wire-valid": ite(fr, disj(conj(p, s["groups_ok"]), conj(w, fills, d.wire == "responses")), s["prompt_wire_valid"]),
         # every normalization keeps the outputs of a well-formed record; a reused prompt lacks
         # those recorded after it was built
-        "results-kept": conj(s["kept"], disj(s["hok"], w), ite(fr, True, s["quiet"])),
+        "results-kept": conj(s["results_in_history"], disj(s["orderly"], w), ite(fr, True, s["prompt_quiet"])),
     }
 
 
-def well_formed(items, nxt: int) -> tuple[bool, int]:
-    """(is ``items`` well formed below ``nxt``, the least bound above its output ids)."""
+def well_formed(items, next_id: int) -> tuple[bool, int]:
+    """(is ``items`` well formed below ``next_id``, the least bound above its output ids)."""
     calls: set = set()
     answered: set = set()
     last = 0
-    omax = 1
+    below = 1
     for it in items:
         if it[0] == I.CALL:
-            if not (isinstance(it[1], int) and last < it[1] < nxt):
-                return False, omax
+            if not (isinstance(it[1], int) and last < it[1] < next_id):
+                return False, below
             last = it[1]
             calls.add(it[1])
         elif it[0] == I.OUTPUT:
             if it[1] not in calls or it[1] in answered:
-                return False, omax
+                return False, below
             answered.add(it[1])
-            omax = max(omax, it[1] + 1)
-    return True, omax
+            below = max(below, it[1] + 1)
+    return True, below
 
 
 # ---- the abstraction of a concrete model state --------------------------------------------------
@@ -220,48 +239,51 @@ def alpha(d: Design, s: tuple) -> dict:
     fq = tuple(it for it in s.file + s.queue if it[0] != "turn_aborted")
     down = ph in (DOWN, REFUSED)  # the process is gone: the record is the file
     record = tuple(it for it in s.file if it[0] != "turn_aborted") if down else s.history
-    a = {"ph": ph, "turns": s.turns_left, "nc": s.ncalls, "txt": s.text, "nf": len(s.in_flight),
-         "dr": s.drained, "base": s.base_id, "nxt": s.next_id, "ex": EXITS.index(s.exit),
-         "rt": s.retries_left, "tn0": s.turn_no == 0, "cok": s.calls_ok, "rsn": s.reasoned,
-         "pr": s.prompt_len != M.NO_PROMPT, "ptx": s.text_after_drain,
-         "infl": tuple(STATUSES.index(x) for x in s.in_flight)}
+    a = {"phase": ph, "turns_left": s.turns_left, "ncalls": s.ncalls, "text": s.text,
+         "in_flight_len": len(s.in_flight), "drained": s.drained, "base_id": s.base_id, "next_id": s.next_id,
+         "exit": EXITS.index(s.exit), "retries_left": s.retries_left, "first_turn_next": s.turn_no == 0,
+         "calls_ok": s.calls_ok, "reasoned": s.reasoned, "has_prompt": s.prompt_len != M.NO_PROMPT,
+         "text_after_drain": s.text_after_drain, "in_flight": tuple(STATUSES.index(x) for x in s.in_flight)}
     a.update({u: bool(s.faults_used & M.FAULT_BIT[f]) for f, u in USED.items()})
     a.update(automaton(d, record))
-    a["wf"], a["omax"] = well_formed(record, a["nxt"])
-    a["fwf"], a["fomax"] = well_formed(fq, a["nxt"])
-    ids = {s.base_id + i for i in range(a["nf"])}
-    a["ifr"] = all(any(it[0] == I.CALL and it[1] == c for it in seq) for c in ids for seq in (s.history, fq))
+    a["well_formed"], a["outputs_below"] = well_formed(record, a["next_id"])
+    a["rollout_well_formed"], a["rollout_outputs_below"] = well_formed(fq, a["next_id"])
+    ids = {s.base_id + i for i in range(a["in_flight_len"])}
+    a["in_flight_recorded"] = all(any(it[0] == I.CALL and it[1] == c for it in seq)
+                                  for c in ids for seq in (s.history, fq))
     if down:
-        a["kept"] = a["fqeq"] = True
+        a["results_in_history"] = a["rollout_is_history"] = True
     else:
         present = set(it[:3] for it in s.history)
-        a["kept"] = all(o in present for o in _real_outputs(fq))
-        a["fqeq"] = fq == s.history
-    if a["pr"]:
+        a["results_in_history"] = all(o in present for o in _real_outputs(fq))
+        a["rollout_is_history"] = fq == s.history
+    if a["has_prompt"]:
         pre = s.history[: s.prompt_len]
         hp = automaton(d, pre)
-        fake = {**a, **hp, "pr": False, "kept": True, "quiet": True, "pca": True, "porph": True, "pwire": True,
-                "wf": well_formed(pre, a["nxt"])[0]}
+        fake = {**a, **hp, "has_prompt": False, "results_in_history": True, **dict.fromkeys(PROMPT_FACTS, True),
+                "well_formed": well_formed(pre, a["next_id"])[0]}
         v = ok_props(d, fake)  # the prompt's verdicts, as judged when it was first sent
-        a["pca"], a["porph"], a["pwire"] = v["calls-answered"], v["no-orphan-results"], v["wire-valid"]
-        a["quiet"] = not _real_outputs(s.history[s.prompt_len:])
+        a["prompt_calls_answered"], a["prompt_no_orphans"] = v["calls-answered"], v["no-orphan-results"]
+        a["prompt_wire_valid"] = v["wire-valid"]
+        a["prompt_quiet"] = not _real_outputs(s.history[s.prompt_len:])
     else:
-        a["pca"] = a["porph"] = a["pwire"] = a["quiet"] = False
+        a["prompt_calls_answered"] = a["prompt_no_orphans"] = a["prompt_wire_valid"] = a["prompt_quiet"] = False
     return a
 
 
 # ---- symbolic states -----------------------------------------------------------------------------
 @dataclass
-class Params:
-    """The parameters, all symbolic: N parallel calls, T user turns, R stream retries."""
+class SymbolicParams:
+    """The model's bounds (model/turnloop.py ``Params``), all symbolic: N parallel calls, T user turns,
+    R stream retries."""
 
     N: z3.ArithRef
     T: z3.ArithRef
     R: z3.ArithRef
 
     @staticmethod
-    def fresh(tag: str = "") -> "Params":
-        return Params(z3.Int("N" + tag), z3.Int("T" + tag), z3.Int("R" + tag))
+    def fresh(tag: str = "") -> SymbolicParams:
+        return SymbolicParams(z3.Int("N" + tag), z3.Int("T" + tag), z3.Int("R" + tag))
 
     def constraint(self):
         return z3.And(self.N >= 1, self.T >= 1, self.R >= 0)
@@ -270,34 +292,35 @@ class Params:
 def fresh_state(tag: str) -> dict:
     s: dict = {f: z3.Int(f"{f}{tag}") for f in INTS}
     s.update({f: z3.Bool(f"{f}{tag}") for f in BOOLS})
-    s["infl"] = z3.Array(f"infl{tag}", z3.IntSort(), z3.IntSort())
+    s["in_flight"] = z3.Array(f"in_flight{tag}", z3.IntSort(), z3.IntSort())
     return s
 
 
 def z3_value(a: dict) -> dict:
     """A concrete abstract state (from ``alpha``) as z3 terms."""
-    out = {f: z3.IntVal(a[f]) for f in INTS}
-    out.update({f: z3.BoolVal(a[f]) for f in BOOLS})
+    out = {f: term(a[f]) for f in INTS + BOOLS}
     arr = z3.K(z3.IntSort(), z3.IntVal(-1))
-    for i, st in enumerate(a["infl"]):
+    for i, st in enumerate(a["in_flight"]):
         arr = z3.Store(arr, i, st)
-    out["infl"] = arr
+    out["in_flight"] = arr
     return out
 
 
-def init_state(p: Params) -> dict:
+def init_state(p: SymbolicParams) -> dict:
     """TurnLoop.init_states: idle, nothing recorded, call ids start at 1."""
-    s = {"ph": IDLE, "turns": p.T, "nc": 0, "txt": 0, "nf": 0, "dr": 0, "base": 1, "nxt": 1, "ex": X_NONE,
-         "rt": p.R, "tn0": True, "cok": False, "rsn": False, "pr": False, "ptx": False,
-         "kept": True, "fqeq": True, "wf": True, "fwf": True, "ifr": True, "omax": 1, "fomax": 1, "quiet": False,
-         "u_se": False, "u_sc": False, "u_tf": False, "u_in": False, "u_cr": False,
-         "pca": False, "porph": False, "pwire": False,
-         "infl": z3.K(z3.IntSort(), z3.IntVal(-1))}
+    s = {"phase": IDLE, "turns_left": p.T, "ncalls": 0, "text": M.NO_TEXT, "in_flight_len": 0, "drained": 0,
+         "base_id": 1, "next_id": 1, "exit": X_NONE, "retries_left": p.R, "first_turn_next": True, "calls_ok": False,
+         "reasoned": False, "has_prompt": False, "text_after_drain": False, "results_in_history": True,
+         "rollout_is_history": True, "well_formed": True, "rollout_well_formed": True, "in_flight_recorded": True,
+         "outputs_below": 1, "rollout_outputs_below": 1, "prompt_quiet": False, "prompt_calls_answered": False,
+         "prompt_no_orphans": False, "prompt_wire_valid": False, **dict.fromkeys(USED.values(), False),
+         "in_flight": z3.K(z3.IntSort(), z3.IntVal(-1))}
     s.update(H_INIT)
-    return {k: _z(v) for k, v in s.items()}
+    return {k: term(v) for k, v in s.items()}
 
 
-def _z(v):
+def term(v):
+    """A Python bool or int as a z3 term (z3 terms pass through): the one coercion."""
     if isinstance(v, bool):
         return z3.BoolVal(v)
     if isinstance(v, int):
@@ -309,5 +332,5 @@ def merge(c, a: dict, b: dict) -> dict:
     """Field-wise if-then-else of two states."""
     out = {}
     for k in a:
-        out[k] = a[k] if a[k] is b[k] else z3.If(c, _z(a[k]), _z(b[k]))
+        out[k] = a[k] if a[k] is b[k] else z3.If(c, term(a[k]), term(b[k]))
     return out

@@ -15,35 +15,35 @@ import z3
 from ..model.properties import TurnLoopSpec
 from ..model.turnloop import TurnLoop
 
-from .abstract import BOOLS, HIST_FIELDS, INTS, PROMPT_FACTS, Params, alpha, ok_props, z3_value
+from .abstract import BOOLS, HIST_FIELDS, INTS, PROMPT_FACTS, SymbolicParams, alpha, ok_props, term, z3_value
 from .transitions import Encoding
 
-FACTS = ("kept", "fqeq", "ifr")  # True in the abstract state => True in the concrete one
+# True in the abstract state => True in the concrete one
+FACTS = ("results_in_history", "rollout_is_history", "in_flight_recorded")
+# compared below as weaker facts, not for equality
+WEAKER = ("orderly", "well_formed", "rollout_well_formed", "outputs_below", "rollout_outputs_below")
 
 
 def refines(e: dict, a: dict):
     """z3: the concrete abstraction ``a`` (Python values) is represented by the abstract state ``e``."""
     cs = []
     for f in INTS + BOOLS:
-        if f in HIST_FIELDS or f in FACTS or f in PROMPT_FACTS or f in ("hok", "wf", "fwf", "omax", "fomax"):
+        if f in HIST_FIELDS or f in FACTS or f in PROMPT_FACTS or f in WEAKER:
             continue
         cs.append(e[f] == a[f])
     # well formed with outputs below the bound: a larger bound is a weaker fact
-    cs.append(z3.Implies(e["wf"], z3.And(a["wf"], a["omax"] <= e["omax"])))
-    cs.append(z3.Implies(e["fwf"], z3.And(a["fwf"], a["fomax"] <= e["fomax"])))
-    cs.append(z3.Implies(e["hok"], z3.And(a["hok"], *[e[f] == a[f] for f in HIST_FIELDS])))
+    cs.append(z3.Implies(e["well_formed"], z3.And(a["well_formed"], a["outputs_below"] <= e["outputs_below"])))
+    cs.append(z3.Implies(e["rollout_well_formed"],
+                         z3.And(a["rollout_well_formed"], a["rollout_outputs_below"] <= e["rollout_outputs_below"])))
+    cs.append(z3.Implies(e["orderly"], z3.And(a["orderly"], *[e[f] == a[f] for f in HIST_FIELDS])))
     cs += [z3.Implies(e[f], a[f]) for f in FACTS]
-    cs.append(z3.Implies(e["pr"], z3.And(*[z3.Implies(e[f], a[f]) for f in PROMPT_FACTS])))
-    for i, st in enumerate(a["infl"]):
-        cs.append(e["infl"][i] == st)
+    cs.append(z3.Implies(e["has_prompt"], z3.And(*[z3.Implies(e[f], a[f]) for f in PROMPT_FACTS])))
+    for i, st in enumerate(a["in_flight"]):
+        cs.append(e["in_flight"][i] == st)
     return z3.And(*cs)
 
 
-def _z(v):
-    return z3.BoolVal(v) if isinstance(v, bool) else (z3.IntVal(v) if isinstance(v, int) else v)
-
-
-def step_matches(enc: Encoding, p: Params, params_vals: dict, s: tuple, action: str, t: tuple,
+def step_matches(enc: Encoding, p: SymbolicParams, params_vals: dict, s: tuple, action: str, t: tuple,
                  a_t: dict | None = None) -> bool:
     """Is the model step s --action--> t matched by an abstract step? (``a_t`` replaces alpha(t).)"""
     d = enc.d
@@ -53,7 +53,7 @@ def step_matches(enc: Encoding, p: Params, params_vals: dict, s: tuple, action: 
     cases, _ = enc.cases(action, zs, p, tag="_m")
     sol = z3.Solver()
     sol.add(p.N == params_vals["N"], p.T == params_vals["T"], p.R == params_vals["R"])
-    sol.add(z3.Or(*[z3.And(g, refines({k: _z(v) for k, v in e.items()}, a_t)) for g, e in cases])
+    sol.add(z3.Or(*[z3.And(g, refines({k: term(v) for k, v in e.items()}, a_t)) for g, e in cases])
             if cases else z3.BoolVal(False))
     return sol.check() == z3.sat
 

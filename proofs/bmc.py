@@ -2,8 +2,8 @@
 
 The transition relation is unrolled step by step from the initial state, with N = calls, T =
 turns and R = retries fixed, the model's fault budget (each kind once, at most ``max_faults``; the
-induction leaves it out) and the model's first reduction (tools resolve at the head of the drain). After k steps the solver is asked for a READY state whose
-request may violate the goal; the first k that answers gives a counterexample of k + 1 steps (the
+induction leaves it out) and the model's first reduction (tools resolve at the head of the
+drain). After k steps the solver is asked for a READY state whose request may violate the goal; the first k that answers gives a counterexample of k + 1 steps (the
 SendRequest is the last step), as the explorer counts them.
 
 Every z3 trace is decoded and replayed through TurnLoop.successors: at each step the model's
@@ -22,9 +22,9 @@ import z3
 
 from ..model.designs import Design
 from ..model.properties import TurnLoopSpec
-from ..model.turnloop import FAULTS, Params as MParams, TurnLoop
+from ..model.turnloop import FAULTS, Params, TurnLoop
 
-from .abstract import BOOLS, INTS, READY, Params, alpha, fresh_state, init_state, ok_props
+from .abstract import BOOLS, INTS, READY, SymbolicParams, alpha, fresh_state, init_state, ok_props, term
 from .agreement import refines
 from .transitions import Encoding
 
@@ -47,11 +47,11 @@ def _goal_bad(design: Design, s: dict, goal: str):
     if goal == "wire-valid" and design.validate_before_send:
         return z3.BoolVal(False)
     ok = ok_props(design, s)[goal]
-    return z3.And(s["ph"] == READY, z3.Not(ok if not isinstance(ok, bool) else z3.BoolVal(ok)))
+    return z3.And(s["phase"] == READY, z3.Not(ok if not isinstance(ok, bool) else z3.BoolVal(ok)))
 
 
 def _eq(a: dict, b: dict):
-    return z3.And(*[a[f] == b[f] for f in INTS + BOOLS + ("infl",)])
+    return z3.And(*[a[f] == b[f] for f in INTS + BOOLS + ("in_flight",)])
 
 
 def bmc(design: Design, goal: str, calls: int, depth: int = 12, max_faults: int = 2,
@@ -59,7 +59,7 @@ def bmc(design: Design, goal: str, calls: int, depth: int = 12, max_faults: int 
         max_unconfirmed: int = 2000) -> BmcResult:
     t0 = time.perf_counter()
     enc = Encoding(design, faults, reduced=True, max_faults=max_faults)
-    p = Params(z3.IntVal(calls), z3.IntVal(turns), z3.IntVal(retries))
+    p = SymbolicParams(z3.IntVal(calls), z3.IntVal(turns), z3.IntVal(retries))
     actions = enc.actions()
     states = [init_state(p)]
     chosen: list = []  # per step: [(action, case index, indicator, choices)]
@@ -102,7 +102,7 @@ def bmc(design: Design, goal: str, calls: int, depth: int = 12, max_faults: int 
             cases, ch = enc.cases(a, states[k], p, tag=f"@{k}")
             for ci, (g, eff) in enumerate(cases):
                 ind = z3.Bool(f"step{k}.{a}.{ci}")
-                sol.add(z3.Implies(ind, z3.And(g, _eq(nxt, {f: _z(v) for f, v in eff.items()}))))
+                sol.add(z3.Implies(ind, z3.And(g, _eq(nxt, {f: term(v) for f, v in eff.items()}))))
                 step.append((a, ind, ch))
         sol.add(z3.Or(*[ind for _, ind, _ in step]))
         sol.add(z3.AtMost(*[ind for _, ind, _ in step], 1))
@@ -112,18 +112,14 @@ def bmc(design: Design, goal: str, calls: int, depth: int = 12, max_faults: int 
     return res
 
 
-def _z(v):
-    return z3.BoolVal(v) if isinstance(v, bool) else (z3.IntVal(v) if isinstance(v, int) else v)
-
-
 def _replay(design, calls, faults, max_faults, turns, retries, m, states, res: BmcResult) -> None:
     """Follow the z3 trace in the explicit model; confirm the violation at its end."""
-    model = TurnLoop(design, MParams(calls=calls, turns=turns, retries=retries, faults=frozenset(faults),
+    model = TurnLoop(design, Params(calls=calls, turns=turns, retries=retries, faults=frozenset(faults),
                                      max_faults=max_faults))
     s = model.init_states()[0]
     path = [(None, None, s)]
     for k, action in enumerate(res.actions):
-        target = {f: m.eval(_z(v), model_completion=True) for f, v in states[k + 1].items()}
+        target = {f: m.eval(term(v), model_completion=True) for f, v in states[k + 1].items()}
         nxt = None
         for a, arg, t in model.successors(s):
             if a == action and z3.is_true(z3.simplify(refines(target, alpha(design, t)))):

@@ -21,7 +21,7 @@ from ..model.designs import Design
 from ..model.properties import SAFETY
 
 from .abstract import (A_OUTS, A_RUN, AUT, BOOLS, CANCEL, DOWN, DRAIN, EXITS, IDLE, INTS, PHASES, READY,
-                       REFUSED, STATUSES, STREAM, Params, _z, fresh_state, init_state, ok_props)
+                       REFUSED, STATUSES, STREAM, SymbolicParams, fresh_state, init_state, ok_props, term)
 from .transitions import Encoding
 
 
@@ -38,67 +38,77 @@ def _in(x, *vals):
 
 
 def _goal(pid: str):
-    def fn(d: Design, s: dict, p: Params):
+    def fn(d: Design, s: dict, p: SymbolicParams):
         ok = ok_props(d, s)[pid]
         if pid == "wire-valid" and d.validate_before_send:
             return z3.BoolVal(True)  # a request that would be rejected is refused, never sent
-        return z3.Implies(s["ph"] == READY, ok)
+        return z3.Implies(s["phase"] == READY, ok)
     return fn
 
 
 CLAUSES: tuple = tuple(
     [Clause(pid, True, "the request a READY state sends satisfies it", _goal(pid)) for pid in SAFETY] + [
         Clause("enums", False, "phase, exit, automaton position and held text take their values",
-               lambda d, s, p: z3.And(_in(s["ph"], *range(len(PHASES))), _in(s["ex"], *range(len(EXITS))),
-                                      _in(s["aut"], *range(len(AUT))), _in(s["txt"], 0, 1, 2))),
+               lambda d, s, p: z3.And(_in(s["phase"], *range(len(PHASES))), _in(s["exit"], *range(len(EXITS))),
+                                      _in(s["automaton"], *range(len(AUT))),
+                                      _in(s["text"], M.NO_TEXT, M.TEXT_RECORDED, M.TEXT_HELD))),
         Clause("counters", False, "drained <= in flight <= calls <= N; ids start at 1 and only grow",
-               lambda d, s, p: z3.And(0 <= s["dr"], s["dr"] <= s["nf"], s["nf"] <= s["nc"], s["nc"] <= p.N,
-                                      1 <= s["base"], s["base"] <= s["nxt"], s["turns"] >= 0, s["rt"] >= 0)),
+               lambda d, s, p: z3.And(0 <= s["drained"], s["drained"] <= s["in_flight_len"],
+                                      s["in_flight_len"] <= s["ncalls"], s["ncalls"] <= p.N, 1 <= s["base_id"],
+                                      s["base_id"] <= s["next_id"], s["turns_left"] >= 0, s["retries_left"] >= 0)),
         Clause("pending-range", False, "the pending call ids of an orderly record lie below the next id",
-               lambda d, s, p: z3.Implies(s["hok"], z3.And(s["plo"] <= s["phi"], s["phi"] <= s["nxt"]))),
+               lambda d, s, p: z3.Implies(s["orderly"], z3.And(s["pending_lo"] <= s["pending_hi"],
+                                                                s["pending_hi"] <= s["next_id"]))),
         Clause("no-tools-between-turns", False, "in_flight is empty unless a response streams or drains",
-               lambda d, s, p: z3.Implies(_in(s["ph"], IDLE, READY, DOWN, REFUSED),
-                                          z3.And(s["nf"] == 0, s["dr"] == 0, s["nc"] == 0, s["txt"] == 0,
-                                                 z3.Not(s["ptx"])))),
+               lambda d, s, p: z3.Implies(_in(s["phase"], IDLE, READY, DOWN, REFUSED),
+                                          z3.And(s["in_flight_len"] == 0, s["drained"] == 0, s["ncalls"] == 0,
+                                                 s["text"] == M.NO_TEXT, z3.Not(s["text_after_drain"])))),
         Clause("stream-shape", False, "while streaming, in_flight holds exactly this response's calls",
-               lambda d, s, p: z3.Implies(s["ph"] == STREAM,
-                                          z3.And(s["dr"] == 0, s["nf"] == s["nc"], s["nxt"] == s["base"] + s["nf"],
-                                                 z3.Not(s["ptx"])))),
+               lambda d, s, p: z3.Implies(s["phase"] == STREAM,
+                                          z3.And(s["drained"] == 0, s["in_flight_len"] == s["ncalls"],
+                                                 s["next_id"] == s["base_id"] + s["in_flight_len"],
+                                                 z3.Not(s["text_after_drain"])))),
         Clause("drain-shape", False, "while draining, in_flight holds this response's calls (or was dropped)",
-               lambda d, s, p: z3.Implies(_in(s["ph"], DRAIN, CANCEL),
-                                          z3.Or(s["nxt"] == s["base"] + s["nf"], s["nf"] == 0))),
+               lambda d, s, p: z3.Implies(_in(s["phase"], DRAIN, CANCEL),
+                                          z3.Or(s["next_id"] == s["base_id"] + s["in_flight_len"],
+                                                s["in_flight_len"] == 0))),
         Clause("pending-are-in-flight", False,
                "the record's pending calls are exactly the undrained futures, in call order",
-               lambda d, s, p: z3.Implies(z3.And(s["hok"], _in(s["ph"], STREAM, DRAIN, CANCEL), s["nf"] > 0),
-                                          z3.And(_in(s["aut"], A_RUN, A_OUTS), s["plo"] == s["base"] + s["dr"],
-                                                 s["phi"] == s["base"] + s["nf"],
-                                                 z3.Implies(s["ph"] == STREAM, s["aut"] == A_RUN)))),
+               lambda d, s, p: z3.Implies(
+                   z3.And(s["orderly"], _in(s["phase"], STREAM, DRAIN, CANCEL), s["in_flight_len"] > 0),
+                   z3.And(_in(s["automaton"], A_RUN, A_OUTS), s["pending_lo"] == s["base_id"] + s["drained"],
+                          s["pending_hi"] == s["base_id"] + s["in_flight_len"],
+                          z3.Implies(s["phase"] == STREAM, s["automaton"] == A_RUN)))),
         Clause("settled", False, "with no futures left, no call of the record is pending",
-               lambda d, s, p: z3.Implies(z3.And(s["hok"], s["nf"] == 0, z3.Not(_in(s["ph"], DOWN, REFUSED))),
-                                          s["plo"] == s["phi"])),
+               lambda d, s, p: z3.Implies(z3.And(s["orderly"], s["in_flight_len"] == 0,
+                                                 z3.Not(_in(s["phase"], DOWN, REFUSED))),
+                                          s["pending_lo"] == s["pending_hi"])),
         # one clause per verdict, so that a goal that fails does not take the others down with it
         Clause("prompt-calls-answered", False, "a prompt kept for a retry answered its calls when sent",
-               lambda d, s, p: z3.Implies(s["pr"], s["pca"])),
+               lambda d, s, p: z3.Implies(s["has_prompt"], s["prompt_calls_answered"])),
         Clause("prompt-no-orphans", False, "a prompt kept for a retry had no orphan results when sent",
-               lambda d, s, p: z3.Implies(s["pr"], s["porph"])),
+               lambda d, s, p: z3.Implies(s["has_prompt"], s["prompt_no_orphans"])),
         Clause("prompt-wire-valid", False, "a prompt kept for a retry was wire-valid when sent",
-               lambda d, s, p: z3.Implies(s["pr"], z3.BoolVal(True) if d.validate_before_send else s["pwire"])),
-        Clause("orderly", False, "the record is orderly (call groups answered in place)", lambda d, s, p: s["hok"]),
-        Clause("grouping", False, "every closed run suits the chat grouping", lambda d, s, p: s["gok"]),
-        Clause("kept", False, "every real result of the rollout is in the history", lambda d, s, p: s["kept"]),
+               lambda d, s, p: z3.Implies(s["has_prompt"], True if d.validate_before_send else s["prompt_wire_valid"])),
+        Clause("orderly", False, "the record is orderly (call groups answered in place)", lambda d, s, p: s["orderly"]),
+        Clause("grouping", False, "every closed run suits the chat grouping", lambda d, s, p: s["groups_ok"]),
+        Clause("results-in-history", False, "every real result of the rollout is in the history",
+               lambda d, s, p: s["results_in_history"]),
         Clause("well-formed", False, "each output of the record answers an earlier call, none twice",
-               lambda d, s, p: s["wf"]),
+               lambda d, s, p: s["well_formed"]),
         Clause("rollout-well-formed", False, "each output of the rollout answers an earlier call, none twice",
-               lambda d, s, p: s["fwf"]),
+               lambda d, s, p: s["rollout_well_formed"]),
         Clause("in-flight-recorded", False, "the calls in flight are in the history and the rollout",
-               lambda d, s, p: s["ifr"]),
+               lambda d, s, p: s["in_flight_recorded"]),
         Clause("outputs-below-next", False, "output ids lie below the next call id",
-               lambda d, s, p: z3.And(1 <= s["omax"], s["omax"] <= s["nxt"], 1 <= s["fomax"], s["fomax"] <= s["nxt"])),
+               lambda d, s, p: z3.And(1 <= s["outputs_below"], s["outputs_below"] <= s["next_id"],
+                                      1 <= s["rollout_outputs_below"], s["rollout_outputs_below"] <= s["next_id"])),
         Clause("undrained-unanswered", False, "no output answers a call still waiting in the drain",
-               lambda d, s, p: z3.Implies(z3.And(_in(s["ph"], STREAM, DRAIN, CANCEL), s["nf"] > 0),
-                                          z3.And(s["omax"] <= s["base"] + s["dr"], s["fomax"] <= s["base"] + s["dr"]))),
+               lambda d, s, p: z3.Implies(z3.And(_in(s["phase"], STREAM, DRAIN, CANCEL), s["in_flight_len"] > 0),
+                                          z3.And(s["outputs_below"] <= s["base_id"] + s["drained"],
+                                                 s["rollout_outputs_below"] <= s["base_id"] + s["drained"]))),
         Clause("rollout-is-history", False, "the rollout (file and queue) equals the history",
-               lambda d, s, p: s["fqeq"]),
+               lambda d, s, p: s["rollout_is_history"]),
     ])
 GOALS = tuple(c.name for c in CLAUSES if c.goal)
 
@@ -148,18 +158,18 @@ class ProofResult:
 def _decode(m: z3.ModelRef, s: dict, extent: int = 12) -> dict:
     """A z3 model of an abstract state as readable values."""
     def ev(x):
-        return m.eval(_z(x), model_completion=True)
+        return m.eval(term(x), model_completion=True)
     out: dict = {}
     for f in INTS:
         v = ev(s[f]).as_long() if z3.is_int_value(ev(s[f])) else str(ev(s[f]))
         out[f] = v
     for f in BOOLS:
         out[f] = z3.is_true(ev(s[f]))
-    nf = out["nf"] if isinstance(out["nf"], int) else 0
-    out["infl"] = tuple(_status(ev(s["infl"][i])) for i in range(max(0, min(nf, extent))))
-    out["ph"] = PHASES[out["ph"]] if isinstance(out["ph"], int) and 0 <= out["ph"] < len(PHASES) else out["ph"]
-    out["ex"] = EXITS[out["ex"]] if isinstance(out["ex"], int) and 0 <= out["ex"] < len(EXITS) else out["ex"]
-    out["aut"] = AUT[out["aut"]] if isinstance(out["aut"], int) and 0 <= out["aut"] < len(AUT) else out["aut"]
+    n = out["in_flight_len"] if isinstance(out["in_flight_len"], int) else 0
+    out["in_flight"] = tuple(_status(ev(s["in_flight"][i])) for i in range(max(0, min(n, extent))))
+    for f, names in (("phase", PHASES), ("exit", EXITS), ("automaton", AUT)):
+        if isinstance(out[f], int) and 0 <= out[f] < len(names):
+            out[f] = names[out[f]]
     return out
 
 
@@ -213,51 +223,62 @@ def prove(design: Design, faults: frozenset = frozenset(M.FAULTS), timeout_ms: i
 
 
 def _round(design: Design, faults: frozenset, timeout_ms: int, clauses: tuple) -> list:
-    """One round: init => clause, then every (action, clause) under the conjunction of ``clauses``."""
+    """One round: init => clause, then every (action, clause) under the conjunction of ``clauses``.
+
+    One solver: the parameters' constraint at the bottom, a frame per obligation group (init; each
+    action with the invariant; each of its cases with its guard), each clause checked as an
+    assumption inside it."""
     enc = Encoding(design, faults)
-    p = Params.fresh()
+    p = SymbolicParams.fresh()
+    sol = z3.Solver()
+    sol.set("timeout", timeout_ms)
+    sol.add(p.constraint())
     out: list = []
     init = init_state(p)
     for c in clauses:
-        sol = z3.Solver()
-        sol.set("timeout", timeout_ms)
-        sol.add(p.constraint())
         t0 = time.perf_counter()
-        st = _check(sol, z3.Not(c.fn(design, init, p)))
+        negated = z3.Not(c.fn(design, init, p))
+        st = _check(sol, negated)
         cti = None
         if st == "failed":
-            m = _small_model(sol, z3.Not(c.fn(design, init, p)), p)
+            m = _small_model(sol, negated, p)
             cti = {"params": _params(m, p), "choices": {}, "before": None, "after": _decode(m, init)}
         out.append(Obligation("init", c.name, st, time.perf_counter() - t0, cti))
     s = fresh_state("")
-    inv = z3.And(*[c.fn(design, s, p) for c in clauses])
     for action in enc.actions():
         cases, choices = enc.cases(action, s, p)
-        sols = []
-        for guard, t in cases:
-            sol = z3.Solver()
-            sol.set("timeout", timeout_ms)
-            sol.add(p.constraint(), inv, guard)
-            sols.append((sol, t))
-        for c in clauses:
-            t0 = time.perf_counter()
-            status, cti = "ok", None
-            for sol, t in sols:
-                st = _check(sol, z3.Not(c.fn(design, t, p)))
+        seconds = dict.fromkeys((c.name for c in clauses), 0.0)
+        status = dict.fromkeys(seconds, "ok")
+        ctis: dict = {}
+        sol.push()
+        sol.add(*[c.fn(design, s, p) for c in clauses])  # the invariant
+        for guard, t in cases:  # a clause holds after the action when it holds after every case
+            sol.push()
+            sol.add(guard)
+            for c in clauses:
+                if status[c.name] == "failed":
+                    continue
+                t0 = time.perf_counter()
+                negated = z3.Not(c.fn(design, t, p))
+                st = _check(sol, negated)
                 if st == "failed":
-                    m = _small_model(sol, z3.Not(c.fn(design, t, p)), p)
-                    cti = {"params": _params(m, p),
-                           "choices": {k: str(m.eval(v, model_completion=True)) for k, v in choices.vars.items()},
-                           "before": _decode(m, s), "after": _decode(m, t)}
-                    status = "failed"
-                    break
-                if st == "unknown":
-                    status = "unknown"
-            out.append(Obligation(action, c.name, status, time.perf_counter() - t0, cti))
+                    m = _small_model(sol, negated, p)
+                    ctis[c.name] = {"params": _params(m, p),
+                                    "choices": {k: str(m.eval(v, model_completion=True))
+                                                for k, v in choices.vars.items()},
+                                    "before": _decode(m, s), "after": _decode(m, t)}
+                    status[c.name] = "failed"
+                elif st == "unknown":
+                    status[c.name] = "unknown"
+                seconds[c.name] += time.perf_counter() - t0
+            sol.pop()
+        sol.pop()
+        for c in clauses:
+            out.append(Obligation(action, c.name, status[c.name], seconds[c.name], ctis.get(c.name)))
     return out
 
 
-def _small_model(sol: z3.Solver, negated, p: Params) -> z3.ModelRef:
+def _small_model(sol: z3.Solver, negated, p: SymbolicParams) -> z3.ModelRef:
     """The counterexample with the fewest calls z3 finds quickly (a readable one), else any."""
     for n in (1, 2, 3):
         if sol.check(negated, p.N <= n) == z3.sat:
@@ -266,6 +287,6 @@ def _small_model(sol: z3.Solver, negated, p: Params) -> z3.ModelRef:
     return sol.model()
 
 
-def _params(m: z3.ModelRef, p: Params) -> dict:
+def _params(m: z3.ModelRef, p: SymbolicParams) -> dict:
     return {k: m.eval(v, model_completion=True).as_long() for k, v in (("N", p.N), ("T", p.T), ("R", p.R))}
 

@@ -3,7 +3,9 @@
 Each action maps (design, state, params, choices) to a list of cases ``(guard, next_state)``.
 ``choices`` are the action's free arguments (the tool index, whether the provider accepts, facts
 the abstraction cannot compute); a step exists when some choice satisfies a case's guard. Each
-function cites the model function in model/turnloop.py whose guard and effect it copies.
+method is the z3 reading of the model method of the same name in model/turnloop.py, and uses the
+model's field names and its named resets (``RESPONSE_RESET``, ``REQUEST_RESET``, ``TURN_RESET``,
+translated once below). Effects are written with Python values; ``_set`` makes them z3 terms.
 
 Faults are not counted here: the model allows each kind once and at most ``max_faults``; the
 abstraction allows every enabled fault at any time, which only adds behaviour.
@@ -15,22 +17,45 @@ import z3
 
 from ..model import turnloop as M
 from ..model.designs import Design
-
-from .abstract import (ABORTED, CANCEL, DONE, DOWN, DRAIN, FAILED, IDLE, READY, REFUSED, RUNNING, STREAM,
-                       USED, X_COMPLETED, X_ERROR, X_NONE, Params, fresh_prompt, fresh_state, h_assistant, h_call,
-                       h_close, h_outputs, h_user, merge, ok_props)
+from .abstract import (ABORTED, CANCEL, DONE, DOWN, DRAIN, EXITS, FAILED, HIST_FIELDS, IDLE, READY, REFUSED,
+                       RUNNING, STREAM, USED, X_COMPLETED, X_ERROR, SymbolicParams, fresh_prompt, fresh_state,
+                       h_assistant, h_call, h_close, h_outputs, h_user, merge, ok_props, term)
 
 ACTION_NAMES = tuple(M.ACTIONS)
+TEXT_HELD, TEXT_RECORDED = M.TEXT_HELD, M.TEXT_RECORDED
+
+
+def _abstract_reset(reset: dict) -> dict:
+    """A model reset (field index -> value) in the abstract state's fields."""
+    out: dict = {}
+    for k, v in reset.items():
+        name = M.FIELD_NAMES[k]
+        if k == M.IN_FLIGHT:
+            out["in_flight_len"] = 0  # the array's cells past the length are never read
+        elif k == M.PROMPT_LEN:
+            out["has_prompt"] = v != M.NO_PROMPT
+        elif k == M.EXIT:
+            out["exit"] = EXITS.index(v)
+        else:
+            out[name] = v
+    return out
+
+
+RESPONSE_RESET = _abstract_reset(M.RESPONSE_RESET)
+REQUEST_RESET = _abstract_reset(M.REQUEST_RESET)
+TURN_RESET = _abstract_reset(M.TURN_RESET)  # and retries_left = R
+
+
+def _set(s: dict, **fields) -> dict:
+    """``s`` with some fields replaced (Python values become z3 terms)."""
+    out = dict(s)
+    for k, v in fields.items():
+        out[k] = term(v)
+    return out
 
 
 def _hist(s: dict) -> dict:
-    return {k: s[k] for k in ("hok", "aut", "plo", "phi", "rc", "rtac", "gok")}
-
-
-def _set(s: dict, **kw) -> dict:
-    out = dict(s)
-    out.update(kw)
-    return out
+    return {k: s[k] for k in ("orderly",) + HIST_FIELDS}
 
 
 class Choices:
@@ -62,7 +87,7 @@ class Encoding:
     def may(self, fault: str) -> bool:
         return fault in self.faults
 
-    # ---- shared effects --------------------------------------------------------------------------
+    # ---- shared effects (the model's helpers of the same names) ----------------------------------
     def record(self, s: dict, kind: str, cid=None, count=None, real: bool = True) -> dict:
         """_record: the item goes to the history and to the rollout queue."""
         h = _hist(s)
@@ -77,47 +102,42 @@ class Encoding:
         out = _set(s, **h)
         if kind == "output":
             n = 1 if count is None else count
-            # outputs answer calls in flight (recorded, per ifr) that no output answered yet
-            fits = z3.And(s["ifr"], s["base"] <= cid, cid + n <= s["base"] + s["nf"])
-            out["wf"] = z3.And(s["wf"], fits, cid >= s["omax"])
-            out["fwf"] = z3.And(s["fwf"], fits, cid >= s["fomax"])
-            out["omax"] = z3.If(cid + n > s["omax"], cid + n, s["omax"])
-            out["fomax"] = z3.If(cid + n > s["fomax"], cid + n, s["fomax"])
+            # outputs answer calls in flight (recorded, per in_flight_recorded) that no output answered yet
+            fits = z3.And(s["in_flight_recorded"], s["base_id"] <= cid, cid + n <= s["base_id"] + s["in_flight_len"])
+            below, rollout_below = s["outputs_below"], s["rollout_outputs_below"]
+            out = _set(out, well_formed=z3.And(s["well_formed"], fits, cid >= below),
+                       rollout_well_formed=z3.And(s["rollout_well_formed"], fits, cid >= rollout_below),
+                       outputs_below=z3.If(cid + n > below, cid + n, below),
+                       rollout_outputs_below=z3.If(cid + n > rollout_below, cid + n, rollout_below))
             if real:
-                out["quiet"] = z3.BoolVal(False)
+                out = _set(out, prompt_quiet=False)
         return out
 
-    def end_turn(self, s: dict, p: Params) -> dict:
-        return _set(s, ph=z3.IntVal(IDLE), cok=z3.BoolVal(False), nc=z3.IntVal(0), rsn=z3.BoolVal(False),
-                    txt=z3.IntVal(0), nf=z3.IntVal(0), dr=z3.IntVal(0), ex=z3.IntVal(X_NONE), rt=p.R,
-                    pr=z3.BoolVal(False), ptx=z3.BoolVal(False))
+    def end_turn(self, s: dict, p: SymbolicParams) -> dict:
+        return _set(s, **TURN_RESET, phase=IDLE, retries_left=p.R)
 
     def lose_in_flight(self, s: dict) -> dict:
         """_lose_in_flight: undrained calls get no output, or recorded synthetic ones."""
-        t = _set(s, nf=z3.IntVal(0), dr=z3.IntVal(0))
+        t = _set(s, in_flight_len=0, drained=0)
         if not self.d.persist_synthetic:
             return t
-        lost = s["dr"] < s["nf"]
-        rec = _set(self.record(s, "output", s["base"] + s["dr"], s["nf"] - s["dr"], real=False),
-                   nf=z3.IntVal(0), dr=z3.IntVal(0))
-        return merge(lost, rec, t)
+        lost = s["drained"] < s["in_flight_len"]
+        rec = self.record(s, "output", s["base_id"] + s["drained"], s["in_flight_len"] - s["drained"], real=False)
+        return merge(lost, _set(rec, in_flight_len=0, drained=0), t)
 
-    def retry_or_end(self, s: dict, p: Params) -> dict:
-        pr = s["pr"] if self.d.retry_prompt == "reuse" else z3.BoolVal(False)
-        again = _set(s, ph=z3.IntVal(READY), rt=s["rt"] - 1, pr=pr, ex=z3.IntVal(X_NONE), ptx=z3.BoolVal(False),
-                     nc=z3.IntVal(0), rsn=z3.BoolVal(False), txt=z3.IntVal(0))
-        return merge(s["rt"] > 0, again, self.end_turn(s, p))
+    def retry_or_end(self, s: dict, p: SymbolicParams) -> dict:
+        has_prompt = s["has_prompt"] if self.d.retry_prompt == "reuse" else False
+        again = _set(s, **RESPONSE_RESET, phase=READY, retries_left=s["retries_left"] - 1, has_prompt=has_prompt)
+        return merge(s["retries_left"] > 0, again, self.end_turn(s, p))
 
-    def after_drain(self, s: dict, p: Params) -> dict:
+    def after_drain(self, s: dict, p: SymbolicParams) -> dict:
         """_after_drain: leave the drain once every output is recorded (unless cancelled)."""
-        wait = z3.Or(s["dr"] < s["nf"], s["ph"] == CANCEL)
-        t = merge(s["ptx"], self.record(s, "text"), s)
-        follow = _set(t, ph=z3.IntVal(READY), nf=z3.IntVal(0), dr=z3.IntVal(0), pr=z3.BoolVal(False), rt=p.R,
-                      ex=z3.IntVal(X_NONE), ptx=z3.BoolVal(False), nc=z3.IntVal(0), rsn=z3.BoolVal(False),
-                      txt=z3.IntVal(0))
-        completed = merge(t["nf"] > 0, follow, self.end_turn(t, p))
-        error = self.retry_or_end(_set(s, nf=z3.IntVal(0), dr=z3.IntVal(0)), p)
-        return merge(wait, s, merge(s["ex"] == X_COMPLETED, completed, error))
+        wait = z3.Or(s["drained"] < s["in_flight_len"], s["phase"] == CANCEL)
+        t = merge(s["text_after_drain"], self.record(s, "text"), s)
+        follow = _set(t, **REQUEST_RESET, phase=READY, has_prompt=False, retries_left=p.R)
+        completed = merge(t["in_flight_len"] > 0, follow, self.end_turn(t, p))
+        error = self.retry_or_end(_set(s, in_flight_len=0, drained=0), p)
+        return merge(wait, s, merge(s["exit"] == X_COMPLETED, completed, error))
 
     def accepted(self, s: dict, c: Choices):
         """Whether the provider accepts: free, except where the abstraction knows the verdict."""
@@ -127,97 +147,88 @@ class Encoding:
         # a reused prompt was accepted before (the stream started); the same body is accepted again
         return acc, z3.And(z3.Implies(z3.And(fr, ok), acc), z3.Implies(z3.Not(fr), acc))
 
-    # ---- the actions (model/turnloop.py TurnLoop.successors, in its order) -----------------------
-    def UserMessage(self, s, p, c):  # _user_message
-        g = z3.And(s["ph"] == IDLE, s["turns"] > 0)
-        t = self.record(s, "user")
-        t = _set(t, ph=z3.IntVal(READY), turns=s["turns"] - 1, tn0=z3.BoolVal(False), cok=s["tn0"],
-                 nc=z3.IntVal(0), rsn=z3.BoolVal(False), txt=z3.IntVal(0), nf=z3.IntVal(0), dr=z3.IntVal(0),
-                 base=s["nxt"], ex=z3.IntVal(X_NONE), rt=p.R, pr=z3.BoolVal(False), ptx=z3.BoolVal(False))
+    # ---- the actions (model/turnloop.py, in the order of ACTIONS) ---------------------------------
+    def UserMessage(self, s, p, c):
+        g = z3.And(s["phase"] == IDLE, s["turns_left"] > 0)
+        t = _set(self.record(s, "user"), **{**TURN_RESET, "calls_ok": s["first_turn_next"]}, phase=READY,
+                 turns_left=s["turns_left"] - 1, first_turn_next=False, base_id=s["next_id"], retries_left=p.R)
         return [(g, t)]
 
-    def SendRequest(self, s, p, c):  # _send
+    def SendRequest(self, s, p, c):
         acc, known = self.accepted(s, c)
-        g = z3.And(s["ph"] == READY, known)
+        g = z3.And(s["phase"] == READY, known)
         fr = fresh_prompt(self.d, s)
         ok = ok_props(self.d, s)
-        stream = _set(s, ph=z3.IntVal(STREAM), nc=z3.IntVal(0), rsn=z3.BoolVal(False), txt=z3.IntVal(0),
-                      nf=z3.IntVal(0), dr=z3.IntVal(0), base=s["nxt"], pr=z3.BoolVal(True), ex=z3.IntVal(X_NONE),
-                      ptx=z3.BoolVal(False), ifr=z3.BoolVal(True))
-        remembered = _set(stream, quiet=z3.BoolVal(True), pca=ok["calls-answered"],
-                          porph=ok["no-orphan-results"], pwire=ok["wire-valid"])
+        stream = _set(s, **REQUEST_RESET, phase=STREAM, base_id=s["next_id"], has_prompt=True,
+                      in_flight_recorded=True)
+        remembered = _set(stream, prompt_quiet=True, prompt_calls_answered=ok["calls-answered"],
+                          prompt_no_orphans=ok["no-orphan-results"], prompt_wire_valid=ok["wire-valid"])
         cases = [(z3.And(g, acc), merge(fr, remembered, stream) if fr is not True else remembered)]
         if not self.d.validate_before_send:
             rejected = s if self.d.retry_rejected else self.end_turn(s, p)
             cases.append((z3.And(g, z3.Not(acc)), rejected))
         return cases
 
-    def RefuseRequest(self, s, p, c):  # _send with validate_before_send
+    def RefuseRequest(self, s, p, c):
         if not self.d.validate_before_send:
             return []
         acc, known = self.accepted(s, c)
-        return [(z3.And(s["ph"] == READY, known, z3.Not(acc)), self.end_turn(s, p))]
+        return [(z3.And(s["phase"] == READY, known, z3.Not(acc)), self.end_turn(s, p))]
 
     def _streaming(self, s):
-        return z3.And(s["ph"] == STREAM, s["cok"], s["txt"] != 2)
+        return z3.And(s["phase"] == STREAM, s["calls_ok"], s["text"] != TEXT_HELD)
 
     def StreamReasoning(self, s, p, c):
-        g = z3.And(self._streaming(s), z3.Not(s["rsn"]), s["nc"] == 0, s["txt"] == 0)
-        return [(g, _set(self.record(s, "reasoning"), rsn=z3.BoolVal(True)))]
+        g = z3.And(self._streaming(s), z3.Not(s["reasoned"]), s["ncalls"] == 0, s["text"] == M.NO_TEXT)
+        return [(g, _set(self.record(s, "reasoning"), reasoned=True))]
 
     def StreamText(self, s, p, c):
-        g = z3.And(self._streaming(s), s["txt"] == 0)
+        g = z3.And(self._streaming(s), s["text"] == M.NO_TEXT)
         if self.d.text_lands == "as-streamed":
-            return [(g, _set(self.record(s, "text"), txt=z3.IntVal(1)))]
-        return [(g, _set(s, txt=z3.IntVal(2)))]  # sse/chat.rs holds aggregated text to the end
+            return [(g, _set(self.record(s, "text"), text=TEXT_RECORDED))]
+        return [(g, _set(s, text=TEXT_HELD))]  # sse/chat.rs holds aggregated text to the end
 
     def StreamToolCall(self, s, p, c):
-        g = z3.And(self._streaming(s), s["nc"] < p.N)
-        t = self.record(s, "call", s["nxt"])
-        t = _set(t, nc=s["nc"] + 1, infl=z3.Store(s["infl"], s["nf"], RUNNING), nf=s["nf"] + 1, nxt=s["nxt"] + 1)
+        g = z3.And(self._streaming(s), s["ncalls"] < p.N)
+        t = _set(self.record(s, "call", s["next_id"]), ncalls=s["ncalls"] + 1,
+                 in_flight=z3.Store(s["in_flight"], s["in_flight_len"], RUNNING),
+                 in_flight_len=s["in_flight_len"] + 1, next_id=s["next_id"] + 1)
         return [(g, t)]
 
-    def StreamCompleted(self, s, p, c):  # _completed
-        held = s["txt"] == 2
+    def StreamCompleted(self, s, p, c):
+        held = s["text"] == TEXT_HELD
         if self.d.drain_before_completed:
-            t, ptx = s, held
+            t, after_drain = s, held
         else:
-            t, ptx = merge(held, self.record(s, "text"), s), z3.BoolVal(False)
-        t = _set(t, ph=z3.IntVal(DRAIN), ex=z3.IntVal(X_COMPLETED), cok=z3.BoolVal(False), ptx=ptx)
-        return [(s["ph"] == STREAM, self.after_drain(t, p))]
+            t, after_drain = merge(held, self.record(s, "text"), s), False
+        t = _set(t, phase=DRAIN, exit=X_COMPLETED, calls_ok=False, text_after_drain=after_drain)
+        return [(s["phase"] == STREAM, self.after_drain(t, p))]
 
     def _faultable_stream(self, s):
-        return z3.And(s["ph"] == STREAM, s["cok"])
+        return z3.And(s["phase"] == STREAM, s["calls_ok"])
 
-    def StreamError(self, s, p, c):  # _stream_error
+    def StreamError(self, s, p, c):
         if not self.may("stream-error"):
             return []
         g = self._faultable_stream(s)
         if self.d.drain_on_stream_error:
-            t = _set(s, ph=z3.IntVal(DRAIN), ex=z3.IntVal(X_ERROR), ptx=z3.BoolVal(False))
-            return [(g, self.after_drain(t, p))]
+            return [(g, self.after_drain(_set(s, phase=DRAIN, exit=X_ERROR, text_after_drain=False), p))]
         return [(g, self.retry_or_end(self.lose_in_flight(s), p))]
 
     def StreamClosed(self, s, p, c):
         if not self.may("stream-closed"):
             return []
-        t = _set(s, ph=z3.IntVal(DRAIN), ex=z3.IntVal(X_ERROR), ptx=z3.BoolVal(False))
+        t = _set(s, phase=DRAIN, exit=X_ERROR, text_after_drain=False)
         return [(self._faultable_stream(s), self.after_drain(t, p))]
 
-    def Interrupt(self, s, p, c):  # _interrupt
-        if not self.may("interrupt"):
-            return []
-        g = z3.Or(self._faultable_stream(s), s["ph"] == DRAIN)
-        return [(g, _set(s, ph=z3.IntVal(CANCEL), ptx=z3.BoolVal(False)))]
-
     def _tool(self, s, c, extra, status):
-        """_tool_actions, unreduced: any running future may resolve (the model's reduction picks the head)."""
+        """A running future resolves; unreduced any of them (the model's reduction picks the head)."""
         i = c.int("i")
-        g = z3.And(z3.Or(s["ph"] == STREAM, s["ph"] == DRAIN, s["ph"] == CANCEL), 0 <= i, i < s["nf"],
-                   s["infl"][i] == RUNNING, extra)
+        g = z3.And(z3.Or(s["phase"] == STREAM, s["phase"] == DRAIN, s["phase"] == CANCEL), 0 <= i,
+                   i < s["in_flight_len"], s["in_flight"][i] == RUNNING, extra)
         if self.reduced:
-            g = z3.And(g, s["ph"] != STREAM, i == s["dr"])
-        return [(g, _set(s, infl=z3.Store(s["infl"], i, status)))]
+            g = z3.And(g, s["phase"] != STREAM, i == s["drained"])
+        return [(g, _set(s, in_flight=z3.Store(s["in_flight"], i, status)))]
 
     def ToolFinish(self, s, p, c):
         return self._tool(s, c, True, DONE)
@@ -226,78 +237,87 @@ class Encoding:
         return self._tool(s, c, True, FAILED) if self.may("tool-failure") else []
 
     def ToolAbort(self, s, p, c):
-        return self._tool(s, c, s["ph"] == CANCEL, ABORTED)
+        return self._tool(s, c, s["phase"] == CANCEL, ABORTED)
 
     def _draining(self, s):
-        return z3.And(z3.Or(s["ph"] == DRAIN, s["ph"] == CANCEL), s["dr"] < s["nf"])
+        return z3.And(z3.Or(s["phase"] == DRAIN, s["phase"] == CANCEL), s["drained"] < s["in_flight_len"])
 
-    def DrainOutput(self, s, p, c):  # _drain_actions: the head has finished
-        head = s["infl"][s["dr"]]
+    def DrainOutput(self, s, p, c):
+        head = s["in_flight"][s["drained"]]
         g = z3.And(self._draining(s), z3.Or(head == DONE, head == ABORTED))
-        t = _set(self.record(s, "output", s["base"] + s["dr"]), dr=s["dr"] + 1)
+        t = _set(self.record(s, "output", s["base_id"] + s["drained"]), drained=s["drained"] + 1)
         return [(g, self.after_drain(t, p))]
 
     def DrainFailed(self, s, p, c):
-        g = z3.And(self._draining(s), s["infl"][s["dr"]] == FAILED)
-        t = self.record(s, "output", s["base"] + s["dr"], real=False) if self.d.persist_synthetic else s
-        return [(g, self.after_drain(_set(t, dr=s["dr"] + 1), p))]
+        g = z3.And(self._draining(s), s["in_flight"][s["drained"]] == FAILED)
+        t = self.record(s, "output", s["base_id"] + s["drained"], real=False) if self.d.persist_synthetic else s
+        return [(g, self.after_drain(_set(t, drained=s["drained"] + 1), p))]
+
+    def Interrupt(self, s, p, c):
+        if not self.may("interrupt"):
+            return []
+        g = z3.Or(self._faultable_stream(s), s["phase"] == DRAIN)
+        return [(g, _set(s, phase=CANCEL, text_after_drain=False))]
 
     def HardAbort(self, s, p, c):
         if not self.d.hard_abort_drain:
             return []
-        g = z3.And(s["ph"] == CANCEL, s["dr"] < s["nf"])
+        g = z3.And(s["phase"] == CANCEL, s["drained"] < s["in_flight_len"])
         return [(g, self.lose_in_flight(s))]
 
     def TurnAborted(self, s, p, c):
-        g = z3.And(s["ph"] == CANCEL, s["dr"] >= s["nf"])
-        t = self.end_turn(s, p)
-        return [(g, _set(t, turns=z3.If(s["turns"] > 1, s["turns"], 1)))]
+        g = z3.And(s["phase"] == CANCEL, s["drained"] >= s["in_flight_len"])
+        return [(g, _set(self.end_turn(s, p), turns_left=z3.If(s["turns_left"] > 1, s["turns_left"], 1)))]
 
-    def Crash(self, s, p, c):  # _crash, the writer caught up (the model's second reduction)
+    def Crash(self, s, p, c):  # the writer caught up (the model's second reduction)
         if not self.may("crash"):
             return []
-        g = z3.And(s["ph"] != DOWN, s["ph"] != REFUSED)
-        t = self.end_turn(s, p)
+        g = z3.And(s["phase"] != DOWN, s["phase"] != REFUSED)
         # the file now holds what the rollout held: the record is still known if it equalled history
-        t = _set(t, ph=z3.IntVal(DOWN), base=s["nxt"], hok=z3.And(s["hok"], s["fqeq"]),
-                 kept=z3.BoolVal(True), fqeq=z3.BoolVal(True), wf=s["fwf"], omax=s["fomax"], ifr=z3.BoolVal(True))
+        t = _set(self.end_turn(s, p), phase=DOWN, base_id=s["next_id"],
+                 orderly=z3.And(s["orderly"], s["rollout_is_history"]), results_in_history=True,
+                 rollout_is_history=True, well_formed=s["rollout_well_formed"],
+                 outputs_below=s["rollout_outputs_below"], in_flight_recorded=True)
         return [(g, t)]
 
     def _unanswered(self, s, c):
         """The file has a call with no output: known exactly for an orderly record."""
-        return z3.If(s["hok"], s["plo"] < s["phi"], c.bool("unanswered"))
+        return z3.If(s["orderly"], s["pending_lo"] < s["pending_hi"], c.bool("unanswered"))
 
-    def Resume(self, s, p, c):  # _resume: history = normalize(file), in memory
-        g = s["ph"] == DOWN
+    def Resume(self, s, p, c):  # history = normalize(file), in memory
+        g = s["phase"] == DOWN
         if self.d.refuse_unanswered_resume:
             g = z3.And(g, z3.Not(self._unanswered(s, c)))
-        t = _set(s, ph=z3.IntVal(IDLE), turns=z3.If(s["turns"] > 1, s["turns"], 1), cok=z3.BoolVal(False),
-                 nc=z3.IntVal(0), rsn=z3.BoolVal(False), txt=z3.IntVal(0), nf=z3.IntVal(0), dr=z3.IntVal(0),
-                 base=s["nxt"], ex=z3.IntVal(X_NONE), rt=p.R, pr=z3.BoolVal(False), ptx=z3.BoolVal(False))
         # every normalization of a well-formed file is well formed, and so is the file plus the
-        # made-up outputs it queues (they answer its unanswered calls); ids stay below next
-        t = _set(t, wf=s["fwf"], omax=s["nxt"], fomax=s["nxt"], ifr=z3.BoolVal(True))
-        opened = s["plo"] < s["phi"]
+        # made-up outputs it queues (they answer its unanswered calls); ids stay below next_id
+        t = _set(s, **TURN_RESET, phase=IDLE, turns_left=z3.If(s["turns_left"] > 1, s["turns_left"], 1),
+                 base_id=s["next_id"], retries_left=p.R, well_formed=s["rollout_well_formed"],
+                 outputs_below=s["next_id"], rollout_outputs_below=s["next_id"], in_flight_recorded=True)
+        opened = s["pending_lo"] < s["pending_hi"]
+
+        def unknown():  # a record that is not orderly: what normalization made of it is a free choice
+            return _set(t, orderly=False, rollout_is_history=c.bool("rollout_is_history"),
+                        results_in_history=z3.Or(s["rollout_well_formed"], c.bool("results_in_history")))
+
         mode = self.d.normalization
         if mode == "none":
-            t = _set(t, kept=z3.BoolVal(True), fqeq=z3.BoolVal(True))
+            t = _set(t, results_in_history=True, rollout_is_history=True)
         elif mode == "ours":  # an orderly file gets synthetic outputs for its pending calls, at the end
             closed = _set(t, **h_close(self.d, _hist(s)))
-            fq = z3.Or(z3.Not(opened), z3.BoolVal(self.d.persist_synthetic))
-            t = merge(s["hok"], _set(closed, kept=z3.BoolVal(True), fqeq=fq),
-                      _set(t, hok=z3.BoolVal(False), kept=z3.Or(s["fwf"], c.bool("kept")), fqeq=c.bool("fqeq")))
+            queued_all = z3.Or(z3.Not(opened), self.d.persist_synthetic)
+            t = merge(s["orderly"], _set(closed, results_in_history=True, rollout_is_history=queued_all), unknown())
         else:  # codex: "aborted" right after each unanswered call splits the group
-            t = merge(s["hok"], _set(t, hok=z3.Not(opened), kept=z3.BoolVal(True), fqeq=z3.Not(opened)),
-                      _set(t, hok=z3.BoolVal(False), kept=z3.Or(s["fwf"], c.bool("kept")), fqeq=c.bool("fqeq")))
+            t = merge(s["orderly"], _set(t, orderly=z3.Not(opened), results_in_history=True,
+                                         rollout_is_history=z3.Not(opened)), unknown())
         return [(g, t)]
 
     def ResumeRefused(self, s, p, c):
         if not self.d.refuse_unanswered_resume:
             return []
-        return [(z3.And(s["ph"] == DOWN, self._unanswered(s, c)), _set(s, ph=z3.IntVal(REFUSED)))]
+        return [(z3.And(s["phase"] == DOWN, self._unanswered(s, c)), _set(s, phase=REFUSED))]
 
     # ---- the relation ------------------------------------------------------------------------------
-    def cases(self, action: str, s: dict, p: Params, tag: str = "") -> tuple[list, Choices]:
+    def cases(self, action: str, s: dict, p: SymbolicParams, tag: str = "") -> tuple[list, Choices]:
         c = Choices(action, tag)
         cases = getattr(self, action)(s, p, c)
         fault = M.ACTIONS[action].fault
@@ -307,10 +327,10 @@ class Encoding:
             if self.max_faults is not None:
                 spent = z3.Sum(*[z3.If(s[x], 1, 0) for x in USED.values()])
                 budget = z3.And(z3.Not(s[u]), spent < self.max_faults)
-            cases = [(z3.And(g, budget), _set(t, **{u: z3.BoolVal(True)})) for g, t in cases]
+            cases = [(z3.And(g, budget), _set(t, **{u: True})) for g, t in cases]
         return cases, c
 
     def actions(self) -> list[str]:
         """The actions this design can take at all (e.g. RefuseRequest only with validate_before_send)."""
-        probe, pp = fresh_state("_probe"), Params.fresh("_probe")
+        probe, pp = fresh_state("_probe"), SymbolicParams.fresh("_probe")
         return [a for a in ACTION_NAMES if self.cases(a, probe, pp)[0]]

@@ -15,9 +15,9 @@ from turnproof.model.explorer import Explorer
 from turnproof.model.normalize import normalize
 from turnproof.model.properties import TurnLoopSpec, orphan_results, unanswered_or_duplicated
 from turnproof.model.provider import judge
-from turnproof.model.turnloop import READY, Params as MP, State, TurnLoop
+from turnproof.model.turnloop import READY, Params, State, TurnLoop
 from turnproof.model.wire import build_request
-from turnproof.proofs.abstract import Params, alpha, automaton, ok_props, well_formed, z3_value
+from turnproof.proofs.abstract import SymbolicParams, alpha, automaton, ok_props, well_formed, z3_value
 from turnproof.proofs.agreement import step_matches, verdicts_sound
 from turnproof.proofs.induction import CLAUSES
 from turnproof.proofs.transitions import Encoding
@@ -27,7 +27,7 @@ VALS = {"N": 2, "T": 2, "R": 1}
 
 @lru_cache(maxsize=None)
 def explored(name: str, calls: int = 2):
-    m = TurnLoop(NAMED[name], MP(calls=calls))
+    m = TurnLoop(NAMED[name], Params(calls=calls))
     ex = Explorer(m, TurnLoopSpec(m))
     ex.run(safety_only=True)
     return m, ex._states
@@ -51,7 +51,7 @@ def sample(states, k, seed=7, model=None, per_action=10):
 @pytest.mark.parametrize("name", list(NAMED))
 def test_every_model_step_is_an_abstract_step(name):
     m, states = explored(name)
-    enc, p = Encoding(m.d), Params.fresh()
+    enc, p = Encoding(m.d), SymbolicParams.fresh()
     seen_actions = set()
     for s in sample(states, 40, model=m, per_action=6):
         for action, arg, t in m.successors(s):
@@ -64,22 +64,22 @@ def test_every_model_step_is_an_abstract_step(name):
 def test_wrong_targets_are_not_abstract_steps(name):
     # the match is not vacuous: a target with another next call id, or another phase, is refused
     m, states = explored(name)
-    enc, p = Encoding(m.d), Params.fresh()
+    enc, p = Encoding(m.d), SymbolicParams.fresh()
     checked = 0
     for s in sample(states, 60, seed=3):
         for action, arg, t in m.successors(s):
             a_t = alpha(m.d, t)
-            assert not step_matches(enc, p, VALS, s, action, t, {**a_t, "nxt": a_t["nxt"] + 1})
-            others = {alpha(m.d, u)["ph"] for a2, _, u in m.successors(s) if a2 == action}
+            assert not step_matches(enc, p, VALS, s, action, t, {**a_t, "next_id": a_t["next_id"] + 1})
+            others = {alpha(m.d, u)["phase"] for a2, _, u in m.successors(s) if a2 == action}
             wrong = next(x for x in range(7) if x not in others)
-            assert not step_matches(enc, p, VALS, s, action, t, {**a_t, "ph": wrong})
+            assert not step_matches(enc, p, VALS, s, action, t, {**a_t, "phase": wrong})
             checked += 1
     assert checked > 50
 
 
 def test_a_step_under_another_action_name_is_refused():
     m, states = explored("turnproof-proposed")
-    enc, p = Encoding(m.d), Params.fresh()
+    enc, p = Encoding(m.d), SymbolicParams.fresh()
     for s in sample(states, 40, seed=5):
         for action, arg, t in m.successors(s):
             if action == "StreamToolCall":
@@ -95,7 +95,7 @@ def test_the_inductive_invariant_holds_on_reachable_states(name, calls):
     from turnproof.proofs.induction import prove
     m, states = explored(name, calls)
     kept = set(prove(m.d).kept)
-    p = Params(z3.IntVal(calls), z3.IntVal(2), z3.IntVal(1))
+    p = SymbolicParams(z3.IntVal(calls), z3.IntVal(2), z3.IntVal(1))
     clauses = [c for c in CLAUSES if c.name in kept]
     assert len(clauses) >= 10
     for s in sample(states, 300, seed=calls):
@@ -164,26 +164,26 @@ def _check_characterization(h):
         for mode in ("none", "codex", "ours"):
             d = _design(wire, grouping, mode)
             a = automaton(d, h)
-            if not a["hok"]:
+            if not a["orderly"]:
                 continue
             req = normalize(h, mode)
             # every normalization keeps the outputs of an orderly record
             assert all(o in req for o in h if o[0] == I.OUTPUT), (h, mode)
-            if a["plo"] == a["phi"]:  # paired: unchanged, answered, no orphans
+            if a["pending_lo"] == a["pending_hi"]:  # paired: unchanged, answered, no orphans
                 assert req == h
                 assert not unanswered_or_duplicated(req) and not orphan_results(req)
                 accepted = not judge(wire, build_request(req, wire, grouping))
-                if a["gok"]:
+                if a["groups_ok"]:
                     assert accepted, (h, wire, grouping)
             elif mode == "ours":  # synthetic outputs for the pending calls, at the end
-                tail = tuple(I.output(c, I.SYNTHETIC) for c in range(a["plo"], a["phi"]))
+                tail = tuple(I.output(c, I.SYNTHETIC) for c in range(a["pending_lo"], a["pending_hi"]))
                 assert req == h + tail
 
 
 @settings(max_examples=400, deadline=None)
 @given(orderly_histories())
 def test_orderly_histories_are_judged_as_the_abstraction_says(h):
-    assert automaton(NAMED["turnproof-proposed"], h)["hok"], h  # the generator makes orderly ones
+    assert automaton(NAMED["turnproof-proposed"], h)["orderly"], h  # the generator makes orderly ones
     _check_characterization(h)
 
 
@@ -226,8 +226,9 @@ def test_well_formed_histories_are_judged_as_the_abstraction_says(hn):
             assert not unanswered_or_duplicated(req), (h, mode)
             assert not judge("responses", build_request(req, "responses")), (h, mode)
             d = _design("responses", "consecutive", mode)
-            oks = ok_props(d, {**automaton(d, h), "wf": True, "pr": False, "kept": True,
-                               "quiet": True, "pca": False, "porph": False, "pwire": False})
+            oks = ok_props(d, {**automaton(d, h), "well_formed": True, "has_prompt": False, "results_in_history": True,
+                               "prompt_quiet": True, "prompt_calls_answered": False, "prompt_no_orphans": False,
+                               "prompt_wire_valid": False})
             assert oks["wire-valid"] is True and oks["calls-answered"] is True
 
 
@@ -236,8 +237,8 @@ def test_the_characterization_is_not_vacuous():
     h = (I.user(), I.call(1), I.call(2), I.output(1), I.output(2))
     d = NAMED["codex-0.77-chat"]
     a = automaton(d, h)
-    assert a["hok"] and a["plo"] == a["phi"] and not a["gok"]
+    assert a["orderly"] and a["pending_lo"] == a["pending_hi"] and not a["groups_ok"]
     assert judge("chat", build_request(h, "chat", "per-call"))
-    assert automaton(NAMED["codex-0.78-chat"], h)["gok"]
+    assert automaton(NAMED["codex-0.78-chat"], h)["groups_ok"]
     # an output out of call order is not orderly
-    assert not automaton(d, (I.user(), I.call(1), I.call(2), I.output(2), I.output(1)))["hok"]
+    assert not automaton(d, (I.user(), I.call(1), I.call(2), I.output(2), I.output(1)))["orderly"]

@@ -5,7 +5,7 @@ import pytest
 
 from turnproof.model.designs import NAMED, with_knobs
 from turnproof.model.properties import SAFETY
-from turnproof.model.turnloop import TurnLoop, Params as MP
+from turnproof.model.turnloop import Params, TurnLoop
 from turnproof.proofs.induction import CLAUSES, GOALS, Obligation, ProofResult, prove
 from turnproof.proofs.refute import find_traces, replay
 from turnproof.proofs.transitions import Encoding
@@ -85,7 +85,7 @@ def test_replay_rejects_a_trace_the_model_cannot_take():
     assert replay(tr.model, path, "wire-valid")
     assert not replay(tr.model, path, "calls-answered")  # the last step does not violate it
     assert not replay(tr.model, path[:3] + path[4:], "wire-valid")  # a step left out
-    assert not replay(TurnLoop(PROPOSED, MP(calls=1)), path, "wire-valid")  # another design
+    assert not replay(TurnLoop(PROPOSED, Params(calls=1)), path, "wire-valid")  # another design
 
 
 def test_cli_proves_the_proposed_design(capsys):
@@ -106,7 +106,7 @@ def test_cli_refutes_codex_077_chat(capsys):
            "refuted obligation: DrainOutput preserves wire-valid ... FAILED" in out
     assert "calls-answered: proved for any number of parallel calls" in out
     cti = out[out.index("refuted obligation: DrainOutput preserves wire-valid"):]
-    assert "counterexample to induction" in cti and "ph: drain -> ready" in cti  # a two-state difference
+    assert "counterexample to induction" in cti and "phase: drain -> ready" in cti  # a two-state difference
     assert "The following tool_call_ids did not have response messages: call_1" in out
 
 

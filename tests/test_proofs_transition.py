@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from turnproof.model.designs import NAMED
 from turnproof.model.explorer import Explorer
 from turnproof.model.properties import TurnLoopSpec
-from turnproof.model.turnloop import Params as MP, TurnLoop
-from turnproof.proofs.abstract import Params, alpha
+from turnproof.model.turnloop import Params, TurnLoop
+from turnproof.proofs.abstract import SymbolicParams, alpha
 from turnproof.proofs.agreement import step_matches
 from turnproof.proofs.transitions import Encoding
 
@@ -26,10 +26,10 @@ VALS = {"N": 2, "T": 2, "R": 1}
 @lru_cache(maxsize=None)
 def setup(name):
     d = NAMED[name]
-    m = TurnLoop(d, MP(calls=2))
+    m = TurnLoop(d, Params(calls=2))
     ex = Explorer(m, TurnLoopSpec(m))
     ex.run(safety_only=True)
-    return m, ex._states, Encoding(d, reduced=True, max_faults=2), Params.fresh()
+    return m, ex._states, Encoding(d, reduced=True, max_faults=2), SymbolicParams.fresh()
 
 
 @pytest.mark.parametrize("name", list(NAMED))

@@ -49,8 +49,9 @@ def cti_lines(o) -> list[str]:
     if c["before"] is None:
         return out + ["      initial state: " + ", ".join(f"{k}={v}" for k, v in c["after"].items())]
     b = c["before"]
-    out.append("      before: phase " + str(b["ph"]) + ", " +
-               ", ".join(f"{k}={b[k]}" for k in ("nc", "nf", "dr", "base", "nxt", "hok", "aut", "plo", "phi", "wf")))
+    out.append("      before: phase " + str(b["phase"]) + ", " +
+               ", ".join(f"{k}={b[k]}" for k in ("ncalls", "in_flight_len", "drained", "base_id", "next_id", "orderly",
+                                                 "automaton", "pending_lo", "pending_hi", "well_formed")))
     return out + (["      " + line for line in state_diff(b, c["after"])] or ["      (no field changed)"])
 
 
