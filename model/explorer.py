@@ -118,6 +118,7 @@ class Explorer:
             elif p.kind == "can":
                 for a in p.on:
                     info[a][1].append(p)
+                assert p.goal is not None
                 info[p.goal[0]][2].append(p)
         cov = dict.fromkeys(info, 0)
         special = frozenset(a for a, (judged, after, goal, fault) in info.items() if judged or after or goal or fault)
@@ -201,7 +202,7 @@ class Explorer:
     def _forward_path(self, start: int, goal) -> list:
         """Shortest path from ``start`` (non-fault steps) to a step ``goal(action, arg, t)`` accepts."""
         m, states = self.model, self._states
-        prev = {start: None}
+        prev: dict[int, tuple[int, tuple[str, object]] | None] = {start: None}
         dq = deque([start])
         while dq:
             i = dq.popleft()
@@ -213,8 +214,8 @@ class Explorer:
                 if goal(action, arg, t) or (not m.successors(t) and not self.spec.is_end(t)):
                     steps = [(action, arg, t)]
                     k = i
-                    while prev[k] is not None:
-                        k2, lab = prev[k]
+                    while (back := prev[k]) is not None:
+                        k2, lab = back
                         steps.append((lab[0], lab[1], states[k]))
                         k = k2
                     steps.reverse()
@@ -249,7 +250,7 @@ class Explorer:
         """States that reach a target state through non-fault steps."""
         rev = self._reverse()
         seen = bytearray(len(self._states))
-        dq = deque()
+        dq: deque[int] = deque()
         for t in targets:
             if not seen[t]:
                 seen[t] = 1
@@ -274,14 +275,15 @@ class Explorer:
                         result.violations[p.id] = v
                         break
             elif p.kind == "eventually":
-                v = self._eventually(p)
-                if v is not None:
-                    result.violations[p.id] = v
+                stuck = self._eventually(p)
+                if stuck is not None:
+                    result.violations[p.id] = stuck
 
     def _eventually(self, p: Property) -> Violation | None:
         """(a) A state fulfilling ``p`` is reachable from everywhere without faults; (b) no cycle."""
-        states = self._states
-        ends = [i for i in range(len(states)) if p.end(states[i])]
+        states, end = self._states, p.end
+        assert end is not None
+        ends = [i for i in range(len(states)) if end(states[i])]
         can_end = self._backward(ends)
         for j in range(len(states)):
             if not can_end[j]:

@@ -56,7 +56,7 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field, fields
-from typing import Annotated, Any, Callable, NamedTuple, get_type_hints
+from typing import Annotated, Any, Callable, Mapping, NamedTuple, get_type_hints
 
 from . import items as I
 from .designs import Design
@@ -139,7 +139,7 @@ TURN_RESET = {**REQUEST_RESET, CALLS_OK: False, PROMPT_LEN: NO_PROMPT}
 _KEEP = object()
 
 
-def compile_reset(reset: dict[int, object]) -> Callable[..., tuple]:
+def compile_reset(reset: Mapping[int, object]) -> Callable[..., tuple]:
     """``f(s, **fields)``: the state ``s`` with ``reset`` applied, then ``fields`` (by field name).
 
     Compiled once into a single tuple display, as namedtuple compiles its constructor: resets run

@@ -156,7 +156,7 @@ def _runs(items: tuple) -> list[tuple[str, list]]:
 def build_gemini(items: tuple) -> list[dict]:
     out = []
     for side, run in _runs(items):
-        parts = []
+        parts: list[dict] = []
         for it in run:
             if it[0] == CALL:
                 parts.append({"functionCall": {"id": wire_id(it[1], "gemini"), "name": "shell", "args": {}}})
@@ -172,7 +172,7 @@ def build_gemini(items: tuple) -> list[dict]:
 def build_bedrock(items: tuple) -> list[dict]:
     out = []
     for side, run in _runs(items):
-        blocks = []
+        blocks: list[dict] = []
         for it in run:
             if it[0] == CALL:
                 blocks.append({"toolUse": {"toolUseId": wire_id(it[1], "bedrock"), "name": "shell", "input": {}}})
@@ -225,6 +225,7 @@ def build_anthropic(items: tuple) -> list[dict]:
     msgs: list[dict] = []
     for it in items:
         kind, cid = it[0], it[1]
+        block: dict
         if kind == REASONING:
             continue
         if kind == TEXT:

@@ -39,6 +39,7 @@ is the one place a Python value becomes a z3 term.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import z3
 
@@ -234,38 +235,38 @@ def _real_outputs(seq) -> list:
 
 def alpha(d: Design, s: tuple) -> dict:
     """The most precise abstract state for the model state ``s`` (Python values)."""
-    s = M.State(*s)
-    ph = PHASES.index(s.phase)
-    fq = tuple(it for it in s.file + s.queue if it[0] != "turn_aborted")
+    st = M.State(*s)
+    ph = PHASES.index(st.phase)
+    fq = tuple(it for it in st.file + st.queue if it[0] != "turn_aborted")
     down = ph in (DOWN, REFUSED)  # the process is gone: the record is the file
-    record = tuple(it for it in s.file if it[0] != "turn_aborted") if down else s.history
-    a = {"phase": ph, "turns_left": s.turns_left, "ncalls": s.ncalls, "text": s.text,
-         "in_flight_len": len(s.in_flight), "drained": s.drained, "base_id": s.base_id, "next_id": s.next_id,
-         "exit": EXITS.index(s.exit), "retries_left": s.retries_left, "first_turn_next": s.turn_no == 0,
-         "calls_ok": s.calls_ok, "reasoned": s.reasoned, "has_prompt": s.prompt_len != M.NO_PROMPT,
-         "text_after_drain": s.text_after_drain, "in_flight": tuple(STATUSES.index(x) for x in s.in_flight)}
-    a.update({u: bool(s.faults_used & M.FAULT_BIT[f]) for f, u in USED.items()})
+    record = tuple(it for it in st.file if it[0] != "turn_aborted") if down else st.history
+    a: dict[str, Any] = {"phase": ph, "turns_left": st.turns_left, "ncalls": st.ncalls, "text": st.text,
+         "in_flight_len": len(st.in_flight), "drained": st.drained, "base_id": st.base_id, "next_id": st.next_id,
+         "exit": EXITS.index(st.exit), "retries_left": st.retries_left, "first_turn_next": st.turn_no == 0,
+         "calls_ok": st.calls_ok, "reasoned": st.reasoned, "has_prompt": st.prompt_len != M.NO_PROMPT,
+         "text_after_drain": st.text_after_drain, "in_flight": tuple(STATUSES.index(x) for x in st.in_flight)}
+    a.update({u: bool(st.faults_used & M.FAULT_BIT[f]) for f, u in USED.items()})
     a.update(automaton(d, record))
     a["well_formed"], a["outputs_below"] = well_formed(record, a["next_id"])
     a["rollout_well_formed"], a["rollout_outputs_below"] = well_formed(fq, a["next_id"])
-    ids = {s.base_id + i for i in range(a["in_flight_len"])}
+    ids = {st.base_id + i for i in range(a["in_flight_len"])}
     a["in_flight_recorded"] = all(any(it[0] == I.CALL and it[1] == c for it in seq)
-                                  for c in ids for seq in (s.history, fq))
+                                  for c in ids for seq in (st.history, fq))
     if down:
         a["results_in_history"] = a["rollout_is_history"] = True
     else:
-        present = set(it[:3] for it in s.history)
+        present = set(it[:3] for it in st.history)
         a["results_in_history"] = all(o in present for o in _real_outputs(fq))
-        a["rollout_is_history"] = fq == s.history
+        a["rollout_is_history"] = fq == st.history
     if a["has_prompt"]:
-        pre = s.history[: s.prompt_len]
+        pre = st.history[: st.prompt_len]
         hp = automaton(d, pre)
         fake = {**a, **hp, "has_prompt": False, "results_in_history": True, **dict.fromkeys(PROMPT_FACTS, True),
                 "well_formed": well_formed(pre, a["next_id"])[0]}
         v = ok_props(d, fake)  # the prompt's verdicts, as judged when it was first sent
         a["prompt_calls_answered"], a["prompt_no_orphans"] = v["calls-answered"], v["no-orphan-results"]
         a["prompt_wire_valid"] = v["wire-valid"]
-        a["prompt_quiet"] = not _real_outputs(s.history[s.prompt_len:])
+        a["prompt_quiet"] = not _real_outputs(st.history[st.prompt_len:])
     else:
         a["prompt_calls_answered"] = a["prompt_no_orphans"] = a["prompt_wire_valid"] = a["prompt_quiet"] = False
     return a

@@ -14,12 +14,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from dataclasses import dataclass, replace
 
 from turnproof.model import items as I
 from turnproof.model.designs import get as model_get, with_knobs
-from turnproof.model.turnloop import Params, State, TurnLoop
+from turnproof.model.turnloop import FAULT_ACTIONS, Params, State, TurnLoop
 from turnproof.reference import items as RI
 from turnproof.reference.designs import get as ref_get
 from turnproof.reference.loop import call_number
@@ -352,7 +353,7 @@ def check_request(model: TurnLoop, prev: tuple, request: tuple, where: str) -> N
         raise Mismatch(f"{where}: provider verdict differs\n  model:     {want_text}\n  reference: {got_text}")
 
 
-FAULT_STEPS = frozenset(("Crash", "Interrupt", "StreamError", "StreamClosed", "ToolFail"))
+FAULT_STEPS = FAULT_ACTIONS  # the model's fault steps
 
 
 def weighted(pick_fault, pick):
@@ -378,3 +379,40 @@ def seeded(seed: object, fault_rate: float = 0.15, busy: bool = False):
             choices = [c for c in choices if c[0] != "StreamCompleted"]
         return choose(choices)
     return busy_choose
+
+
+def pick(rng, succ: list, fault_rate: float = 0.15) -> tuple:
+    """A random successor: a fault about one step in seven when there is a choice, then the action,
+    then its argument (else Crash(k), one successor per k, crowds out everything else)."""
+    calm = [x for x in succ if x[0] not in FAULT_STEPS]
+    pool = succ if not calm or rng.random() < fault_rate else calm
+    action = rng.choice(sorted({a for a, _, _ in pool}))
+    return rng.choice([x for x in pool if x[0] == action])
+
+
+def walk(name: str, path: str, seed: int, fault_rate: float = 0.15) -> list:
+    """A random path of the model (no reductions), driven into the reference; returns the
+    reference's log."""
+    model = make_model(name)
+    rng = random.Random(seed)
+    s = model.init_states()[0]
+    steps = [(None, None, s)]
+    for _ in range(40):
+        succ = model.successors(s)
+        if not succ:
+            break
+        a, b, s = pick(rng, succ, fault_rate)
+        steps.append((a, b, s))
+
+    from turnproof.reference.sim import Sim
+
+    async def go():
+        _, rd = designs(name)
+        sim = Sim(rd, path, max_retries=1)
+        await sim.start()
+        try:
+            await drive(sim, model, steps, check_enabled=True)
+        finally:
+            await sim.finish()
+        return list(sim.log)
+    return asyncio.run(go())

@@ -16,5 +16,5 @@ def codex():
             why = registry_reachable()
             if why:
                 pytest.skip(f"codex-cli {version}: {why}")
-            raise AssertionError(f"codex-cli {version} cannot be had although npm reaches the registry: {e}")
+            raise AssertionError(f"codex-cli {version} cannot be had although npm reaches the registry: {e}") from e
     return get

@@ -7,45 +7,16 @@ tests make: hypothesis-like seeded schedules (reference -> model) and random mod
 from __future__ import annotations
 
 import asyncio
-import random
 from dataclasses import replace
 
 import pytest
 
 import conformance_util as cu
-from conformance_util import FAULT_STEPS
 from turnproof.reference import loop as L
 from turnproof.reference import rollout as R
 from turnproof.reference.designs import NAMED as REF_NAMED
-from turnproof.reference.sim import Sim
 
 DETECT_RUNS = 120
-
-
-def _walk(name: str, path: str, seed: int, fault_rate: float = 0.15) -> list:
-    """A random path of the model (no reductions), driven into the reference; returns the
-    reference's log."""
-    model = cu.make_model(name)
-    rng = random.Random(seed)
-    s = model.init_states()[0]
-    steps = [(None, None, s)]
-    for _ in range(40):
-        succ = model.successors(s)
-        if not succ:
-            break
-        a, b, s = pick(rng, succ, fault_rate)
-        steps.append((a, b, s))
-
-    async def go():
-        _, rd = cu.designs(name)
-        sim = Sim(rd, path, max_retries=1)
-        await sim.start()
-        try:
-            await cu.drive(sim, model, steps, check_enabled=True)
-        finally:
-            await sim.finish()
-        return list(sim.log)
-    return asyncio.run(go())
 
 
 def caught(names: list, tmp_path) -> bool:
@@ -53,7 +24,7 @@ def caught(names: list, tmp_path) -> bool:
         for name in names:
             try:
                 if i % 2:
-                    _walk(name, str(tmp_path / f"w{i}-{name}.jsonl"), i, fault_rate=0.5)
+                    cu.walk(name, str(tmp_path / f"w{i}-{name}.jsonl"), i, fault_rate=0.5)
                 else:
                     asyncio.run(cu.run_schedule(name, str(tmp_path / f"s{i}-{name}.jsonl"), cu.seeded((name, i, "m"))))
             except (AssertionError, LookupError, RuntimeError, KeyError):
@@ -150,12 +121,3 @@ def test_reference_with_a_flipped_knob_is_caught(design, knob, value, tmp_path, 
 
 def test_the_unmutated_reference_passes_the_same_runs(tmp_path):
     assert not caught(["codex-0.77-chat", "codex-0.78-chat", "turnproof-proposed"], tmp_path)
-
-
-def pick(rng, succ: list, fault_rate: float = 0.15) -> tuple:
-    """A random successor: a fault about one step in seven when there is a choice, then the action,
-    then its argument (else Crash(k), one successor per k, crowds out everything else)."""
-    calm = [x for x in succ if x[0] not in FAULT_STEPS]
-    pool = succ if not calm or rng.random() < fault_rate else calm
-    action = rng.choice(sorted({a for a, _, _ in pool}))
-    return rng.choice([x for x in pool if x[0] == action])

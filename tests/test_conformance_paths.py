@@ -21,7 +21,7 @@ from conformance_util import FAULT_STEPS, Mismatch, designs, drive, make_model, 
 from turnproof.model.designs import NAMED
 from turnproof.model.explorer import Explorer
 from turnproof.model.properties import TurnLoopSpec
-from turnproof.model.turnloop import Params, TurnLoop
+from turnproof.model.turnloop import FAULT_ACTIONS, Params, TurnLoop
 from turnproof.reference.sim import Sim
 
 _SEQ = itertools.count()
@@ -161,7 +161,7 @@ def test_turnproof_proposed_passes_every_counterexample_schedule(case, tmp_path)
         assert (action, arg) == ("SendRequest", "accepted"), (case, run.steps)
         assert spec.check_edge(prev, action, arg, t) == [], (case, run.steps)
     # the schedule's faults really happened on the proposed design too
-    for fault in ("Crash", "Interrupt", "StreamError", "StreamClosed", "ToolFail"):
+    for fault in sorted(FAULT_ACTIONS):
         if any(a == fault for a, _ in steps):
             assert fault in taken, (case, fault, run.steps)
     assert taken.count("StreamToolCall") == [a for a, _ in steps].count("StreamToolCall")

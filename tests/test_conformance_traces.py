@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conformance_util import run_schedule, seeded, weighted
+from conformance_util import run_schedule, seeded, walk, weighted
 from turnproof.model.designs import NAMED
 from turnproof.model.turnloop import ACTIONS
 
@@ -66,15 +66,13 @@ def exercised(schedules: int = 40, walks: int = 15) -> Counter:
     """Which model actions the reference took (logged) on every design, over seeded schedules
     (reference-driven; half of them busy: every call streamed before Completed) and random model
     walks (model-driven, full interleavings)."""
-    from test_conformance_mutants import _walk
-
     counts: Counter = Counter()
     for name in DESIGNS:
         for i in range(schedules):
             run = asyncio.run(run_schedule(name, _path(name), seeded((name, i), busy=i % 2 == 1)))
             counts.update(a for a, _ in run.steps)
         for i in range(walks):
-            counts.update(a for a, _ in _walk(name, _path(name), i))
+            counts.update(a for a, _ in walk(name, _path(name), i))
     return counts
 
 

@@ -13,7 +13,6 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from turnproof.model.designs import KNOB_VALUES, NAMED
-from turnproof.cli import main
 from turnproof.designfile import DesignFileError, design_toml, load_design_file, parse_design
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -29,12 +28,6 @@ def write(tmp_path, text: str, name: str = "fix.toml") -> str:
     return str(p)
 
 
-def run_cli(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def test_every_example_file_is_listed_and_equals_its_named_design():
     assert sorted(os.path.basename(p) for p in glob.glob(os.path.join(EXAMPLES, "*.toml"))) == sorted(EXAMPLE_OF)
     for fname, named in EXAMPLE_OF.items():
@@ -44,30 +37,30 @@ def test_every_example_file_is_listed_and_equals_its_named_design():
         assert d.title and d.description and "\n" not in d.description
 
 
-def _verdicts(capsys, design: str, *params) -> dict:
+def _verdicts(cli, design: str, *params) -> dict:
     import json
 
-    code, out, err = run_cli(capsys, "check", "--design", design, "--format", "json", *params)
+    code, out, err = cli("check", "--design", design, "--format", "json", *params)
     doc = json.loads(out)
     return code, {k: (v["holds"], v.get("path_length"), v.get("provider_error"))
                   for k, v in doc["properties"].items()}, doc["stats"]["states"]
 
 
 @pytest.mark.parametrize("params", [("--calls", "3", "--faults", "none"), ("--calls", "2")])
-def test_file_equal_to_codex_078_gives_the_same_verdicts_and_path_lengths(capsys, params):
+def test_file_equal_to_codex_078_gives_the_same_verdicts_and_path_lengths(params, cli):
     path = os.path.join(EXAMPLES, "pr-8556.toml")
-    code_f, by_file, states_f = _verdicts(capsys, path, *params)
-    code_n, by_name, states_n = _verdicts(capsys, "codex-0.78-chat", *params)
+    code_f, by_file, states_f = _verdicts(cli, path, *params)
+    code_n, by_name, states_n = _verdicts(cli, "codex-0.78-chat", *params)
     assert by_file == by_name and states_f == states_n and code_f == code_n
     # and it is not vacuous: v0.78 is still rejected on these bounds (text alongside calls)
     assert by_file["wire-valid"][0] is False and code_f == 1
 
 
-def test_a_file_changing_one_knob_changes_exactly_that_design(tmp_path, capsys):
+def test_a_file_changing_one_knob_changes_exactly_that_design(tmp_path, cli):
     # codex-0.77-chat plus the PR #8556 grouping is v0.78: verdicts follow the knob, not the name
     p = write(tmp_path, 'base = "codex-0.77-chat"\n[knobs]\nchat_grouping = "consecutive"\n', "grouped.toml")
-    _, a, _ = _verdicts(capsys, p, "--calls", "3", "--faults", "none", "--no-text")
-    _, b, _ = _verdicts(capsys, "codex-0.77-chat", "--calls", "3", "--faults", "none", "--no-text")
+    _, a, _ = _verdicts(cli, p, "--calls", "3", "--faults", "none", "--no-text")
+    _, b, _ = _verdicts(cli, "codex-0.77-chat", "--calls", "3", "--faults", "none", "--no-text")
     assert a["wire-valid"][0] is True and b["wire-valid"][0] is False
 
 
@@ -91,9 +84,9 @@ def test_a_file_changing_one_knob_changes_exactly_that_design(tmp_path, capsys):
      "fix.toml:2: name 'codex-0.78-chat' is a named design with other knobs"),
     ('base = "codex-0.77-chat"\nname = "a b"\n', "fix.toml:2: design name 'a b' must be"),
 ])
-def test_bad_design_files_exit_2_with_one_line_naming_file_and_line(tmp_path, capsys, text, expect):
+def test_bad_design_files_exit_2_with_one_line_naming_file_and_line(tmp_path, text, expect, cli):
     p = write(tmp_path, text)
-    code, out, err = run_cli(capsys, "check", "--design", p, "--calls", "1", "--faults", "none")
+    code, out, err = cli("check", "--design", p, "--calls", "1", "--faults", "none")
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and "Traceback" not in err
     assert err.startswith("turnproof check: error: ") and str(tmp_path) in err
@@ -106,22 +99,22 @@ def test_bad_design_files_exit_2_with_one_line_naming_file_and_line(tmp_path, ca
     ('base = "codex-0.77-chat\n', "fix.toml:1:"),
     ('base = "codex-0.77-chat"\nbase = "codex-0.78-chat"\n', "fix.toml:2:"),
 ])
-def test_malformed_toml_exits_2_with_line_and_column(tmp_path, capsys, text, line_col):
+def test_malformed_toml_exits_2_with_line_and_column(tmp_path, text, line_col, cli):
     p = write(tmp_path, text)
-    code, out, err = run_cli(capsys, "check", "--design", p, "--calls", "1", "--faults", "none")
+    code, out, err = cli("check", "--design", p, "--calls", "1", "--faults", "none")
     assert code == 2 and out == "" and err.count("\n") == 1
     assert line_col in err.replace(str(tmp_path) + os.sep, ""), err
     assert "(at line" not in err  # the position is given once, up front
 
 
-def test_missing_file_and_directory_and_binary(tmp_path, capsys):
+def test_missing_file_and_directory_and_binary(tmp_path, cli):
     for arg, expect in ((str(tmp_path / "nope.toml"), "nope.toml: no such design file"),
                         (str(tmp_path) + os.sep, "is a directory")):
-        code, _, err = run_cli(capsys, "check", "--design", arg, "--calls", "1")
+        code, _, err = cli("check", "--design", arg, "--calls", "1")
         assert code == 2 and expect in err
     p = tmp_path / "bin.toml"
     p.write_bytes(b'base = "codex-0.77-chat"\ntitle = "\xff"\n')
-    code, _, err = run_cli(capsys, "check", "--design", str(p), "--calls", "1")
+    code, _, err = cli("check", "--design", str(p), "--calls", "1")
     assert code == 2 and "bin.toml:2: not UTF-8 text" in err
 
 
@@ -186,10 +179,10 @@ def test_any_design_text_is_a_design_or_one_line_error(lines):
         assert d.knobs().keys() == KNOB_VALUES.keys()
 
 
-def test_prove_accepts_design_files_too(tmp_path, capsys):
-    code, out, _ = run_cli(capsys, "prove", "--design", os.path.join(EXAMPLES, "turnproof-proposed.toml"),
+def test_prove_accepts_design_files_too(tmp_path, cli):
+    code, out, _ = cli("prove", "--design", os.path.join(EXAMPLES, "turnproof-proposed.toml"),
                            "--faults", "none")
     assert code == 0 and "design turnproof-proposed" in out
     p = write(tmp_path, 'base = "codex-0.77-chat"\n[knobs]\nretry_prompt = "fresh"\n')
-    code, out, err = run_cli(capsys, "prove", "--design", p, "--faults", "none")
+    code, out, err = cli("prove", "--design", p, "--faults", "none")
     assert code == 2 and out == "" and "fix.toml:3: bad value 'fresh' for knob 'retry_prompt'" in err

@@ -15,13 +15,6 @@ from tests.test_lint_helpers import rollout_text, run
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def cli(*argv, timeout: float = 60, **kw) -> subprocess.CompletedProcess:
-    """A real process: a hang is a test failure (TimeoutExpired), not a hung suite."""
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    return subprocess.run([sys.executable, "-m", "turnproof", *map(str, argv)], capture_output=True, text=True,
-                          timeout=timeout, env=env, **kw)
-
-
 def one_line_error(p: subprocess.CompletedProcess, code: int = 2) -> str:
     assert p.returncode == code, (p.returncode, p.stdout[-500:], p.stderr[-2000:])
     assert "Traceback" not in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
@@ -29,39 +22,39 @@ def one_line_error(p: subprocess.CompletedProcess, code: int = 2) -> str:
 
 
 # ---- point 7: FIFOs and devices ----------------------------------------------------------------
-def test_fifo_does_not_hang_lint(tmp_path):
+def test_fifo_does_not_hang_lint(tmp_path, cli_process):
     for name in ("s.jsonl", "b.json"):
         fifo = tmp_path / name
         os.mkfifo(fifo)
-        assert "empty file" in one_line_error(cli("lint", fifo, timeout=20))  # no writer: nothing to read
+        assert "empty file" in one_line_error(cli_process("lint", fifo, timeout=20))  # no writer: nothing to read
 
 
-def test_fifo_in_a_directory_run_is_skipped(tmp_path):
+def test_fifo_in_a_directory_run_is_skipped(tmp_path, cli_process):
     os.mkfifo(tmp_path / "a.jsonl")
     (tmp_path / "b.jsonl").write_text(rollout_text("U C1 O1"))
-    p = cli("lint", tmp_path, timeout=20)
+    p = cli_process("lint", tmp_path, timeout=20)
     assert p.returncode == 0 and "b.jsonl: codex-rollout: clean" in p.stdout and "a.jsonl" not in p.stdout + p.stderr
 
 
-def test_a_pipe_with_a_writer_is_read_once(tmp_path):
+def test_a_pipe_with_a_writer_is_read_once(tmp_path, cli_process):
     """/dev/stdin as a pipe: read into a private copy (a rollout is read twice otherwise)."""
-    p = cli("lint", "/dev/stdin", input=rollout_text("U C1 C2 O1"), timeout=20)
+    p = cli_process("lint", "/dev/stdin", input=rollout_text("U C1 C2 O1"), timeout=20)
     assert p.returncode == 1 and "/dev/stdin:4: call_2" in p.stdout, p.stdout + p.stderr
 
 
 @pytest.mark.parametrize("dev", ["/dev/zero", "/dev/urandom", "/dev/null"])
-def test_devices_are_refused_by_lint(dev):
-    assert "not a regular file (a character device)" in one_line_error(cli("lint", dev, timeout=20))
+def test_devices_are_refused_by_lint(dev, cli_process):
+    assert "not a regular file (a character device)" in one_line_error(cli_process("lint", dev, timeout=20))
 
 
 @pytest.mark.parametrize("command", [("check", "--calls", "1"), ("prove",), ("matrix", "--calls", "1", "--jobs", "1")])
-def test_fifo_and_device_design_files_do_not_hang(tmp_path, command):
+def test_fifo_and_device_design_files_do_not_hang(tmp_path, command, cli_process):
     fifo = tmp_path / "fix.toml"
     os.mkfifo(fifo)
     cmd, *rest = command
-    p = cli(cmd, "--design", fifo, *rest, timeout=30)
+    p = cli_process(cmd, "--design", fifo, *rest, timeout=30)
     assert "missing 'base'" in one_line_error(p)
-    p = cli(cmd, "--design", "/dev/zero", *rest, timeout=30)
+    p = cli_process(cmd, "--design", "/dev/zero", *rest, timeout=30)
     assert "/dev/zero: not a regular file" in one_line_error(p)
 
 
@@ -79,10 +72,10 @@ def test_design_files_have_a_size_limit(tmp_path, capsys):
                                   'base = "codex-0.77-chat"\nx = ' + "[" * 100_000 + "]" * 100_000,
                                   'base = "codex-0.77-chat"\n[knobs]\nx = ' + "{a=" * 50_000 + "1" + "}" * 50_000],
                          ids=["arrays-unclosed", "arrays", "inline-tables"])
-def test_deeply_nested_design_file(tmp_path, text):
+def test_deeply_nested_design_file(tmp_path, text, cli_process):
     p = tmp_path / "deep.toml"
     p.write_text(text)
-    assert "nested too deeply" in one_line_error(cli("check", "--design", p, "--calls", "1"))
+    assert "nested too deeply" in one_line_error(cli_process("check", "--design", p, "--calls", "1"))
 
 
 def _char_device(tmp_path):
@@ -93,31 +86,31 @@ def _char_device(tmp_path):
     return dev
 
 
-def test_spec_output_that_cannot_be_written(tmp_path):
+def test_spec_output_that_cannot_be_written(tmp_path, cli_process):
     (tmp_path / "adir").mkdir()
-    assert "-o: " in one_line_error(cli("spec", "-o", tmp_path / "adir"))
+    assert "-o: " in one_line_error(cli_process("spec", "-o", tmp_path / "adir"))
     assert stat.S_ISDIR(os.stat(tmp_path / "adir").st_mode)
     dev = _char_device(tmp_path)
-    assert "not a regular file (a character device)" in one_line_error(cli("spec", "-o", dev))
+    assert "not a regular file (a character device)" in one_line_error(cli_process("spec", "-o", dev))
     assert stat.S_ISCHR(os.lstat(dev).st_mode)
     (tmp_path / "file").write_text("x")
-    assert "cannot write" in one_line_error(cli("spec", "-o", tmp_path / "file" / "spec.md"))
+    assert "cannot write" in one_line_error(cli_process("spec", "-o", tmp_path / "file" / "spec.md"))
 
 
-def test_spec_output_on_a_read_only_file_system(tmp_path):
+def test_spec_output_on_a_read_only_file_system(tmp_path, cli_process):
     ro = tmp_path / "ro"
     ro.mkdir()
     if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro", "tmpfs", str(ro)], capture_output=True).returncode:
         pytest.skip("cannot mount a read-only file system here")
     try:
-        assert "Read-only file system" in one_line_error(cli("spec", "-o", ro / "SPEC.md"))
+        assert "Read-only file system" in one_line_error(cli_process("spec", "-o", ro / "SPEC.md"))
     finally:
         subprocess.run(["umount", str(ro)])
 
 
-def test_check_exports_refuse_devices(tmp_path):
+def test_check_exports_refuse_devices(tmp_path, cli_process):
     dev = _char_device(tmp_path)
-    p = cli("check", "--design", "codex-0.77-chat", "--calls", "2", "--faults", "none", "--no-text", "--itf", dev)
+    p = cli_process("check", "--design", "codex-0.77-chat", "--calls", "2", "--faults", "none", "--no-text", "--itf", dev)
     assert "not a regular file" in p.stderr and "Traceback" not in p.stderr and p.returncode == 2
     assert stat.S_ISCHR(os.lstat(dev).st_mode)
 

@@ -74,7 +74,6 @@ def test_chunked_equals_whole(spec):
         assert expected[1]["turnproof-proposed"] == []  # what repair writes is accepted, whatever the file
         assert judged(chunks) == expected
         assert judged(RolloutReader(p).chunks(two_pass=False)) == expected
-        whole = tuple(it for ch in chunks for it in ch.items)
         out = os.path.join(d, "o.jsonl")
         repair_to(p, out)
         got = tuple(it[:2] for ch in RolloutReader(out).chunks() for it in ch.items)

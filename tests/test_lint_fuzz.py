@@ -8,9 +8,7 @@ and the input file is byte-identical afterwards.
 
 from __future__ import annotations
 
-import contextlib
 import glob
-import io
 import json
 import os
 import shutil
@@ -19,7 +17,6 @@ import tempfile
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from tests.test_lint_helpers import DATA, rollout_text
-from turnproof.cli import main
 
 BASES = [open(p, "rb").read() for p in sorted(glob.glob(os.path.join(DATA, "rollout-*.jsonl")))]
 BASES.append(rollout_text("U R C1 C2 K3 T O2 E O1 U O3 X R C4 O4 O4 O8 T").encode())
@@ -44,13 +41,6 @@ def not_results(data: bytes) -> list[bytes]:
         if kind not in ("function_call_output", "custom_tool_call_output"):
             out.append(ln)
     return out
-
-
-def cli(*argv) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main([str(a) for a in argv])
-    return code, out.getvalue(), err.getvalue()
 
 
 @st.composite
@@ -100,7 +90,7 @@ def mutated(draw) -> bytes:
 @given(mutated())
 @example(b"{")  # a torn line alone, or after a blank line: nothing left to write
 @example(b"\n{")
-def test_mutated_rollouts(data):
+def test_mutated_rollouts(data, cli):
     d = tempfile.mkdtemp(prefix="turnproof-fuzz-")
     try:
         src = os.path.join(d, "rollout.jsonl")
@@ -170,7 +160,7 @@ def mutated_documents(draw) -> bytes:
 @settings(max_examples=700, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @example(b'[{"type": [], "call_id": "c"}]', None)  # an unhashable type once crashed detection
 @given(mutated_documents(), st.sampled_from([None, "openai-chat", "openai-responses", "anthropic", "gemini"]))
-def test_mutated_request_bodies(data, dialect):
+def test_mutated_request_bodies(data, dialect, cli):
     d = tempfile.mkdtemp(prefix="turnproof-fuzz-")
     try:
         src = os.path.join(d, "body.json")

@@ -4,8 +4,6 @@ judgement equal to the whole history's on histories with results before their ca
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import subprocess
@@ -15,7 +13,6 @@ import tempfile
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from tests.test_lint_helpers import rollout_text
-from turnproof.cli import main
 from turnproof.lint import lint_path
 from turnproof.lint.check import HistoryJudge, default_builders
 from turnproof.lint.rollout import Chunk, RolloutReader
@@ -23,14 +20,7 @@ from turnproof.lint.rollout import Chunk, RolloutReader
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def cli(*argv):
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main([str(a) for a in argv])
-    return code, out.getvalue(), err.getvalue()
-
-
-def test_non_rollout_jsonl_is_not_clean(tmp_path):
+def test_non_rollout_jsonl_is_not_clean(tmp_path, cli):
     for name, text in (("chat.jsonl", '{"role": "user", "content": "x"}\n{"role": "assistant", "content": "y"}\n'),
                        ("foo.jsonl", '{"foo": 1}\n{"foo": 2}\n')):
         p = tmp_path / name
@@ -49,7 +39,7 @@ def test_nan_and_duplicate_keys_are_findings(tmp_path):
     assert "duplicate-key" in {f.rule for f in lint_path(str(r)).findings} or lint_path(str(r)).error is None
 
 
-def test_surrogates_and_huge_ints_are_one_error_each_and_the_run_goes_on(tmp_path):
+def test_surrogates_and_huge_ints_are_one_error_each_and_the_run_goes_on(tmp_path, cli):
     (tmp_path / "a.json").write_text('{"input": [{"type": "function_call", "call_id": "\\ud800", "name": "x"}]}')
     (tmp_path / "b.json").write_text('{"input": [], "n": ' + "9" * 5000 + "}")
     (tmp_path / "c.json").write_text('{"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}')
@@ -62,7 +52,7 @@ def test_surrogates_and_huge_ints_are_one_error_each_and_the_run_goes_on(tmp_pat
     assert len(json.loads(out)["files"]) == 3
 
 
-def test_output_is_linear_in_problem_calls(tmp_path):
+def test_output_is_linear_in_problem_calls(tmp_path, cli):
     n = 4000
     msgs = [{"role": "user", "content": "x"},
             {"role": "assistant", "content": None, "tool_calls": [{"id": f"c{i}", "type": "function",

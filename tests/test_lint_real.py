@@ -6,7 +6,6 @@ import json
 import os
 
 import pytest
-from realcodex_util import codex  # noqa: F401  (fixture)
 
 from turnproof.cli import main
 from turnproof.lint import lint_path

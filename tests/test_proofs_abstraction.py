@@ -67,7 +67,7 @@ def test_wrong_targets_are_not_abstract_steps(name):
     enc, p = Encoding(m.d), SymbolicParams.fresh()
     checked = 0
     for s in sample(states, 60, seed=3):
-        for action, arg, t in m.successors(s):
+        for action, _arg, t in m.successors(s):
             a_t = alpha(m.d, t)
             assert not step_matches(enc, p, VALS, s, action, t, {**a_t, "next_id": a_t["next_id"] + 1})
             others = {alpha(m.d, u)["phase"] for a2, _, u in m.successors(s) if a2 == action}
@@ -81,7 +81,7 @@ def test_a_step_under_another_action_name_is_refused():
     m, states = explored("turnproof-proposed")
     enc, p = Encoding(m.d), SymbolicParams.fresh()
     for s in sample(states, 40, seed=5):
-        for action, arg, t in m.successors(s):
+        for action, _arg, t in m.successors(s):
             if action == "StreamToolCall":
                 assert not step_matches(enc, p, VALS, s, "StreamReasoning", t)
             if action == "DrainOutput":

@@ -16,7 +16,6 @@ import urllib.parse
 
 import pytest
 
-from realcodex_util import codex  # noqa: F401  (fixture)
 from turnproof.cli import main
 from turnproof.model.provider import CHAT_MISSING
 from turnproof.realcodex.provider import Call, Reply, ScriptedProvider, Text

@@ -16,7 +16,6 @@ from functools import lru_cache
 
 import pytest
 
-from realcodex_util import codex  # noqa: F401  (fixture)
 from turnproof.model.designs import get
 from turnproof.model.explorer import Explorer
 from turnproof.model.properties import TurnLoopSpec

@@ -15,7 +15,6 @@ from turnproof.model.designs import NAMED, with_knobs
 from turnproof.model.properties import PROPERTIES
 from turnproof.model.turnloop import ACTIONS, FAULT_ACTIONS, FIELD_NAMES, Params, parse_faults
 from turnproof.api import turnproof_check
-from turnproof.cli import main
 from turnproof.checks import check_design
 from turnproof.dot import violation_dot
 from turnproof.itf import decode_state, violation_itf
@@ -24,12 +23,6 @@ from turnproof.mermaid import LANES, escape, sequence_diagram, wrap
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MISSING_1 = ("An assistant message with 'tool_calls' must be followed by tool messages responding to each "
              "'tool_call_id'. The following tool_call_ids did not have response messages: call_1")
-
-
-def run_cli(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def mermaid_blocks(md: str) -> list[str]:
@@ -78,8 +71,8 @@ def looping():
 
 
 # ---- Markdown ----------------------------------------------------------------------------------
-def test_markdown_for_codex_077_has_a_mermaid_diagram_of_the_counterexample(capsys):
-    code, md, err = run_cli(capsys, "check", "--design", "codex-0.77-chat", "--calls", "3", "--faults", "none",
+def test_markdown_for_codex_077_has_a_mermaid_diagram_of_the_counterexample(capsys, cli):
+    code, md, err = cli("check", "--design", "codex-0.77-chat", "--calls", "3", "--faults", "none",
                             "--no-text", "--format", "markdown")
     assert code == 1
     assert "| `wire-valid` | always | **VIOLATED** (10 steps) |" in md
@@ -159,17 +152,17 @@ def test_markdown_diagrams_follow_every_counterexample_step(v077):
     assert re.search(r"R->>L: \d+\. Resume: replay", resumable)
 
 
-def test_the_replay_command_in_the_report_reproduces_it(capsys, tmp_path):
+def test_the_replay_command_in_the_report_reproduces_it(capsys, tmp_path, cli):
     import shlex
 
     spaced = tmp_path / "my fix.toml"
     spaced.write_text('base = "codex-0.77-chat"\n[knobs]\nhard_abort_drain = false\n')
-    code, md, _ = run_cli(capsys, "check", "--design", str(spaced), "--wire", "anthropic", "--calls", "2",
+    code, md, _ = cli("check", "--design", str(spaced), "--wire", "anthropic", "--calls", "2",
                           "--faults", "crash,interrupt", "--no-text", "--format", "markdown")
     cmd = re.search(r"^Replay: `(.*)`$", md, flags=re.M).group(1)
     argv = shlex.split(cmd)
     assert argv[0] == "turnproof" and "--wire" in argv
-    code2, again, _ = run_cli(capsys, *argv[1:], "--format", "markdown")
+    code2, again, _ = cli(*argv[1:], "--format", "markdown")
     strip = lambda s: re.sub(r", [\d.]+ s\.", "", s)  # noqa: E731
     assert code2 == code and strip(again) == strip(md)
 
@@ -184,8 +177,8 @@ def test_cycle_is_drawn_as_a_mermaid_loop(looping):
     assert "SendRequest rejected" in loop and loop.rstrip().endswith("end")
 
 
-def test_markdown_when_everything_holds(capsys):
-    code, md, _ = run_cli(capsys, "check", "--design", "examples/designs/turnproof-proposed.toml",
+def test_markdown_when_everything_holds(capsys, cli):
+    code, md, _ = cli("check", "--design", "examples/designs/turnproof-proposed.toml",
                           "--calls", "2", "--format", "markdown")
     assert code == 0
     assert md.startswith("### turnproof check: `turnproof-proposed`: all 7 properties hold")
@@ -209,32 +202,32 @@ def test_anthropic_error_text_survives_in_the_diagram():
 
 
 # ---- JSON and text -----------------------------------------------------------------------------
-def test_json_format_and_its_alias(capsys):
+def test_json_format_and_its_alias(capsys, cli):
     args = ["check", "--design", "codex-0.78-chat", "--calls", "2", "--faults", "none"]
-    c1, a, _ = run_cli(capsys, *args, "--format", "json")
-    c2, b, _ = run_cli(capsys, *args, "--json")
+    c1, a, _ = cli(*args, "--format", "json")
+    c2, b, _ = cli(*args, "--json")
     da, db = json.loads(a), json.loads(b)
     for d in (da, db):
         d["stats"].pop("seconds"), d["stats"].pop("states_per_second")
     assert da == db and c1 == c2 == 1
     assert list(da["properties"]) == list(PROPERTIES)
     assert da["properties"]["wire-valid"]["provider_error"] == MISSING_1
-    c3, t, _ = run_cli(capsys, *args, "--format", "text")
-    c4, t2, _ = run_cli(capsys, *args)
+    c3, t, _ = cli(*args, "--format", "text")
+    c4, t2, _ = cli(*args)
     strip = lambda s: re.sub(r"in [\d.]+ s \([\d,]+ states/s\)", "", s)  # noqa: E731
     assert c3 == c4 == 1 and strip(t) == strip(t2) and "VIOLATED wire-valid" in t
-    code, _, err = run_cli(capsys, *args, "--json", "--format", "markdown")
+    code, _, err = cli(*args, "--json", "--format", "markdown")
     assert code == 2 and "--json conflicts with --format markdown" in err
 
 
-def test_matrix_markdown_with_a_design_file_row(capsys):
-    code, out, _ = run_cli(capsys, "matrix", "--calls", "2", "--faults", "none", "--jobs", "1", "--format", "markdown",
+def test_matrix_markdown_with_a_design_file_row(capsys, cli):
+    code, out, _ = cli("matrix", "--calls", "2", "--faults", "none", "--jobs", "1", "--format", "markdown",
                            "--design", os.path.join(ROOT, "examples", "designs", "pr-8556.toml"))
     rows = {r.split(" | ")[0][2:]: r for r in out.splitlines() if r.startswith("| ") and " | chat | " in r}
     assert code == 1 and rows["pr-8556"].split(" | ")[1:] == rows["codex-0.78-chat"].split(" | ")[1:]
     assert set(rows["turnproof-proposed"].split(" | ")[2:-1]) == {"ok"}
     assert f"- `pr-8556`, `wire-valid`: `{MISSING_1}`" in out
-    code, _, err = run_cli(capsys, "matrix", "--calls", "1", "--design", "no/such.toml")
+    code, _, err = cli("matrix", "--calls", "1", "--design", "no/such.toml")
     assert code == 2 and "no/such.toml: no such design file" in err
 
 
@@ -267,9 +260,9 @@ def _replays(model, trace) -> None:
     """Every state decodes to a model state, and each is a successor of the one before by its action."""
     states = [decode_state(st) for st in trace["states"]]
     assert states[0] in model.init_states()
-    for prev, nxt, st in zip(states, states[1:], trace["states"][1:]):
+    for prev, nxt, shown in zip(states, states[1:], trace["states"][1:]):
         steps = [(a, t) for a, _, t in model.successors(prev)]
-        assert (st["mbt::actionTaken"], nxt) in steps
+        assert (shown["mbt::actionTaken"], nxt) in steps
 
 
 def test_itf_trace_replays_in_the_model(v077):
@@ -299,10 +292,10 @@ def test_itf_lasso_for_a_cycle(looping):
     _replays(model, tr)
 
 
-def test_itf_and_dot_files_from_the_command_line(tmp_path, capsys):
+def test_itf_and_dot_files_from_the_command_line(tmp_path, capsys, cli):
     itf = tmp_path / "cex-{property}.itf.json"
     dot = tmp_path / "graph.dot"
-    code, out, err = run_cli(capsys, "check", "--design", "codex-0.77-chat", "--calls", "2", "--faults", "crash",
+    code, out, err = cli("check", "--design", "codex-0.77-chat", "--calls", "2", "--faults", "crash",
                              "--format", "json", "--itf", str(itf), "--dot", str(dot))
     doc = json.loads(out)  # stdout stays one JSON document; notes go to stderr
     violated = [p for p, v in doc["properties"].items() if not v["holds"]]
@@ -315,10 +308,10 @@ def test_itf_and_dot_files_from_the_command_line(tmp_path, capsys):
     text = dot.read_text()
     assert f"{violated[0]} violated by codex-0.77-chat" in text  # without {property}: the first one
     assert ("graph.svg" in err) == (shutil.which("dot") is not None)
-    code, _, err = run_cli(capsys, "check", "--design", "turnproof-proposed", "--calls", "1", "--faults", "none",
+    code, _, err = cli("check", "--design", "turnproof-proposed", "--calls", "1", "--faults", "none",
                            "--itf", str(tmp_path / "none.json"))
     assert code == 0 and not (tmp_path / "none.json").exists() and "no counterexample" in err
-    code, _, err = run_cli(capsys, "check", "--design", "codex-0.77-chat", "--calls", "1", "--faults", "none",
+    code, _, err = cli("check", "--design", "codex-0.77-chat", "--calls", "1", "--faults", "none",
                            "--itf", str(tmp_path / "no" / "such" / "dir.json"))
     assert code == 2 and "dir.json: cannot write" in err
 
@@ -366,13 +359,13 @@ def test_dot_renders_to_svg(v077, tmp_path):
 
 
 # ---- Python API --------------------------------------------------------------------------------
-def test_api_on_a_design_file_and_a_name(capsys):
+def test_api_on_a_design_file_and_a_name(capsys, cli):
     good = turnproof_check(os.path.join(ROOT, "examples", "designs", "turnproof-proposed.toml"), calls=2)
     assert good.holds, good.summary()
     assert good.verdicts == dict.fromkeys(PROPERTIES, True) and good.violated == []
     bad = turnproof_check("codex-0.78-chat", calls=2, faults="none")
     assert not bad.holds and bad.violated == ["wire-valid", "can-proceed"]
-    code, out, _ = run_cli(capsys, "check", "--design", "codex-0.78-chat", "--calls", "2", "--faults", "none", "--json")
+    code, out, _ = cli("check", "--design", "codex-0.78-chat", "--calls", "2", "--faults", "none", "--json")
     doc = json.loads(out)
     assert {p: bad.path_length(p) for p in PROPERTIES} == {p: v.get("path_length") for p, v in doc["properties"].items()}
     assert "VIOLATED wire-valid" in bad.summary() and "```mermaid" in bad.markdown()
@@ -419,11 +412,11 @@ def test_any_text_escapes_into_valid_mermaid_and_back(text):
     assert re.sub(r"#(\d+);", lambda m: chr(int(m.group(1))), shown) == " ".join(text.split())
 
 
-def test_dot_without_graphviz_writes_the_dot_file_only(tmp_path, capsys, monkeypatch):
+def test_dot_without_graphviz_writes_the_dot_file_only(tmp_path, capsys, monkeypatch, cli):
     import turnproof.dot
 
     monkeypatch.setattr(turnproof.dot.shutil, "which", lambda name: None)  # as on a CI machine without it
-    code, _, err = run_cli(capsys, "check", "--design", "codex-0.77-chat", "--calls", "2", "--faults", "none",
+    code, _, err = cli("check", "--design", "codex-0.77-chat", "--calls", "2", "--faults", "none",
                            "--dot", str(tmp_path / "g-{property}.dot"))
     assert code == 1 and sorted(os.listdir(tmp_path)) == ["g-can-proceed.dot", "g-wire-valid.dot"]
     assert "install Graphviz for SVG" in err

@@ -259,7 +259,7 @@ def _print_check_text(model, result, params, faults) -> None:
         else:
             verdict = "unknown (the search stopped)" if result.truncated else "holds"
         print(f"  {pid:<19} {p.kind:<10} {verdict}")
-    for sid, text in SOMETIMES.items():
+    for sid in SOMETIMES:
         d = result.sometimes.get(sid)
         print(f"  {sid:<19} sometimes  " + (f"reached at depth {d}" if d is not None else "NEVER REACHED"))
     never = [a for a in model_actions() if a not in result.coverage]

@@ -22,6 +22,7 @@ import os
 import re
 import subprocess
 import sys
+from typing import Any
 
 from turnproof.exitcodes import EXIT_OK, EXIT_VIOLATED as EXIT_STALE
 
@@ -183,7 +184,7 @@ def parameters_section() -> list[str]:
     out = ["`model.turnloop.Params`, with the defaults `turnproof check` uses and the ranges `Params` accepts:",
            "", "| parameter | default | range | meaning |", "|---|---|---|---|"]
     for f in dataclasses.fields(Params):
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        default: Any = f.default_factory() if callable(f.default_factory) else f.default
         if f.name == "faults":
             default = ", ".join(x for x in FAULTS if x in default)
         bounds = f.metadata.get("bounds")
@@ -191,8 +192,8 @@ def parameters_section() -> list[str]:
         out.append(f"| `{f.name}` | {_v(default)} | {rng} | {_cell(f.metadata['doc'])} |")
     out += ["", "Faults (`--faults`, `model.turnloop.FAULTS`), each enabling one fault action:", "",
             "| fault | action |", "|---|---|"]
-    for f in FAULTS:
-        out.append(f"| `{f}` | [`{FAULT_ACTION[f]}`](#{_anchor(FAULT_ACTION[f])}) |")
+    for fault in FAULTS:
+        out.append(f"| `{fault}` | [`{FAULT_ACTION[fault]}`](#{_anchor(FAULT_ACTION[fault])}) |")
     out += ["", "The bounds and the two reductions are argued in *The model* (part 2, from the "
             "`model/turnloop.py` docstring): each reduction is on by default and off with `--no-reduce`, and a "
             "test compares the verdicts with and without them."]

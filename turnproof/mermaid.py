@@ -62,10 +62,10 @@ def _shown(items: tuple) -> str:
 
 def _dropped(s: tuple, t: tuple) -> list[str]:
     """Calls whose futures were in flight, not yet drained, and are gone after the step."""
-    s, t = State(*s), State(*t)
-    if not s.in_flight or t.in_flight:
+    before, after = State(*s), State(*t)
+    if not before.in_flight or after.in_flight:
         return []
-    return [f"C{s.base_id + i}" for i in range(s.drained, len(s.in_flight))]
+    return [f"C{before.base_id + i}" for i in range(before.drained, len(before.in_flight))]
 
 
 def step_lines(model: TurnLoop, n: int, action: str, arg: object, s: tuple, t: tuple) -> list[str]:

@@ -83,7 +83,7 @@ def result_dict(model: TurnLoop, result, faults: list[str]) -> dict:
     props = {}
     for pid, p in PROPERTIES.items():
         v = result.violations.get(pid)
-        entry = {"kind": p.kind, "statement": p.statement}
+        entry: dict = {"kind": p.kind, "statement": p.statement}
         entry.update(verdict(v, result.truncated))
         if v is not None:
             entry["steps"] = steps(model, v.path)

@@ -23,19 +23,20 @@ def _seq_change(name: str, old: tuple, new: tuple) -> str | None:
 
 def diff(s: tuple, t: tuple) -> str:
     """What one step changed, in domain words."""
-    s, t = State(*s), State(*t)
+    before, after = State(*s), State(*t)
     parts = []
-    if s.phase != t.phase:
-        parts.append(f"phase {s.phase} -> {t.phase}")
-    for name, old, new in (("history", s.history, t.history), ("rollout file", s.file, t.file),
-                           ("rollout queue", s.queue, t.queue)):
+    if before.phase != after.phase:
+        parts.append(f"phase {before.phase} -> {after.phase}")
+    for name, old, new in (("history", before.history, after.history), ("rollout file", before.file, after.file),
+                           ("rollout queue", before.queue, after.queue)):
         c = _seq_change(name, old, new)
         if c:
             parts.append(c)
-    if any(it[0] == "turn_aborted" for it in t.queue[len(s.queue):]) and t.queue[:len(s.queue)] == s.queue:
+    n = len(before.queue)
+    if any(it[0] == "turn_aborted" for it in after.queue[n:]) and after.queue[:n] == before.queue:
         parts.append("rollout queue += turn_aborted event")
-    a = {f"C{s.base_id + i}": st for i, st in enumerate(s.in_flight)}
-    b = {f"C{t.base_id + i}": st for i, st in enumerate(t.in_flight)}
+    a = {f"C{before.base_id + i}": st for i, st in enumerate(before.in_flight)}
+    b = {f"C{after.base_id + i}": st for i, st in enumerate(after.in_flight)}
     if a != b:
         ch = [f"{k} {a.get(k, '-')} -> {v}" for k, v in b.items() if a.get(k) != v]
         gone = [k for k in a if k not in b]
@@ -43,8 +44,8 @@ def diff(s: tuple, t: tuple) -> str:
             parts.append("tools: " + ", ".join(ch))
         if gone and not b:
             parts.append("in_flight emptied")
-    if s.turns_left != t.turns_left:
-        parts.append(f"turns left {s.turns_left} -> {t.turns_left}")
+    if before.turns_left != after.turns_left:
+        parts.append(f"turns left {before.turns_left} -> {after.turns_left}")
     return "; ".join(parts) or "no visible change"
 
 

@@ -33,10 +33,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 from .binary import ensure_codex
-from .provider import Reply, ScriptedProvider, reply_from_json, reply_to_json
+from .provider import ScriptedProvider, reply_from_json, reply_to_json
 
 _TOP = __package__.split(".")[0]
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(sys.modules[_TOP].__file__)))

@@ -1,0 +1,47 @@
+"""Shared fixtures: the command line, run in this process or as a real one, and the real codex-cli.
+
+Helper modules (conformance_util, model_helpers, realcodex_util) are plain modules beside the tests;
+no test module imports another test module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import subprocess
+import sys
+
+import pytest
+
+from realcodex_util import codex  # noqa: F401  (the fixture, for every test that asks for it)
+from turnproof.cli import main
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_cli(*argv) -> tuple[int, str, str]:
+    """`turnproof ARGV` in this process: (exit code, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([str(a) for a in argv])
+    return code, out.getvalue(), err.getvalue()
+
+
+def run_process(*argv, timeout: float = 60, **kw) -> subprocess.CompletedProcess:
+    """`python -m turnproof ARGV` as a real process: a hang is a test failure (TimeoutExpired)."""
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.run([sys.executable, "-m", "turnproof", *map(str, argv)], capture_output=True, text=True,
+                          timeout=timeout, env=env, **kw)
+
+
+@pytest.fixture(scope="session")
+def cli():
+    """The command line in this process: ``code, out, err = cli("lint", path)``."""
+    return run_cli
+
+
+@pytest.fixture(scope="session")
+def cli_process():
+    """The command line as a real process: ``p = cli_process("lint", path)`` (a CompletedProcess)."""
+    return run_process
