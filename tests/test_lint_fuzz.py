@@ -90,7 +90,7 @@ def mutated(draw) -> bytes:
 @given(mutated())
 @example(b"{")  # a torn line alone, or after a blank line: nothing left to write
 @example(b"\n{")
-def test_mutated_rollouts(data, cli):
+def test_mutated_rollouts(cli, data):
     d = tempfile.mkdtemp(prefix="turnproof-fuzz-")
     try:
         src = os.path.join(d, "rollout.jsonl")
@@ -160,7 +160,7 @@ def mutated_documents(draw) -> bytes:
 @settings(max_examples=700, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @example(b'[{"type": [], "call_id": "c"}]', None)  # an unhashable type once crashed detection
 @given(mutated_documents(), st.sampled_from([None, "openai-chat", "openai-responses", "anthropic", "gemini"]))
-def test_mutated_request_bodies(data, dialect, cli):
+def test_mutated_request_bodies(cli, data, dialect):
     d = tempfile.mkdtemp(prefix="turnproof-fuzz-")
     try:
         src = os.path.join(d, "body.json")
