@@ -124,7 +124,8 @@ def actions_section() -> list[str]:
            "| phase | actions |", "|---|---|"]
     for phase, names in TurnLoop.PHASE_TABLE.items():
         out.append(f"| `{phase}` | {_links(names) or 'none: the session has ended for good'} |")
-    out += ["", "| action | fault | cites (codex-rs) |", "|---|---|---|"]
+    out += ["", "Cited paths are under `codex-rs/` in openai/codex at tag `rust-v0.77.0` unless the citation names "
+            "another tag or a commit.", "", "| action | fault | cites (codex-rs) |", "|---|---|---|"]
     for a, info in ACTIONS.items():
         out.append(f"| [`{a}`](#{_anchor(a)}) | {'fault' if info.fault else ''} | {_cell(info.cites)} |")
     for a, info in ACTIONS.items():
