@@ -291,7 +291,7 @@ def test_build_request_hook_judges_what_it_sends(tmp_path):
 def test_a_build_request_hook_that_drops_results_breaks_results_kept(tmp_path):
     src = """
     def drop(history):
-        return [it for it in history if it.get("type") != "function_call_output"] 
+        return [it for it in history if it.get("type") != "function_call_output"]
     """
     f = design(tmp_path, 'base = "codex-0.122-responses"\n[hooks]\nbuild_request = "{mod}:drop"\n', src)
     c = turnproof_check(f, calls=1, faults="none", text=False)

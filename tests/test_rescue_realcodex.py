@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from realcodex_util import codex  # noqa: F401  (fixture)
 from turnproof.cli import main
 from turnproof.realcodex import judge
 from turnproof.realcodex.provider import Call, Reply, Text

@@ -274,7 +274,6 @@ def _repair_file(path: str, shown: str, args, max_line: int, to_stdout: bool) ->
             raise UsageError(f"{path}: --for names the loop that resumes a Codex rollout; this is {dialect}")
     prog = Progress(args.progress or sys.stderr.isatty())
     prog.start(path)
-    cb = prog if prog.enabled else None
     try:
         if not args.in_place and not to_stdout and os.path.exists(args.output) and os.path.samefile(args.output, path):
             raise UsageError(f"{args.output}: is the input file; use --in-place to repair it in place")

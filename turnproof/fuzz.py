@@ -304,7 +304,7 @@ def _mutations(repair, judge_, hists, examples, seed, keep, res) -> int:
             continue
         errors: list = []
 
-        def fails(ex, check=check) -> bool:
+        def fails(ex, check=check, errors=errors) -> bool:
             nonlocal tried
             tried += 1
             try:

@@ -104,7 +104,7 @@ def reference_design(arg: str | None, scenario: Scenario) -> tuple[object, list]
         md = resolve_design(arg)
         if md.hooks:
             raise ValueError(f"{arg}: reproduce runs the reference loop, which runs no hooks; "
-                             f"explore the design with `turnproof check --design {arg}`")
+                             f"explore the design with `turnproof check --design {arg}`") from None
         return ref_from_knobs(md.name, md.knobs()), ["--knobs", json.dumps(md.knobs())]
 
 
