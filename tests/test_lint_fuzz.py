@@ -3,7 +3,8 @@
 Whatever the bytes: no traceback, exit codes 0/1/2 only, lint and repair agree on what is
 readable, every repaired file lints clean, every line that is not a tool result survives byte for
 byte and in order, repairing again changes nothing, repairing in place gives the same bytes as -o,
-and the input file is byte-identical afterwards.
+and the input file is byte-identical afterwards. TURNPROOF_FUZZ multiplies the number of examples
+(tests/fuzz_budget.py); the other formats' fuzz is tests/test_lint_fuzz_dialects.py.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import tempfile
 
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
+from fuzz_budget import examples
 from tests.test_lint_helpers import DATA, rollout_text
 
 BASES = [open(p, "rb").read() for p in sorted(glob.glob(os.path.join(DATA, "rollout-*.jsonl")))]
@@ -86,7 +88,7 @@ def mutated(draw) -> bytes:
     return data
 
 
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=examples(1500), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(mutated())
 @example(b"{")  # a torn line alone, or after a blank line: nothing left to write
 @example(b"\n{")
@@ -157,7 +159,7 @@ def mutated_documents(draw) -> bytes:
     return data
 
 
-@settings(max_examples=700, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(700), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @example(b'[{"type": [], "call_id": "c"}]', None)  # an unhashable type once crashed detection
 @given(mutated_documents(), st.sampled_from([None, "openai-chat", "openai-responses", "anthropic", "gemini"]))
 def test_mutated_request_bodies(cli, data, dialect):

@@ -223,7 +223,9 @@ def _responses_items(lst: list) -> list:
     out: list = []
     for i, it in enumerate(lst):
         t = it.get("type")
-        if t in RESP_CALLS:
+        if t in RESP_CALLS and it.get("call_id") in (None, ""):
+            out.append(None)  # a call without call_id (a local_shell_call with only `id`): lint ignores it too
+        elif t in RESP_CALLS:
             out.append((CALL, it["call_id"], i))
         elif t in RESP_OUTPUTS:
             # no call_id: nothing can pair it, so it goes as an orphan (a private id nobody else has)
