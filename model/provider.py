@@ -407,8 +407,9 @@ def judge_anthropic(msgs: list, provider: str | None = None) -> list[Rejection]:
             elif lead < len(prev_uses):
                 out.append(Rejection("anthropic-results-not-first", ANT_NOT_FIRST.format(i=i, n=len(prev_uses)),
                                      i, tuple(prev_uses)))
+        prev_set = set(prev_uses)  # membership in the list would be quadratic in a large parallel group
         for j, rid in results:  # a second result for one call has no recorded text: the properties report it
-            if rid not in prev_uses:
+            if rid not in prev_set:
                 out.append(Rejection("anthropic-unexpected-result", ANT_UNEXPECTED.format(i=i, j=j, id=rid),
                                      i, (rid,)))
         server: set = set()

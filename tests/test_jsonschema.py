@@ -34,7 +34,7 @@ def valid(doc: dict) -> None:
 
 
 def test_schema_version_is_the_headers():
-    assert SCHEMA["properties"]["schema_version"] == {"const": SCHEMA_VERSION}
+    assert SCHEMA["properties"]["schema_version"]["const"] == SCHEMA_VERSION
 
 
 @pytest.mark.parametrize("argv", [

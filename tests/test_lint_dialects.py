@@ -11,9 +11,24 @@ from tests.test_lint_helpers import DATA, lint_json, run, write_rollout
 
 
 def findings(capsys, name: str, *extra) -> tuple[int, dict]:
+    """The file's entry, each finding's provider_error_ref replaced by the text it names."""
     code, doc = lint_json(capsys, os.path.join(DATA, name), *extra)
     assert len(doc["files"]) == 1
-    return code, doc["files"][0]
+    return code, resolved(doc["files"][0])
+
+
+def resolved(f: dict) -> dict:
+    texts = f["provider_errors"]
+    assert len(set(texts)) == len(texts)  # each text once
+
+    def one(x: dict) -> dict:
+        ref = x.pop("provider_error_ref")
+        return {**x, "provider_error": None if ref is None else texts[ref]}
+
+    out = dict(f, findings=[one(x) for x in f["findings"]], info=[one(x) for x in f.get("info", [])])
+    if "builders" in f:
+        out["builders"] = [dict(b, findings=[one(x) for x in b["findings"]]) for b in f["builders"]]
+    return out
 
 
 def rules(f: dict) -> set:
@@ -172,14 +187,15 @@ def test_json_document_has_the_promised_shape(capsys):
     code, doc = lint_json(capsys, os.path.join(DATA, "rollout-crash-partial.jsonl"), os.path.join(DATA, "chat-8479.json"))
     assert code == 1 and list(doc)[-1] == "files"
     roll, chat = doc["files"]
-    assert set(roll) == {"path", "dialect", "findings", "builders", "provider", "info", "resume"}
+    assert set(roll) == {"path", "dialect", "findings", "builders", "provider", "info", "resume", "provider_errors"}
     assert roll["resume"]["design"] == "codex-0.77-responses" and roll["resume"]["resumable"] is True
-    assert set(chat) == {"path", "dialect", "findings", "provider", "info"}
+    assert set(chat) == {"path", "dialect", "findings", "provider", "info", "provider_errors"}
     assert roll["provider"]["name"] == "openai" and chat["provider"]["name"] == "openai"
     for f in roll["findings"]:
-        assert {"rule", "call_id", "line", "provider_error"} <= set(f) and "pointer" not in f
+        assert {"rule", "call_id", "line", "provider_error_ref"} <= set(f) and "pointer" not in f
     for f in chat["findings"]:
-        assert {"rule", "call_id", "pointer", "provider_error"} <= set(f) and "line" not in f
+        assert {"rule", "call_id", "pointer", "provider_error_ref"} <= set(f) and "line" not in f
+        assert chat["provider_errors"][f["provider_error_ref"]]  # the text, once per file
 
 
 def test_progress_goes_to_stderr(capsys, tmp_path):

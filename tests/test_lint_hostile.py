@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 
+import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from tests.test_lint_helpers import rollout_text
@@ -63,6 +64,39 @@ def test_output_is_linear_in_problem_calls(tmp_path, cli):
     p.write_text(json.dumps({"model": "gpt-4o", "messages": msgs}))
     code, out, _ = cli("lint", p, "--max-findings", "100000")
     assert code == 1 and len(out) < 400 * n  # one short line per problem call, no id list repeated per call
+
+
+def _half_answered_chat(path, n: int) -> None:
+    msgs = [{"role": "user", "content": "x"},
+            {"role": "assistant", "content": None, "tool_calls": [{"id": f"c{i}", "type": "function",
+                                                                   "function": {"name": "f", "arguments": "{}"}}
+                                                                  for i in range(n)]}]
+    msgs += [{"role": "tool", "tool_call_id": f"c{i}", "content": "r"} for i in range(0, n, 2)]
+    path.write_text(json.dumps({"model": "gpt-4o", "messages": msgs}))
+
+
+def _half_answered_rollout(path, n: int) -> None:
+    spec = "U " + " ".join(f"C{i}" for i in range(n)) + " " + " ".join(f"O{i}" for i in range(0, n, 2))
+    path.write_text(rollout_text(spec))
+
+
+@pytest.mark.parametrize("make,small,big", [(_half_answered_chat, 2000, 8000), (_half_answered_rollout, 500, 2000)])
+def test_json_output_is_linear_in_problem_calls(tmp_path, make, small, big):
+    """One rejection names every missing call; its text is written once per file (provider_errors),
+    each finding names it by index: four times the problems, about four times the output (the text
+    repeated per finding made it sixteen)."""
+    sizes = []
+    for n in (small, big):
+        p = tmp_path / f"f{n}"
+        make(p, n)
+        code, out, _ = cli("lint", p, "--json")
+        assert code == 1
+        f = json.loads(out)["files"][0]
+        assert len(f["findings"]) >= n // 2
+        texts = f["provider_errors"]
+        assert len(texts) == len(set(texts)) and any(f"c{n - 1}" in t or f"call_{n - 1}" in t for t in texts)
+        sizes.append(len(out))
+    assert sizes[1] < 4.6 * sizes[0], sizes
 
 
 def test_lint_imports_no_solver_or_graph_library():

@@ -206,8 +206,8 @@ def _print_report(rep, cap: int) -> None:
     if rep.resume is not None:
         print(_safe(f"{rep.path}: {rep.resume['text']}"))
     n = len(groups)
-    calls_info = len([1 for _, cid, _ in group_by_call(rep.info) if cid is not None and cid not in
-                      {c for _, c, _ in groups}])
+    problem_ids = {c for _, c, _ in groups}  # once: inside the comprehension it was quadratic
+    calls_info = len([1 for _, cid, _ in group_by_call(rep.info) if cid is not None and cid not in problem_ids])
     who = f" for {PROVIDERS_BY_NAME[rep.provider].title}" if rep.provider else ""
     extra = (f"; {calls_info} more call{'s' if calls_info != 1 else ''} only other providers or Codex builders "
              f"reject (--json, or --provider NAME)") if calls_info else ""

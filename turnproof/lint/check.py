@@ -145,12 +145,17 @@ class HistoryJudge:
                 self._memo.clear()
             judged = self._memo[shape] = self._judge_shape(shape)
         found, counts = judged
+        fill = lambda m: ids[int(m.group(1))]
+        filled: dict = {}  # one rejection names many calls: its text is filled in once, and shared
         for key, f in found:
             off = self._offsets.get(key, 0)
             text = f.provider_error
             if text is not None:
-                text = _PH.sub(lambda m: ids[int(m.group(1))], _shift(text, off) if off else text)
-            msg = f.message and _PH.sub(lambda m: ids[int(m.group(1))], f.message)
+                text = filled.get((text, off))
+                if text is None:
+                    text = filled[(f.provider_error, off)] = _PH.sub(fill, _shift(f.provider_error, off) if off
+                                                                     else f.provider_error)
+            msg = f.message and _PH.sub(fill, f.message)
             g = Finding(f.rule, ids[_ph_index(f.call_id)] if f.call_id is not None else None,
                         _line(items[f.line][2]) if f.line is not None else None,
                         provider_error=text, wire=f.wire, design=f.design, message=msg)
@@ -199,9 +204,15 @@ def _ph_index(cid: str) -> int:
 
 def _properties(items: tuple) -> list[Finding]:
     out = []
+    calls_of: dict = {}
+    outs_of: dict = {}
+    for it in items:  # one pass: a scan per unanswered call would be quadratic
+        if it[0] == CALL:
+            calls_of.setdefault(it[1], []).append(it)
+        elif it[0] == OUTPUT:
+            outs_of.setdefault(it[1], []).append(it)
     for cid, n in unanswered_or_duplicated(items):
-        calls = [it for it in items if it[0] == CALL and it[1] == cid]
-        outs = [it for it in items if it[0] == OUTPUT and it[1] == cid]
+        calls, outs = calls_of.get(cid, []), outs_of.get(cid, [])
         at = outs[len(calls)] if len(outs) > len(calls) else calls[-1]
         out.append(Finding("calls-answered", cid, at[2], message=f"call {cid} has {n} results"))
     seen: set = set()

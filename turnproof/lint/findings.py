@@ -48,13 +48,21 @@ class Finding:
             return str(self.line)
         return self.pointer if self.pointer is not None else ""
 
-    def to_json(self) -> dict:
+    def to_json(self, texts: dict | None = None) -> dict:
+        """The finding as a dict. With ``texts`` (a file report's table, text -> index, filled in as
+        it goes) the provider's text is named by its index, ``provider_error_ref``: one rejection
+        names every call it is about, so repeating its text in each finding would make the output
+        grow with the square of the calls (lint --json); without, the text itself."""
         d: dict = {"rule": self.rule, "call_id": self.call_id}
         if self.line is not None:
             d["line"] = self.line
         else:
             d["pointer"] = self.pointer
-        d["provider_error"] = self.provider_error
+        if texts is None:
+            d["provider_error"] = self.provider_error
+        else:
+            d["provider_error_ref"] = (None if self.provider_error is None
+                                       else texts.setdefault(self.provider_error, len(texts)))
         if self.wire:
             d["wire"] = self.wire
             d["provider"] = PROVIDERS[self.wire]
@@ -84,9 +92,9 @@ class BuilderVerdict:
     def accepted(self) -> bool:
         return not self.findings
 
-    def to_json(self) -> dict:
+    def to_json(self, texts: dict | None = None) -> dict:
         return {"design": self.design, "wire": self.wire, "accepted": self.accepted,
-                "findings": [f.to_json() for f in self.findings]}
+                "findings": [f.to_json(texts) for f in self.findings]}
 
 
 @dataclass
@@ -103,16 +111,21 @@ class FileReport:
     resume: dict | None = None  # rollouts: the release that resumes it, whether it can as it is, the rescue
 
     def to_json(self) -> dict:
+        """The file's entry of `lint --json`: every provider text once, in ``provider_errors``, and
+        each finding naming its own by index (``provider_error_ref``), so the document grows
+        linearly with the number of problems."""
+        texts: dict = {}
         d: dict = {"path": self.path, "dialect": self.dialect,
-                   "findings": [f.to_json() for f in sorted(self.findings, key=Finding.sort_key)]}
+                   "findings": [f.to_json(texts) for f in sorted(self.findings, key=Finding.sort_key)]}
         if self.builders:
-            d["builders"] = [b.to_json() for b in self.builders]
+            d["builders"] = [b.to_json(texts) for b in self.builders]
         if self.error is not None:
             d["error"] = self.error
         if self.provider:
             d["provider"] = {"name": self.provider, "why": self.provider_why}
         if self.info:
-            d["info"] = [f.to_json() for f in sorted(self.info, key=Finding.sort_key)]
+            d["info"] = [f.to_json(texts) for f in sorted(self.info, key=Finding.sort_key)]
+        d["provider_errors"] = list(texts)
         if self.advice:
             d["advice"] = list(self.advice)
         if self.resume is not None:
