@@ -73,7 +73,6 @@ def test_chunked_equals_whole(spec):
         expected = judged(segments)
         assert expected[1]["turnproof-proposed"] == []  # what repair writes is accepted, whatever the file
         assert judged(chunks) == expected
-        assert judged(RolloutReader(p).chunks(two_pass=False)) == expected
         out = os.path.join(d, "o.jsonl")
         repair_to(p, out)
         got = tuple(it[:2] for ch in RolloutReader(out).chunks() for it in ch.items)
@@ -88,35 +87,22 @@ def test_a_long_session_is_cut_into_rounds(tmp_path):
     reader = RolloutReader(str(p))
     sizes = [len(ch.items) for ch in reader.chunks()]
     assert reader.bounded and len(sizes) >= 300 and max(sizes) <= 6
-    # one pass: the same cuts, none taken back
-    one = list(RolloutReader(str(p)).chunks(two_pass=False))
-    assert [len(ch.items) for ch in one] == sizes
-    # a late result for the first round merges everything since, once, and only then
+    # a late result for the first round: no cut from its call to it (pass 1 saw where it is)
     p.write_text(rollout_text(spec + " U O0"))
-    one = list(RolloutReader(str(p)).chunks(two_pass=False))
-    assert [type(ch).__name__ for ch in one].count("Rewind") == 1
-    assert max(len(ch.items) for ch in one if isinstance(ch, Chunk)) > 1000
+    late = [len(ch.items) for ch in RolloutReader(str(p)).chunks()]
+    assert max(late) > 1000 and sum(late) == sum(sizes) + 2
 
 
-def test_ids_recurring_every_round_are_read_in_two_passes(tmp_path, monkeypatch):
+def test_ids_recurring_every_round_are_judged_as_the_whole_history(tmp_path):
     import turnproof.lint as L
 
     # a provider that omits ids: Codex numbers the calls of every response from tool-call-0 again
     rounds = " ".join("U C0 C1 O0 O1 T" for _ in range(200)) + " U C0 O0 C1"
     p = tmp_path / "r.jsonl"
     p.write_text(rollout_text(rounds).replace('"call_0"', '"tool-call-0"').replace('"call_1"', '"tool-call-1"'))
-    reads = []
-    real = L.RolloutReader.chunks
-
-    def spy(self, two_pass=True):
-        reads.append(two_pass)
-        return real(self, two_pass)
-
-    monkeypatch.setattr(L.RolloutReader, "chunks", spy)
     rep = L.lint_path(str(p))
-    assert reads == [True]  # lint reads twice, never guesses (a guess could disagree with the whole history)
     hj = HistoryJudge(BUILDERS[:-1])
-    hj.consume(real(RolloutReader(str(p)), True))
+    hj.consume(RolloutReader(str(p)).chunks())
     assert [f.to_json() for f in rep.findings if f.wire is None] == [f.to_json() for f in hj.findings if f.wire is None]
     assert [f.to_json() for f in rep.info if not f.design] == [f.to_json() for f in hj.findings if f.wire is not None]
     assert {(f.rule, f.call_id, f.line) for f in rep.findings} >= {("calls-answered", "tool-call-1", 1205)}

@@ -234,8 +234,7 @@ def _advice(in_use: str, rejected: dict, resume: dict) -> str:
 
 
 def _lint_rollout(path: str, designs: tuple, max_line: int, progress, provider: str | None = None) -> FileReport:
-    """One reading, in two passes (lint's one-pass guess could disagree with the whole-history judgement,
-    so it is not used): every chunk is judged exactly as the whole history would be."""
+    """One reading, in two passes: every chunk is judged exactly as the whole history would be."""
     meta = session_meta(path)
     in_use, wire, used, why = codex_setup(meta, provider)
     builders: list = default_builders()
@@ -243,7 +242,7 @@ def _lint_rollout(path: str, designs: tuple, max_line: int, progress, provider: 
     names = {d if isinstance(d, str) else d.name for d in designs}
     reader = RolloutReader(path, max_line, progress=progress)
     hj = HistoryJudge(builders, used)
-    hj.consume(reader.chunks(two_pass=True))
+    hj.consume(reader.chunks())
     props = [f for f in hj.findings if f.wire is None]
     rep = FileReport(path, "codex-rollout", props, hj.builders, provider=used, provider_why=why,
                      info=[f for f in hj.findings if f.wire is not None])

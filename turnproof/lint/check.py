@@ -21,7 +21,6 @@ history order, so the n-th call or output on the wire is the n-th in the history
 from __future__ import annotations
 
 import re
-from array import array
 
 from turnproof.model.designs import NAMED, SHIPPED
 from turnproof.model.items import CALL, OUTPUT
@@ -31,7 +30,6 @@ from turnproof.model.provider import CALL_TYPES, OUTPUT_TYPES, PROVIDERS_BY_NAME
 from turnproof.model.wire import build_request
 
 from .findings import BuilderVerdict, Finding
-from .rollout import Rewind
 
 # the grouping whose chat requests only fail when the history itself is unpaired
 RECORDED_GROUPING = NAMED["turnproof-proposed"].chat_grouping
@@ -101,23 +99,8 @@ class HistoryJudge:
         self._memo: dict = {}
 
     def consume(self, chunks) -> None:
-        """Judge every chunk of a reader; a Rewind(k) takes back what chunks k.. said."""
-        okeys = [("recorded", "anthropic")] + [("builder", b.design) for b in self.builders if b.wire == "anthropic"]
-        stride = 1 + len(self.builders) + len(okeys)
-        marks = array("q")  # per chunk, flat: findings so far, each builder's findings, message offsets
+        """Judge every chunk of a reader (rollout.RolloutReader.chunks), in order."""
         for ch in chunks:
-            if isinstance(ch, Rewind):
-                m = marks[ch.k * stride:(ch.k + 1) * stride]
-                del self.findings[m[0]:], marks[ch.k * stride:]
-                for b, nb in zip(self.builders, m[1:]):
-                    del b.findings[nb:]
-                self._offsets = {k: v for k, v in zip(okeys, m[1 + len(self.builders):]) if v}
-                continue
-            if ch.index >= 0:
-                del marks[ch.index * stride:]
-                marks.append(len(self.findings))
-                marks.extend(len(b.findings) for b in self.builders)
-                marks.extend(self._offsets.get(k, 0) for k in okeys)
             self.judge_chunk(ch.items, ch.restart)
 
     def restart(self) -> None:

@@ -17,15 +17,11 @@ and no builder merges a user-side item with an assistant-side one (tests/test_li
 checks this). So only one chunk (usually one round of calls and results) and small per-id and
 per-chunk tables are in memory, whatever the file's size.
 
-Where no id spans is known only at the end of the file, so the reader either
-
-- reads it twice (repair, which writes as it goes): pass 1 scans the raw bytes for ``"call_id"``
-  and keeps, per id, the last line it occurs on; pass 2 parses and cuts only where no id goes on.
-  If pass 2 meets an id pass 1 missed, it stops cutting: still correct, only no longer bounded;
-- or reads it once (lint) and guesses: it cuts wherever the shape allows, and when an id shows up
-  again after its chunk was closed (a late result for a call rounds back), it yields
-  ``Rewind(k)``: the judge forgets what chunks k.. said and the reader reads those lines again,
-  merged with the current chunk.
+Where no id spans is known only at the end of the file, so the file is read twice: pass 1 scans
+the raw bytes for ``"call_id"`` and keeps, per id, the last line it occurs on; pass 2 parses and
+cuts only where no id goes on. If pass 2 meets an id pass 1 missed, it stops cutting: still
+correct, only no longer bounded. (A one-pass reader that guessed the cuts and took them back when
+an id came round again was dropped: it could disagree with the whole-history judgement.)
 
 A line cut short by a crash (valid UTF-8, JSON that merely ends too soon) is a ``torn-line``
 finding, as Codex skips it; every other unreadable line is a LintError naming file and line.
@@ -33,11 +29,9 @@ finding, as Codex skips it; every other unreadable line is a LintError naming fi
 
 from __future__ import annotations
 
-import bisect
 import json
 import os
 import re
-from array import array
 from dataclasses import dataclass, field
 
 from turnproof.fileio import UnsafePath, open_input
@@ -74,14 +68,6 @@ class Chunk:
     items: tuple
     restart: bool = False  # first chunk of a new history (file start or a compacted line)
     lines: list = field(default_factory=list)  # repair only: every line since the previous chunk
-    index: int = -1  # single pass: the chunk's number, which a Rewind names
-
-
-@dataclass(frozen=True)
-class Rewind:
-    """Single pass: chunks ``k`` and later were cut wrongly; forget what they said."""
-
-    k: int
 
 
 TORN_LINE = object()  # _parse's line type for a line cut short
@@ -152,7 +138,6 @@ class RolloutReader:
         self.progress = progress
         self.torn: list[int] = []  # lines cut short
         self.bounded = True  # False once an id pass 1 missed turned cutting off
-        self.reread = 0  # single pass: bytes read again after Rewinds
 
     def fail(self, n: int, msg: str) -> LintError:
         return LintError(f"{self.path}:{n}: {msg}")
@@ -205,24 +190,13 @@ class RolloutReader:
                         new.append(it)
         return ltype, new, ptype, obj.get("timestamp")
 
-    def chunks(self, two_pass: bool = True):
-        """Chunks of items, in file order.
-
-        ``two_pass`` (repair, and lint by default): pass 1 says where every id occurs last, so no
-        cut is ever taken back. Otherwise (lint --fast) cuts are guessed: an id that shows up again
-        after its chunk was closed yields ``Rewind(k)``: forget chunks k.. and read them again, merged
-        with the current one (a late result for a call many rounds back; rare).
-        """
+    def chunks(self):
+        """Chunks of items, in file order: pass 1 says where every id occurs last, so no cut is ever
+        taken back."""
         path = self.path
         if os.path.isdir(path):
             raise LintError(f"{path}: is a directory")
-        if two_pass:
-            last, _ = scan_ids(path, self.max_line, None if self.progress is None else (lambda b: self.progress(b, 1)))
-        else:
-            last = None
-        seen_at: dict = {}  # single pass: hash of id -> last line seen (since the last compacted line)
-        # single pass, per chunk begun: first line, byte offset, whether it starts a new history
-        start_lines, start_offs, start_new = array("q", [1]), array("q", [0]), array("b", [1])
+        last, _ = scan_ids(path, self.max_line, None if self.progress is None else (lambda b: self.progress(b, 1)))
         open_calls: dict = {}  # call id -> line of a call with no result yet (duplicate-id check)
         items: list = []
         region: list = []
@@ -230,16 +204,13 @@ class RolloutReader:
         prev_user_side = True
         restart = True
         keep = self.keep_lines
-        if keep and not two_pass:
-            raise ValueError("repair needs two passes: its output cannot take a cut back")
         done = 0
         seen_content = False
         n = 0
         for n, raw in _open_lines(path, self.max_line):
-            pos = done
             done += len(raw)
             if self.progress is not None and not n & 1023:
-                self.progress(done, 2 if two_pass else 0)
+                self.progress(done, 2)
             ltype, new, ptype, ts = self._parse(n, raw)
             if ltype is None:
                 if keep:
@@ -254,42 +225,22 @@ class RolloutReader:
             if ltype == "compacted":
                 # history is replaced here: close the chunk whatever spans it
                 if items or region:
-                    yield Chunk(tuple(items), restart, region, len(start_lines) - 1)
-                    if not two_pass:
-                        start_lines.append(n), start_offs.append(pos), start_new.append(1)
-                elif not two_pass:
-                    start_lines[-1], start_offs[-1], start_new[-1] = n, pos, 1
+                    yield Chunk(tuple(items), restart, region)
                 items, region, open_until, prev_user_side, restart = [], [], 0, True, True
                 open_calls.clear()
-                seen_at.clear()
-            if not two_pass and new:
-                back = min((seen_at[hash(it[1])] for it in new if hash(it[1]) in seen_at), default=None)
-                if back is not None and back < start_lines[-1]:
-                    # a guessed cut was wrong: merge every chunk since the one holding ``back``
-                    k = bisect.bisect_right(start_lines, back) - 1
-                    yield Rewind(k)
-                    first, off, restart = start_lines[k], start_offs[k], bool(start_new[k])
-                    del start_lines[k + 1:], start_offs[k + 1:], start_new[k + 1:]
-                    self.reread += pos - off
-                    items = self._reread(off, pos, first)
             # a cut goes before a line, never inside one (a compacted line holds many items)
             if new and new[0][0] in OPENS_MESSAGE and prev_user_side and open_until < n and items:
-                yield Chunk(tuple(items), restart, region, len(start_lines) - 1)
+                yield Chunk(tuple(items), restart, region)
                 items, region, open_until, restart = [], [], 0, False
-                if not two_pass:
-                    start_lines.append(n), start_offs.append(pos), start_new.append(0)
             for it in new:
                 kind, cid = it[0], it[1]
                 if cid is not None:
-                    if two_pass:
-                        lst = last.get(cid)
-                        if lst is None or lst < n:
-                            self.bounded = False
-                            open_until = INF
-                        elif lst > open_until:
-                            open_until = lst
-                    else:
-                        seen_at[hash(cid)] = n  # a hash, not the id: a collision only merges chunks
+                    lst = last.get(cid)
+                    if lst is None or lst < n:
+                        self.bounded = False
+                        open_until = INF
+                    elif lst > open_until:
+                        open_until = lst
                     if kind == CALL:
                         if cid in open_calls:
                             raise self.fail(n, f"call id {cid} is used again while the call on line "
@@ -308,21 +259,7 @@ class RolloutReader:
         if not seen_content:
             raise LintError(f"{path}: no JSON lines (only blank lines)")
         if items or region:
-            yield Chunk(tuple(items), restart, region, len(start_lines) - 1)
-
-    def _reread(self, off: int, end: int, first: int) -> list:
-        """The items of the lines in bytes [off, end) (already read once, so known to be good)."""
-        out: list = []
-        with open(self.path, "rb") as f:
-            f.seek(off)
-            n = first - 1
-            while f.tell() < end:
-                raw = f.readline(self.max_line + 1)
-                n += 1
-                ltype, new, _, _ = self._parse(n, raw)
-                if ltype is not None and ltype is not TORN_LINE:
-                    out += new
-        return out
+            yield Chunk(tuple(items), restart, region)
 
     @staticmethod
     def _is_torn(text: str, e: ValueError) -> bool:
