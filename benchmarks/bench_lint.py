@@ -8,7 +8,12 @@ and the peak resident memory of each run (each in a fresh process, so the figure
 for the full file and a file a tenth of its size: bounded memory shows as equal peaks.
 The files are deleted afterwards.
 
-    python benchmarks/bench_lint.py [--mb 200]
+First, start-up: the wall time of `turnproof lint SMALLFILE` in a fresh process next to `python3 -c
+pass` (target: lint under 0.3 s), best and median of --runs runs, as installed (bytecode cached)
+and from source (PYTHONDONTWRITEBYTECODE=1: every module compiled on each run), with the import
+time of turnproof's own modules from `python3 -X importtime`.
+
+    python benchmarks/bench_lint.py [--mb 200] [--runs 15] [--startup-only]
 """
 
 from __future__ import annotations
@@ -21,8 +26,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SMALL = os.path.join(ROOT, "tests", "data", "lint", "chat-fixed.json")
 
 BARE = """
 import json, sys, time
@@ -93,10 +100,68 @@ def run(code: str, *args: str) -> tuple[list[str], float]:
     return p.stdout.split(), int(p.stderr.split()[-1]) / 1024  # ru_maxrss is in KiB on Linux
 
 
+def _wall(argv: list, env: dict, runs: int) -> tuple[float, float]:
+    """(best, median) wall seconds of ``argv`` in a fresh process."""
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, check=False)
+        times.append(time.perf_counter() - t)
+    times.sort()
+    return times[0], times[len(times) // 2]
+
+
+def _own_imports(env: dict, runs: int) -> tuple[float, list]:
+    """turnproof's modules in `-X importtime` (self time, best of ``runs``): (total ms, top five)."""
+    best: dict = {}
+    for _ in range(runs):
+        p = subprocess.run([sys.executable, "-X", "importtime", "-m", "turnproof", "lint", SMALL], cwd=ROOT, env=env,
+                           capture_output=True, text=True, check=False)
+        for ln in p.stderr.splitlines():
+            parts = ln.split("|")
+            if len(parts) == 3 and parts[2].strip().startswith("turnproof"):
+                us = int(parts[0].split(":")[1])
+                name = parts[2].strip()
+                best[name] = min(best.get(name, us), us)
+    top = sorted(best.items(), key=lambda kv: -kv[1])[:5]
+    return sum(best.values()) / 1000, [(n, us / 1000) for n, us in top]
+
+
+def startup(runs: int) -> None:
+    base = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")}
+    cache = tempfile.mkdtemp(prefix="turnproof-pyc-")
+    try:
+        installed = dict(base, PYTHONPYCACHEPREFIX=cache)  # bytecode written once, then read: as pip installs it
+        subprocess.run([sys.executable, "-m", "turnproof", "lint", SMALL], cwd=ROOT, env=installed, capture_output=True)
+        source = dict(base, PYTHONDONTWRITEBYTECODE="1")
+        rows = [("python3 -c pass", [sys.executable, "-c", "pass"], installed),
+                ("python3 -S -c pass (no site)", [sys.executable, "-S", "-c", "pass"], installed),
+                ("turnproof lint SMALL, bytecode cached", [sys.executable, "-m", "turnproof", "lint", SMALL], installed),
+                ("turnproof lint SMALL, from source", [sys.executable, "-m", "turnproof", "lint", SMALL], source),
+                ("turnproof --version", [sys.executable, "-m", "turnproof", "--version"], installed)]
+        print(f"start-up, wall time in a fresh process ({runs} runs; target: lint under 0.3 s); "
+              f"SMALL = {os.path.relpath(SMALL, ROOT)}")
+        got = {}
+        for label, argv, env in rows:
+            best, med = _wall(argv, env, runs)
+            got[label] = best
+            print(f"  {label:<40} best {best:5.3f} s   median {med:5.3f} s")
+        own, top = _own_imports(installed, max(3, runs // 3))
+        print(f"  lint minus python3 -c pass (best): {got[rows[2][0]] - got[rows[0][0]]:.3f} s; turnproof's own imports "
+              f"(-X importtime, self, best): {own:.0f} ms: " + ", ".join(f"{n} {ms:.1f}" for n, ms in top))
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mb", type=float, default=200)
+    ap.add_argument("--runs", type=int, default=15, help="runs per start-up figure (default 15)")
+    ap.add_argument("--startup-only", action="store_true", help="only the start-up figures")
     a = ap.parse_args()
+    startup(a.runs)
+    if a.startup_only:
+        return
     d = tempfile.mkdtemp(prefix="turnproof-bench-")
     try:
         results = {}

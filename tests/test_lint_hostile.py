@@ -108,6 +108,15 @@ def test_lint_imports_no_solver_or_graph_library():
     assert r.stdout.strip().splitlines()[-1] == "[]", r.stdout + r.stderr
 
 
+@pytest.mark.parametrize("flag", ["--version", "--help"])
+def test_version_and_help_import_no_subcommand(flag):
+    code = ("import sys\nfrom turnproof.cli import main\ntry:\n    main([sys.argv[1]])\nexcept SystemExit:\n    pass\n"
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('z3', 'networkx') or m.startswith('turnproof.cmd_')]\n"
+            "print(bad)")
+    r = subprocess.run([sys.executable, "-c", code, flag], capture_output=True, text=True, cwd=ROOT)
+    assert r.stdout.strip().splitlines()[-1] == "[]", r.stdout + r.stderr
+
+
 @st.composite
 def early_results(draw) -> str:
     """Results before their call, repeated results, calls that never get one."""

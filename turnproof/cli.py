@@ -59,7 +59,8 @@ def _debug_option(p: argparse.ArgumentParser, default: object) -> None:
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """With ``only``, only that subcommand's module is imported (lint must not pay for z3 and networkx)."""
+    """With ``only``, only that subcommand's module is imported (lint must not pay for z3 and networkx);
+    ``only=""`` imports none (the top-level --help and --version need only COMMANDS' help lines)."""
     parser = _Parser(prog="turnproof", description="Does every tool call get its result before the next request?")
     parser.add_argument("--version", action="version", version=f"turnproof {__version__}")
     _debug_option(parser, False)
@@ -136,7 +137,8 @@ class _PipeSafe:
 
 def main(argv: list[str] | None = None) -> int:
     first = next((a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")), None)
-    parser = build_parser(first if first in COMMANDS else None)
+    # no subcommand (--version, --help, a typo): import none of them (they would pay for z3 and networkx)
+    parser = build_parser(first if first in COMMANDS else "")
     args = parser.parse_args(argv)
     if not args.command:
         parser.print_help()
