@@ -8,6 +8,14 @@ message, as Claude Code sends them, so the Anthropic judge sees the request Clau
 build, and every rejection is mapped back to the line of the block it is about. A main session
 file skips its sidechain lines (subagents, which have their own files); a subagent file is all
 sidechain. A ``system`` line with subtype ``compact_boundary`` starts a new history (compaction).
+
+File order, not the ``parentUuid`` tree: the tree is not the request. Parallel tool calls fork it
+(each ``tool_result`` line's parent is its own ``tool_use`` line, while the next ``tool_use`` block
+chains from the previous one: claude-code-subagent-a485154.jsonl lines 4-10 and
+claude-code-subagents-turn-2.jsonl lines 30-40 in tests/data/real), so walking from a leaf to the
+root drops calls and results that Claude Code does send. Telling such forks from a real branch (an
+edited or rewound message, whose old leaf is never sent again) needs Claude Code's own rebuild
+rule, which is in no public source; a session with a real branch is judged as one history here.
 """
 
 from __future__ import annotations
