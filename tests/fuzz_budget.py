@@ -14,5 +14,6 @@ def examples(ci: int) -> int:
     try:
         factor = float(os.environ.get("TURNPROOF_FUZZ", "1"))
     except ValueError:
-        raise ValueError(f"TURNPROOF_FUZZ={os.environ['TURNPROOF_FUZZ']!r}: a number (a multiple of the CI budget)")
+        raise ValueError(f"TURNPROOF_FUZZ={os.environ['TURNPROOF_FUZZ']!r}: a number (a multiple of the CI budget)") \
+            from None
     return max(1, int(ci * factor))

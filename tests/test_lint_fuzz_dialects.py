@@ -19,9 +19,7 @@ The CI budget is a few seconds per format; TURNPROOF_FUZZ multiplies it (tests/f
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import io
 import json
 import os
 import shutil
@@ -31,7 +29,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from fuzz_budget import examples
-from turnproof.cli import main
 from turnproof.lint import DIALECTS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -191,18 +188,11 @@ def mutated(draw, fmt: str) -> bytes:
     return data
 
 
-def cli(*argv) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main([str(a) for a in argv])
-    return code, out.getvalue(), err.getvalue()
-
-
 def _no_crash(err: str) -> None:
     assert "Traceback" not in err and "internal error" not in err, err
 
 
-def check(fmt: str, data: bytes, dialect: str | None) -> None:
+def check(cli, fmt: str, data: bytes, dialect: str | None) -> None:
     d = tempfile.mkdtemp(prefix="turnproof-fuzz-")
     try:
         src = os.path.join(d, FORMATS[fmt][0])
@@ -241,7 +231,7 @@ def check(fmt: str, data: bytes, dialect: str | None) -> None:
 
 
 @pytest.mark.parametrize("fmt", sorted(FORMATS))
-def test_seeds_reach_their_dialect(fmt):
+def test_seeds_reach_their_dialect(cli, fmt):
     """The seeds themselves: read as the format they are (else the fuzz would test the wrong reader)."""
     for data in FORMATS[fmt][1]:
         d = tempfile.mkdtemp(prefix="turnproof-fuzz-")
@@ -257,14 +247,14 @@ def test_seeds_reach_their_dialect(fmt):
 
 
 @pytest.mark.parametrize("fmt", sorted(FORMATS))
-def test_mutated(fmt):
+def test_mutated(cli, fmt):
     right = FORMATS[fmt][2]
 
     @settings(max_examples=examples(60), deadline=None, database=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
     @given(mutated(fmt), st.sampled_from([None, None, right] + [x for x in DIALECTS if x != right]))
     def run(data, dialect):
-        check(fmt, data, dialect)
+        check(cli, fmt, data, dialect)
 
     run()
 
@@ -280,5 +270,5 @@ FOUND = [
 
 
 @pytest.mark.parametrize("fmt,data,dialect", FOUND)
-def test_found_by_longer_campaigns(fmt, data, dialect):
-    check(fmt, data, dialect)
+def test_found_by_longer_campaigns(cli, fmt, data, dialect):
+    check(cli, fmt, data, dialect)

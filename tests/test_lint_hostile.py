@@ -81,7 +81,7 @@ def _half_answered_rollout(path, n: int) -> None:
 
 
 @pytest.mark.parametrize("make,small,big", [(_half_answered_chat, 2000, 8000), (_half_answered_rollout, 500, 2000)])
-def test_json_output_is_linear_in_problem_calls(tmp_path, make, small, big):
+def test_json_output_is_linear_in_problem_calls(cli, tmp_path, make, small, big):
     """One rejection names every missing call; its text is written once per file (provider_errors),
     each finding names it by index: four times the problems, about four times the output (the text
     repeated per finding made it sixteen)."""
