@@ -111,6 +111,7 @@ def state_section() -> list[str]:
 
 
 def actions_section() -> list[str]:
+    from turnproof.model.designs import KNOB_FIELDS
     from turnproof.model.properties import PROPERTIES, SAFETY
     from turnproof.model.turnloop import ACTIONS, TurnLoop
 
@@ -132,7 +133,8 @@ def actions_section() -> list[str]:
         out += ["", f"### {a}", "", f"- **Cites:** {info.cites}",
                 f"- **Fault:** {'yes, enabled by fault `' + info.fault + '`' if info.fault else 'no'}"]
         if info.needs:
-            out.append(f"- **Only with:** `{info.needs}`")
+            where = "the design knob" if info.needs in KNOB_FIELDS else "the search parameter"
+            out.append(f"- **Only with:** {where} `{info.needs}` on (the model leaves the action out otherwise)")
         out += [f"- **Guard:** {info.guard}", f"- **Effect:** {info.effect}"]
         if any(a in PROPERTIES[p].on for p in SAFETY):
             out.append(f"- **Judged:** every `always` property ({_links(SAFETY)}) is judged on the request "
