@@ -266,9 +266,22 @@ FOUND = [
         {"type": "message", "role": "user", "content": "go"},
         {"type": "local_shell_call", "id": "ls_1", "status": "completed"},
         {"type": "local_shell_call_output", "call_id": "ls_1", "output": "a b"}]}).encode(), None),
+    # a line whose "type" is a list: sniffing raised TypeError (unhashable) instead of reading the file
+    ("claude-code", b'{"type": [], "summary": "x"}\n' + _real("claude-code-cut-mid-call.jsonl").split(b"\n", 3)[2],
+     None),
+    # a message whose role is not user or assistant: its tool_use was judged as no one's (clean)
+    ("claude-code", b'{"type": "user", "sessionId": "s", "message": {"role": [], "content": '
+                    b'[{"type": "tool_use", "id": "a"}]}}\n', "claude-code"),
 ]
 
 
 @pytest.mark.parametrize("fmt,data,dialect", FOUND)
 def test_found_by_longer_campaigns(cli, fmt, data, dialect):
     check(cli, fmt, data, dialect)
+
+
+def test_a_claude_message_with_no_role_is_unreadable_not_clean(cli, tmp_path):
+    p = tmp_path / "s.jsonl"
+    p.write_bytes(FOUND[-1][1])
+    code, out, err = cli("lint", p)
+    assert code == 2 and err.strip().endswith(f'{p}:1: message.role must be "user" or "assistant", not a list')

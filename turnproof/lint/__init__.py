@@ -83,7 +83,7 @@ def _codex_line(o: object) -> bool:
     t = o.get("type")
     if t in ROLLOUT_TYPES and isinstance(o.get("payload"), dict):
         return True
-    return t in ITEM_TYPES and "payload" not in o and "message" not in o  # early rollouts: bare items
+    return isinstance(t, str) and t in ITEM_TYPES and "payload" not in o and "message" not in o  # early: bare items
 
 
 def sniff(path: str) -> str | None:

@@ -66,6 +66,10 @@ def read(path: str, max_line: int) -> tuple[list, list, list]:
         if not isinstance(msg, dict):
             raise LintError(f"{path}:{n}: a {t} line without a \"message\" object")
         role = msg.get("role", t)
+        if role not in CONVERSATION:  # a tool_use under any other role would be judged as no one's
+            raise LintError(f"{path}:{n}: message.role must be \"user\" or \"assistant\", not {_tname(role)}"
+                            if not isinstance(role, str) else f"{path}:{n}: message.role {role!r} is neither user "
+                            "nor assistant")
         c = msg.get("content")
         blocks = [{"type": "text", "text": c}] if isinstance(c, str) else c if isinstance(c, list) else []
         for j, b in enumerate(blocks):
