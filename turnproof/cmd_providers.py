@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
+from turnproof.cmd_spec import write_generated
 from turnproof.exitcodes import EXIT_OK
 from turnproof.exitcodes import EXIT_VIOLATED as EXIT_STALE
 from turnproof.providers_doc import generate
@@ -33,19 +33,4 @@ def run_providers(args) -> int:
             return EXIT_OK
         print(f"{path}: out of date with model/provider.py; run `turnproof providers -o {path}`", file=sys.stderr)
         return EXIT_STALE
-    if args.output:
-        from turnproof.fileio import UnsafePath, write_bytes
-
-        try:
-            d = os.path.dirname(args.output)
-            if d:
-                os.makedirs(d, exist_ok=True)
-            write_bytes(args.output, text.encode("utf-8"))  # atomic; a device or directory is refused
-        except UnsafePath as e:
-            raise ValueError(f"-o: {e}") from None
-        except OSError as e:
-            raise ValueError(f"-o: {args.output}: cannot write: {e.strerror or e}") from None
-        print(f"wrote {args.output}", file=sys.stderr)
-        return EXIT_OK
-    sys.stdout.write(text)
-    return EXIT_OK
+    return write_generated(text, args.output)

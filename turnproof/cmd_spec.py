@@ -348,19 +348,24 @@ def run_spec(args) -> int:
                      min(len(old_lines), len(new_lines)) + 1)
         print(f"{path}:{first}: out of date with the model; run `{COMMAND}`", file=sys.stderr)
         return EXIT_STALE
-    if args.output:
+    return write_generated(text, args.output)
+
+
+def write_generated(text: str, output: str | None) -> int:
+    """A generated document to ``output`` (atomically; a device or directory is refused), or stdout."""
+    if output:
         from turnproof.fileio import UnsafePath, write_bytes
 
         try:
-            d = os.path.dirname(args.output)
+            d = os.path.dirname(output)
             if d:
                 os.makedirs(d, exist_ok=True)
-            write_bytes(args.output, text.encode("utf-8"))  # atomic; a device or directory is refused
+            write_bytes(output, text.encode("utf-8"))
         except UnsafePath as e:
             raise ValueError(f"-o: {e}") from None
         except OSError as e:
-            raise ValueError(f"-o: {args.output}: cannot write: {e.strerror or e}") from None
-        print(f"wrote {args.output}", file=sys.stderr)
+            raise ValueError(f"-o: {output}: cannot write: {e.strerror or e}") from None
+        print(f"wrote {output}", file=sys.stderr)
         return EXIT_OK
     sys.stdout.write(text)
     return EXIT_OK
