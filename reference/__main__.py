@@ -120,8 +120,10 @@ async def _main(a) -> int:
                      "refused_calls": s.refused_calls, "file": a.file,
                      "rejections": [{"message": r.message, "param": r.param} for r in s.rejections],
                      "requests": [{"body": body, "rejected": v.message if v else None,
-                                   "param": v.param if v else None, "lost_results": lost}
-                                  for (_, body, v), lost in zip(s.requests, s.lost_results)],
+                                   "param": v.param if v else None, "lost_results": lost,
+                                   "unrecorded_results": unrec}
+                                  for (_, body, v), lost, unrec in zip(s.requests, s.lost_results,
+                                                                       s.unrecorded)],
                      "history": len(s.history), "pid": os.getpid()}})
     return 0
 

@@ -19,6 +19,7 @@ class Design:
     provider: str = "default"
     chat_grouping: str = "per-call"  # per-call (v0.77) | consecutive (v0.78) | response
     text_lands: str = "at-completed"  # chat SSE holds aggregated text until Completed
+    early_close: str = "completed"  # what the stream parser makes of a close: completed | error | closed
     drain_on_stream_error: bool = False
     retry_prompt: str = "reuse"  # reuse | rebuild
     drain_before_completed: bool = False
@@ -38,17 +39,17 @@ def _v(base: Design, name: str, **knobs: object) -> Design:
     return replace(base, name=name, **knobs)
 
 
-_077 = Design("codex-0.77-chat")
+_077 = Design("codex-0.77-chat")  # chat.rs completes on a close
 NAMED: dict[str, Design] = {d.name: d for d in (
     _077,
-    _v(_077, "codex-0.77-responses", wire="responses", text_lands="as-streamed"),
+    _v(_077, "codex-0.77-responses", wire="responses", text_lands="as-streamed", early_close="error"),
     _v(_077, "codex-0.78-chat", chat_grouping="consecutive"),
-    _v(_077, "codex-0.122-responses", wire="responses", text_lands="as-streamed",
+    _v(_077, "codex-0.122-responses", wire="responses", text_lands="as-streamed", early_close="error",
        drain_on_stream_error=True, retry_prompt="rebuild"),
     _v(_077, "seed-fix-1", drain_before_completed=True),
     _v(_077, "seed-fix-2", validate_before_send=True),
     _v(_077, "seed-fix-3", refuse_unanswered_resume=True),
-    _v(_077, "turnproof-proposed", chat_grouping="response", drain_on_stream_error=True,
+    _v(_077, "turnproof-proposed", chat_grouping="response", early_close="error", drain_on_stream_error=True,
        retry_prompt="rebuild", normalization="ours", persist_synthetic=True, fsync=True),
 )}
 

@@ -94,6 +94,10 @@ class Session:
         self.requests: list = []  # (normalized items, body, HttpError | None) for every request built
         self.skipped: list = []  # lines skipped on resume
         self.lost_results: list = []  # per request: ids of real results recorded but not sent
+        # results-recorded: ids of tools that had finished when their futures were dropped (not by
+        # a hard abort), since the last request; per request, the ids dropped before it
+        self.dropped: list = []
+        self.unrecorded: list = []
         self.refused_calls: list = []
 
     # ---- construction ----------------------------------------------------------------------------
@@ -224,6 +228,8 @@ class Session:
             verdict = judge(self.d.wire, body)
             self.requests.append((prompt, body, verdict))
             self.lost_results.append(self._lost(prompt))
+            self.unrecorded.append(self.dropped)
+            self.dropped = []
             if verdict is not None and self.d.validate_before_send:
                 self._emit("RefuseRequest")
                 raise Refused(f"request not sent: {verdict.message}")
@@ -285,8 +291,9 @@ class Session:
                     task = asyncio.ensure_future(self._run_tool(cid, name, args))
                     self.in_flight.append([cid, task])
                     self._emit("StreamToolCall", len(self.in_flight))
-                elif kind == "completed":
-                    self._emit("StreamCompleted")
+                elif kind == "completed" or (kind == "closed" and self.d.early_close == "completed"):
+                    # on a close the chat parser completes (flush_and_complete)
+                    self._emit("StreamCompleted" if kind == "completed" else "StreamClosed")
                     if held is not None and not self.d.drain_before_completed:
                         self._record(It.assistant(held))
                         held = None
@@ -297,13 +304,14 @@ class Session:
                     if held is not None:
                         self._record(It.assistant(held))
                     return bool(self.in_flight)
-                elif kind == "error":
-                    self._emit("StreamError")
+                elif kind == "error" or (kind == "closed" and self.d.early_close == "error"):
+                    # the Responses parser sends an error on a close before response.completed
+                    self._emit("StreamError" if kind == "error" else "StreamClosed")
                     if self.d.drain_on_stream_error:
                         break
                     self._lose_in_flight()  # `res?`: return at once; in_flight is dropped
-                    raise StreamFailure(ev[1] if len(ev) > 1 else "stream error")
-                elif kind == "closed":
+                    raise StreamFailure(ev[1] if len(ev) > 1 else "stream closed before response.completed")
+                elif kind == "closed":  # early_close == "closed": the channel ended, `break Err(Stream)`
                     self._emit("StreamClosed")
                     break
                 else:
@@ -335,9 +343,12 @@ class Session:
                 self.drained += 1
                 self._emit("DrainOutput", call_number(cid))
 
-    def _lose_in_flight(self) -> None:
-        """Calls not yet drained get no output (a recorded synthetic one, per design)."""
+    def _lose_in_flight(self, hard_abort: bool = False) -> None:
+        """Calls not yet drained get no output (a recorded synthetic one, per design). A tool that
+        had finished loses its real output (results-recorded), unless the task was hard-aborted."""
         for cid, task in self.in_flight[self.drained:]:
+            if not hard_abort and task.done() and not task.cancelled() and task.exception() is None:
+                self.dropped.append(cid)
             task.cancel()
             if self.d.persist_synthetic:
                 self._record(It.output(cid, It.SYNTHETIC))
@@ -389,7 +400,7 @@ class Session:
         if late:  # the grace ran out mid-drain: abort the task
             task.cancel()
             await asyncio.wait({task})
-            self._lose_in_flight()
+            self._lose_in_flight(hard_abort=True)
             self._emit("HardAbort")
         await self.sched.gate(("TurnAborted",))
         if self.dead:

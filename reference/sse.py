@@ -6,8 +6,12 @@ the arguments in several). Codex turns it into items only at the end: on
 ``finish_reason: "tool_calls"`` it emits the reasoning, then one call per index (a call with no
 id gets ``tool-call-{index}``, counting from 0 in every response); the aggregated text is emitted
 when the stream is done, just before Completed, so text that came with calls lands after them.
-A stream that stops without ``[DONE]`` has closed early: whatever was not emitted is lost (calls
-survive only if the finish_reason chunk came before the close).
+A stream that stops without ``[DONE]`` has closed early. chat.rs then does what it does at
+``[DONE]`` (rust-v0.78.0:codex-rs/codex-api/src/sse/chat.rs:112-117, ``flush_and_complete``;
+rust-v0.77.0 :72-93): it hands over the reasoning and the text it holds and completes. Calls it
+had not emitted yet are lost (they survive only if the finish_reason chunk came before the close).
+``close`` gives what the reader holds, then the close itself; what the close becomes (Completed,
+an error, or a bare close) is the design's ``early_close`` knob, applied by the loop.
 
 ``render`` writes a scripted response (the item-level events of tools.py) as such chunks;
 ``ChatReader`` reads them back into item-level events for the loop.
@@ -101,6 +105,14 @@ class ChatReader:
                     out.append(("tool_call", c["id"] or f"tool-call-{index}", c["name"], args))
                 self.calls_emitted = True
         return out
+
+    def close(self) -> list:
+        """The connection ended without ``[DONE]``: what the reader holds, then the close."""
+        out = self._flush_reasoning()
+        if self.text:
+            out.append(("text", "".join(self.text)))
+            self.text = []
+        return out + [("closed",)]
 
     def _flush_reasoning(self) -> list:
         if not self.reasoning:

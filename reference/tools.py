@@ -72,8 +72,9 @@ class ChatSseStream:
     async def scripted_next(self):
         while not self.ready:
             await asyncio.sleep(0)  # a network read
-            if not self.chunks:
-                return ("closed",)  # no [DONE]: the stream closed early
+            if not self.chunks:  # no [DONE]: the stream closed early
+                self.ready = self.reader.close()
+                break
             self.ready = self.reader.feed(self.chunks.pop(0))
         return self.ready.pop(0)
 

@@ -178,3 +178,14 @@ def test_chat_calls_start_when_the_stream_finishes(tmp_path):
     acts = [a for a, _ in s.log]
     assert acts[:4] == ["UserMessage", "SendRequest", "StreamToolCall", "StreamToolCall"]
 
+
+
+def test_chat_reader_completes_what_it_holds_on_a_close():
+    # chat.rs on a close without [DONE]: flush_and_complete (rust-v0.78.0 sse/chat.rs:112-117)
+    from turnproof.reference.sse import ChatReader, render
+    script = [("reasoning", "plan"), ("tool_call", "call_1", "shell", {"command": ["ls"]}), ("text", "Done."),
+              ("finish",), ("closed",)]
+    reader = ChatReader()
+    out = [ev for chunk in render(script) for ev in reader.feed(chunk)] + reader.close()
+    assert [e[0] for e in out] == ["reasoning", "tool_call", "text", "closed"]
+    assert reader.close() == [("closed",)]  # nothing held any more
