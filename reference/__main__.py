@@ -86,12 +86,11 @@ async def _main(a) -> int:
     d = from_knobs(a.design, json.loads(a.knobs)) if a.knobs else get(a.design)
     log = EventLog()
     log.listener = lambda action, arg: _out({"event": [action, arg]})
-    prefix = "toolu" if d.wire == "anthropic" else "call"
     if a.cmd == "run":
         responses, tools = scenario(a)
-        s = Session.start(d, a.file, server=ScriptedModel(responses, prefix, d.wire), tools=tools, log=log)
+        s = Session.start(d, a.file, server=ScriptedModel.for_design(d, responses), tools=tools, log=log)
     else:
-        s = Session.resume(d, a.file, server=ScriptedModel([], prefix, d.wire), log=log)
+        s = Session.resume(d, a.file, server=ScriptedModel.for_design(d, []), log=log)
     if s.recorder is not None:
         def on_line(rec) -> None:
             _out({"line": rec.lines_written, "model_lines": rec.written})

@@ -20,6 +20,13 @@ class Design:
     chat_grouping: str = "per-call"  # per-call (v0.77) | consecutive (v0.78) | response
     text_lands: str = "at-completed"  # chat SSE holds aggregated text until Completed
     early_close: str = "completed"  # what the stream parser makes of a close: completed | error | closed
+    # chat.rs names a call that comes without an id tool-call-{index}, restarting every response
+    call_ids: str = "provider"  # provider (unique ids) | index (the provider omits them)
+    # raw reasoning shown and a provider that streams "content": "" beside tool calls: an empty
+    # assistant message lands after the calls
+    empty_content_with_calls: bool = False
+    # v0.122 tasks/mod.rs: an interrupt records a <turn_aborted> user message in history and rollout
+    turn_aborted_marker: bool = False
     drain_on_stream_error: bool = False
     retry_prompt: str = "reuse"  # reuse | rebuild
     drain_before_completed: bool = False
@@ -45,7 +52,7 @@ NAMED: dict[str, Design] = {d.name: d for d in (
     _v(_077, "codex-0.77-responses", wire="responses", text_lands="as-streamed", early_close="error"),
     _v(_077, "codex-0.78-chat", chat_grouping="consecutive"),
     _v(_077, "codex-0.122-responses", wire="responses", text_lands="as-streamed", early_close="error",
-       drain_on_stream_error=True, retry_prompt="rebuild"),
+       drain_on_stream_error=True, retry_prompt="rebuild", turn_aborted_marker=True),
     _v(_077, "seed-fix-1", drain_before_completed=True),
     _v(_077, "seed-fix-2", validate_before_send=True),
     _v(_077, "seed-fix-3", refuse_unanswered_resume=True),

@@ -12,6 +12,9 @@ import json
 ABORTED = "aborted"  # normalize.rs ensure_call_outputs_present: filler for a call with no output
 SYNTHETIC = "aborted (synthetic: no result was recorded)"  # turnproof-proposed's recorded filler
 USER_ABORT_SUFFIX = "aborted by user"  # tools/parallel.rs: "Wall time: X seconds\naborted by user"
+# v0.122 tasks/mod.rs records a user message between these tags when a turn is interrupted (our text)
+TURN_ABORTED_OPEN = "<turn_aborted>"
+TURN_ABORTED_MARKER = f"{TURN_ABORTED_OPEN}\nThe previous turn was interrupted by the user.\n</turn_aborted>"
 
 CALL_TYPES = ("function_call", "custom_tool_call", "local_shell_call")
 OUTPUT_TYPES = ("function_call_output", "custom_tool_call_output")

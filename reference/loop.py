@@ -9,12 +9,16 @@ One Session is one process's view of a Codex session:
   it, per design.
 - ``_try_run_turn``: writes a turn_context line, reads the stream while racing the cancellation
   token. Calls, reasoning and (per design) text are recorded as they arrive; each call's tool
-  starts as a task and goes to the back of ``in_flight``. Completed or an early close leave the
-  loop and ``_drain`` records outputs in call order (FuturesOrdered), whatever order the tools
-  finish in; a failed tool is logged and its call gets no output. A stream error returns at once
-  (in_flight is dropped, its tools cancelled) unless the design drains first.
+  starts as a task and goes to the back of ``in_flight``. Completed leaves the loop and ``_drain``
+  records outputs in call order (FuturesOrdered), whatever order the tools finish in; a failed
+  tool is logged and its call gets no output. A stream error returns at once (in_flight is
+  dropped, its tools cancelled; a tool that had finished loses its result) unless the design
+  drains first. An early close is what the design's parser makes of it (``early_close``): chat.rs
+  completes, the Responses parser sends an error, and a bare close (``break Err(Stream)``: drain,
+  then retry) happens only if the parser dies.
 - ``interrupt`` (handle_task_abort): cancels the token, gives the task 100 ms to finish its drain,
-  then cancels it (hard abort), then persists a turn_aborted event.
+  then cancels it (hard abort), then persists a turn_aborted event (v0.122, ``turn_aborted_marker``:
+  after recording a ``<turn_aborted>`` user message in history and the rollout).
 - ``crash``: the process dies (memory, tasks and queued rollout lines are gone).
 - ``resume``: history is rebuilt from the file's response_items and normalized, in memory.
 
@@ -52,6 +56,11 @@ class Refused(Exception):
 
 
 def call_number(call_id: str) -> int:
+    """The call's number in the model's vocabulary: call_N / toolu_N is N; tool-call-K (chat.rs's
+    name for a call without an id, K its index in the response) is -1-K."""
+    m = re.fullmatch(r"tool-call-(\d+)", call_id)
+    if m:
+        return -1 - int(m.group(1))
     m = re.search(r"(\d+)$", call_id)
     return int(m.group(1)) if m else -1
 
@@ -73,8 +82,7 @@ class Session:
         self.d = design
         self.path = path
         self.sched = sched or FreeScheduler()
-        self.server = server or ScriptedModel(id_prefix="toolu" if design.wire == "anthropic" else "call",
-                                              wire=design.wire)
+        self.server = server or ScriptedModel.for_design(design)
         self.tools = tools or {"shell": Tool("shell")}
         self.max_retries = max_retries
         self.log = log if log is not None else EventLog()
@@ -279,6 +287,10 @@ class Session:
                 if kind == "reasoning":
                     self._record(It.reasoning(ev[1] if len(ev) > 1 else "thinking"))
                     self._emit("StreamReasoning")
+                elif kind == "text" and ev[1] == "":
+                    # an empty message (raw chat parser, "content": "" beside calls): part of the
+                    # calls' completion in the model, not a StreamText step; held the same way
+                    held = ""
                 elif kind == "text":
                     if self.d.text_lands == "as-streamed":
                         self._record(It.assistant(ev[1]))
@@ -405,6 +417,8 @@ class Session:
         await self.sched.gate(("TurnAborted",))
         if self.dead:
             return
+        if self.d.turn_aborted_marker:  # v0.122: a user message says the turn was interrupted
+            self._record(It.user(It.TURN_ABORTED_MARKER))
         self.recorder.record("event_msg", {"type": "turn_aborted", "reason": "interrupted"})
         self._end_turn()
         self._emit("TurnAborted")

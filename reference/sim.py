@@ -37,10 +37,11 @@ class Sim:
         self.sched: ControlledScheduler | None = None
         self.down = False
         self.texts = 0
+        self._texts_in_response = False  # a StreamText came in the response being streamed
 
     def _new(self, factory) -> Session:
         self.sched = ControlledScheduler()
-        return factory(self.d, self.path, sched=self.sched, server=ScriptedModel(id_prefix=self.prefix),
+        return factory(self.d, self.path, sched=self.sched, server=ScriptedModel.for_design(self.d),
                        tools=self.tools, max_retries=self.max_retries, log=self.log)
 
     async def start(self) -> None:
@@ -98,8 +99,15 @@ class Sim:
         if action == "UserMessage":
             s.submit(f"user turn {len(self.log)}")
         elif action in ("SendRequest", "RefuseRequest"):
+            self._texts_in_response = False
             sched.release(("SendRequest",))
         elif action in ENV_STREAM:
+            if self._empty_text_first(action):
+                # the raw chat parser hands over an empty message (of "content": "") before it
+                # completes: part of the same step in the model
+                sched.release(("stream",), ("text", ""))
+                await settle()
+            self._texts_in_response |= action == "StreamText"
             sched.release(("stream",), self._stream_event(action))
         elif action in ("ToolFinish", "ToolFail"):
             sched.release(("tool", self._cid(arg)), "finish" if action == "ToolFinish" else "fail")
@@ -124,13 +132,24 @@ class Sim:
             raise ValueError(f"unknown action {action!r}")
         await settle()
 
+    def _empty_text_first(self, action: str) -> bool:
+        s = self.session
+        completes = action == "StreamCompleted" or (action == "StreamClosed" and self.d.early_close == "completed")
+        return (self.d.empty_content_with_calls and completes and bool(s.in_flight)
+                and not self._texts_in_response)
+
     def _cid(self, n: int) -> str:
+        if n < 0:  # chat.rs's tool-call-{index} for a call that came without an id
+            return f"tool-call-{-1 - n}"
         return f"{self.prefix}_{n}"
 
     def _stream_event(self, action: str) -> tuple:
         if action == "StreamToolCall":
-            cid = self._cid(self.next_id)
-            self.next_id += 1
+            if self.d.call_ids == "index":
+                cid = self._cid(-1 - len(self.session.in_flight))
+            else:
+                cid = self._cid(self.next_id)
+                self.next_id += 1
             return ("tool_call", cid, "shell", {"command": ["echo", cid]})
         if action == "StreamText":  # every text differs (the chat builder skips a repeated one)
             self.texts += 1

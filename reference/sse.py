@@ -29,8 +29,10 @@ def _chunk(delta: dict | None = None, finish: str | None = None) -> dict:
             "choices": [{"index": 0, "delta": delta or {}, "finish_reason": finish}]}
 
 
-def render(events: list, with_ids: bool = True) -> list:
-    """Chunks for a scripted response; events after a fault are not sent."""
+def render(events: list, with_ids: bool = True, empty_content: bool = False) -> list:
+    """Chunks for a scripted response; events after a fault are not sent. ``empty_content``: the
+    provider streams ``"content": ""`` beside each call's first chunk (some OpenAI-compatible
+    servers do)."""
     out: list = []
     n_calls = 0
     for ev in events:
@@ -46,7 +48,7 @@ def render(events: list, with_ids: bool = True) -> list:
             if with_ids:
                 first["id"] = cid
             text = json.dumps(args)
-            out += [_chunk({"tool_calls": [first]}),
+            out += [_chunk({"tool_calls": [first], **({"content": ""} if empty_content else {})}),
                     _chunk({"tool_calls": [{"index": n_calls, "function": {"arguments": text[:len(text) // 2]}}]}),
                     _chunk({"tool_calls": [{"index": n_calls, "function": {"arguments": text[len(text) // 2:]}}]})]
             n_calls += 1
@@ -66,9 +68,13 @@ def render(events: list, with_ids: bool = True) -> list:
 
 
 class ChatReader:
-    """Chunks in, item-level events out (in the order chat.rs emits them)."""
+    """Chunks in, item-level events out (in the order chat.rs emits them). ``raw``: the raw
+    parser without the aggregating stream (show_raw_agent_reasoning), which makes an assistant
+    message even of ``"content": ""`` (rust-v0.78.0 sse/chat.rs:183-186); the default aggregated
+    mode emits no message when no text came (endpoint/chat.rs:178)."""
 
-    def __init__(self) -> None:
+    def __init__(self, raw: bool = False) -> None:
+        self.raw = raw
         self.text: list = []
         self.reasoning: list = []
         self.calls: dict = {}  # index -> {"id", "name", "arguments"}
@@ -86,8 +92,9 @@ class ChatReader:
         out: list = []
         for choice in chunk.get("choices", []):
             d = choice.get("delta") or {}
-            if d.get("content"):
-                self.text.append(d["content"])
+            content = d.get("content")
+            if isinstance(content, str) and (content or self.raw):
+                self.text.append(content)
             if d.get("reasoning"):
                 self.reasoning.append(d["reasoning"])
             for tc in d.get("tool_calls") or []:

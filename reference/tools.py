@@ -64,9 +64,9 @@ class ScriptedStream:
 class ChatSseStream:
     """The chat wire: chunks as the server sends them, read back into items by ChatReader."""
 
-    def __init__(self, chunks: list):
+    def __init__(self, chunks: list, raw: bool = False):
         self.chunks = list(chunks)
-        self.reader = ChatReader()
+        self.reader = ChatReader(raw)
         self.ready: list = []
 
     async def scripted_next(self):
@@ -83,13 +83,22 @@ class ScriptedModel:
     """The model server: scripted responses, one per accepted request; then empty completions."""
 
     def __init__(self, responses: list | None = None, id_prefix: str = "call", wire: str = "responses",
-                 with_ids: bool = True):
+                 with_ids: bool = True, empty_content: bool = False):
         self.responses = list(responses or [])
         self.prefix = id_prefix
         self.wire = wire
-        self.with_ids = with_ids  # chat only: servers that omit call ids exist
+        # servers that omit call ids exist: chat.rs then names them tool-call-{index}, restarting
+        # every response (on the other wires the server's ids restart the same way)
+        self.with_ids = with_ids
+        self.empty_content = empty_content  # chat: "content": "" beside the calls, read in raw mode
         self.next_id = 1
         self.requests: list = []  # bodies of accepted requests
+
+    @classmethod
+    def for_design(cls, design, responses: list | None = None) -> ScriptedModel:
+        """The server a design's knobs describe (ids or none; empty content beside calls)."""
+        return cls(responses, "toolu" if design.wire == "anthropic" else "call", design.wire,
+                   with_ids=design.call_ids != "index", empty_content=design.empty_content_with_calls)
 
     def stream(self, body: dict) -> ScriptedStream:
         self.requests.append(body)
@@ -98,8 +107,12 @@ class ScriptedModel:
         # first delivers none, so they do not use up ids (ids count the calls the client saw)
         delivered = self.wire != "chat" or any(ev[0] in ("completed", "finish") for ev in script)
         events = []
+        index = 0
         for k, ev in enumerate(script):
-            if ev[0] == "tool_call" and len(ev) == 3:  # ("tool_call", name, args): give it an id
+            if ev[0] == "tool_call" and len(ev) == 3 and not self.with_ids and self.wire != "chat":
+                ev = ("tool_call", f"tool-call-{index}", ev[1], ev[2])
+                index += 1
+            elif ev[0] == "tool_call" and len(ev) == 3:  # ("tool_call", name, args): give it an id
                 if delivered:
                     ev = ("tool_call", f"{self.prefix}_{self.next_id}", ev[1], ev[2])
                     self.next_id += 1
@@ -107,7 +120,7 @@ class ScriptedModel:
                     ev = ("tool_call", f"{self.prefix}_lost_{k}", ev[1], ev[2])
             events.append(ev)
         if self.wire == "chat":
-            return ChatSseStream(render(events, self.with_ids))
+            return ChatSseStream(render(events, self.with_ids, self.empty_content), raw=self.empty_content)
         return ScriptedStream([ev for ev in events if ev[0] != "finish"])  # a chat-only chunk
 
 
