@@ -60,6 +60,31 @@ class Design:
                            "codex-api/src/sse/chat.rs holds aggregated assistant text until the stream "
                            "completes, so it lands after the calls; the Responses stream records each item "
                            "when it is done")
+    early_close: str = knob("completed", ("completed", "error", "closed"),
+                            "what the stream parser makes of a connection that closes before the response is "
+                            "complete",
+                            {"completed": "chat.rs completes: flush_and_complete (rust-v0.78.0 "
+                                          "codex-api/src/sse/chat.rs:112-117; rust-v0.77.0 :72-93)",
+                             "error": "the Responses parser sends an error event (rust-v0.77.0 "
+                                      "codex-api/src/sse/responses.rs:154-170; rust-v0.122.0 :393-399)",
+                             "closed": "the channel ends with no last event, `None => break Err(Stream(..))` "
+                                       "(rust-v0.77.0 core/src/codex.rs:2573-2578): no shipped parser does "
+                                       "this, only a parser task that dies"})
+    call_ids: str = knob("provider", ("provider", "index"), "where call ids come from",
+                         {"provider": "the provider sends them (unique)",
+                          "index": "a chat provider that omits them: chat.rs names each call tool-call-{index}, "
+                                   "its index in the response, so ids restart every response (rust-v0.78.0 "
+                                   "codex-api/src/sse/chat.rs:311; rust-v0.77.0 :278)"})
+    empty_content_with_calls: bool = knob(False, (False, True),
+                                          "show_raw_agent_reasoning on (rust-v0.78.0 core/src/client.rs:122-126) "
+                                          "and a chat provider that streams \"content\": \"\" beside tool calls: "
+                                          "the raw parser makes an empty assistant message of it "
+                                          "(codex-api/src/sse/chat.rs:183-186), flushed after the calls (:86-90); "
+                                          "the default aggregated mode drops it (codex-api/src/endpoint/chat.rs:178)")
+    turn_aborted_marker: bool = knob(False, (False, True),
+                                     "an interrupt records a <turn_aborted> user message into history and the "
+                                     "rollout (rust-v0.122.0 core/src/tasks/mod.rs:604-617; b236f1c95, PR #9043, "
+                                     "first in rust-v0.88.0)")
     drain_on_stream_error: bool = knob(False, (False, True),
                                        "core/src/codex.rs try_run_turn: v0.77 returns on a stream error "
                                        "without draining in_flight; a5783f90c (v0.122) breaks instead, so "
@@ -127,7 +152,7 @@ def _add(d: Design) -> None:
 
 
 _add(_077)
-_add(with_knobs(_077, "codex-0.77-responses", wire="responses", text_lands="as-streamed"))
+_add(with_knobs(_077, "codex-0.77-responses", wire="responses", text_lands="as-streamed", early_close="error"))
 NAMED["codex-0.77-responses"] = replace(
     NAMED["codex-0.77-responses"], title="Codex rust-v0.77.0 on the Responses wire API",
     description="The same loop as codex-0.77-chat; Responses pairs calls and outputs by call_id.")
@@ -135,7 +160,8 @@ _add(replace(with_knobs(_077, "codex-0.78-chat", chat_grouping="consecutive"),
              title="Codex rust-v0.78.0 on the chat wire API (PR #8556, commit 649badd10)",
              description="push_tool_call_message groups consecutive calls into one assistant message."))
 _add(replace(with_knobs(_077, "codex-0.122-responses", wire="responses", text_lands="as-streamed",
-                        drain_on_stream_error=True, retry_prompt="rebuild"),
+                        early_close="error", drain_on_stream_error=True, retry_prompt="rebuild",
+                        turn_aborted_marker=True),
              title="Codex rust-v0.122.0 on the Responses wire API (a5783f90c, PR #17470)",
              description="Stream errors break out of the loop, so the drain always runs; retries "
                          "rebuild the prompt from current history."))
@@ -148,12 +174,14 @@ _add(replace(with_knobs(_077, "seed-fix-2", validate_before_send=True),
 _add(replace(with_knobs(_077, "seed-fix-3", refuse_unanswered_resume=True),
              title="Seed fix 3: refuse to resume a session with unanswered calls",
              description="codex-0.77-chat, but resume fails when the rollout has a call without output."))
-_add(replace(with_knobs(_077, "turnproof-proposed", chat_grouping="response", drain_on_stream_error=True,
-                        retry_prompt="rebuild", normalization="ours", persist_synthetic=True),
+_add(replace(with_knobs(_077, "turnproof-proposed", chat_grouping="response", early_close="error",
+                        drain_on_stream_error=True, retry_prompt="rebuild", normalization="ours",
+                        persist_synthetic=True),
              title="turnproof-proposed: pair by position, on every path",
-             description="Drain on every exit; retries rebuild the prompt; synthetic results are "
-                         "recorded where a call lost its output; normalization pairs each call group "
-                         "with its outputs; chat sends one assistant message per assistant run."))
+             description="Drain on every exit; an early close is an error (retried); retries rebuild "
+                         "the prompt; synthetic results are recorded where a call lost its output; "
+                         "normalization pairs each call group with its outputs; chat sends one "
+                         "assistant message per assistant run."))
 
 def on_provider(d: Design, provider: str) -> Design:
     """``d`` judged by ``provider``, on the wire that provider serves when it does not serve ``d``'s."""

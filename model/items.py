@@ -11,8 +11,9 @@ tuple ``(kind, call_id, tag)``:
 - ``("output", id, tag)``       its output (FunctionCallOutput / CustomToolCallOutput)
 
 ``tag`` is opaque to every function in model/ except for outputs, where the tags in ORIGINS say
-where a result came from, and for texts, where EMPTY marks an assistant message with empty content
-(any other text differs from every text: what the chat builder's repeated-text skip compares).
+where a result came from, for texts, where EMPTY marks an assistant message with empty content
+(any other text differs from every text: what the chat builder's repeated-text skip compares),
+and for user messages, where TURN_ABORTED_MARKER marks v0.122's interrupt marker.
 lint and repair put the source position of a real item in ``tag``; the model puts the origin.
 Call ids are ints in the model (rendered ``call_1`` / ``toolu_1`` on the wire) and strings in
 real files.
@@ -38,6 +39,8 @@ WRITTEN = "written"
 
 # A text's tag: an empty assistant message (sse/chat.rs makes one of `"content": ""`)
 EMPTY = ""
+# A user message's tag: v0.122's <turn_aborted> marker, recorded when a turn is interrupted
+TURN_ABORTED_MARKER = "turn_aborted"
 
 Item = tuple  # (kind, call_id | None, tag)
 
@@ -76,10 +79,18 @@ def is_real_output(item: Item) -> bool:
 
 
 def wire_id(cid: object, wire: str) -> str:
-    """How a call id appears on the wire: model ints become provider-style ids."""
+    """How a call id appears on the wire: model ints become provider-style ids; a negative one,
+    -1-k, is chat.rs's name for the k-th call of a response that came without an id."""
+    if isinstance(cid, int) and cid < 0:
+        return f"tool-call-{-1 - cid}"
     if isinstance(cid, int):
         return f"toolu_{cid}" if wire == "anthropic" else f"call_{cid}"
     return str(cid)
+
+
+def short_id(cid: object) -> str:
+    """A call id in counterexamples: 1 for call_1, tc0 for tool-call-0."""
+    return f"tc{-1 - cid}" if isinstance(cid, int) and cid < 0 else str(cid)
 
 
 def show(item: Item) -> str:
@@ -89,11 +100,13 @@ def show(item: Item) -> str:
         t = tag[1] if len(tag[1]) <= 24 else tag[1][:23] + "…"
         return {USER: "U", TEXT: "T", OUTPUT: f"O{cid}", REASONING: "R", CALL: f"C{cid}"}.get(kind, kind) + f"({t!r})"
     if kind == CALL:
-        return f"C{cid}"
+        return f"C{short_id(cid)}"
     if kind == OUTPUT:
-        return f"O{cid}" if tag == OK else f"O{cid}({tag})"
+        return f"O{short_id(cid)}" if tag == OK else f"O{short_id(cid)}({tag})"
     if kind == TEXT and tag == EMPTY:
         return "T(empty)"
+    if kind == USER and tag == TURN_ABORTED_MARKER:
+        return "U(turn_aborted)"
     return {USER: "U", REASONING: "R", TEXT: "T"}.get(kind, kind)
 
 

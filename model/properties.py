@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from . import items as I
-from .turnloop import (ACTIONS, DRAIN, DRAINED, FAULT_ACTIONS, FILE, IN_FLIGHT, PHASE, QUEUE, REFUSED, TurnLoop,
-                       is_turn_over)
+from .turnloop import (ACTIONS, DRAIN, DRAINED, FAULT_ACTIONS, FILE, IN_FLIGHT, PHASE, QUEUE, REFUSED, UNRECORDED,
+                       TurnLoop, is_turn_over)
 
 
 @dataclass(frozen=True)
@@ -95,6 +95,13 @@ def _results_kept(m: TurnLoop, s: tuple, action: str, arg: object, t: tuple) -> 
     return "results recorded for the rollout but not in this request: " + _ids(m, lost) if lost else None
 
 
+def _results_recorded(m: TurnLoop, s: tuple, action: str, arg: object, t: tuple) -> str | None:
+    if not s[UNRECORDED]:
+        return None
+    return ("tools finished but their results were never recorded (the futures were dropped): "
+            + _ids(m, s[UNRECORDED]))
+
+
 def _full_batch_sent(m: TurnLoop, s: tuple, action: str, arg: object, t: tuple) -> bool:
     items = m.request(s).items
     n = m.p.calls
@@ -123,6 +130,17 @@ PROPERTIES: dict[str, Property] = {p.id: p for p in (
              "A tool result that reached the rollout file (or its write queue) is never replaced or "
              "dropped later: every later request carries it unchanged.",
              on=SENT, judge=_results_kept),
+    Property("results-recorded", "always",
+             "When a tool has finished (done, or failed with an error output) while the process is "
+             "alive, its real output is recorded in history before the next request is sent, never "
+             "left to a synthetic one. Excused: a crash (the process and its memory are gone), and a "
+             "hard abort: after the user's interrupt the task is killed from outside once the 100 ms "
+             "grace runs out, as a crash kills the process; it needs the drain itself to stall (every "
+             "pending tool answers \"aborted by user\" at once) and is the same code in every "
+             "version (rust-v0.77.0 and rust-v0.122.0 codex-rs/core/src/tasks/mod.rs), so it is not "
+             "what a5783f90c fixed. A tool future that fails without an output (FunctionCallError::"
+             "Fatal, a panic) has no real output to record.",
+             on=SENT, judge=_results_recorded),
     Property("resumable", "can",
              "After any crash or interrupt, the session can again send an accepted request "
              "(without relying on further faults).",

@@ -27,13 +27,39 @@ What the model keeps, and why it is enough:
   and only when it has finished (``DrainOutput``): outputs land in call order.
 - Interrupt: ``Interrupt`` cancels; tools then resolve "aborted by user" (``ToolAbort``) or finish;
   the drain goes on; ``HardAbort`` is the 100 ms grace running out while the drain is unfinished,
-  which a design may forbid. ``TurnAborted`` persists the event.
-- Bounds: the first turn's first response (and its retry) may carry up to ``calls`` parallel
-  calls; follow-up responses and later turns complete with no items, as a text item after every
-  output is invisible to every pairing rule, and so are faults in a stream that cannot carry calls. A second round of calls is the same mechanism over
-  a longer, already checked prefix (every request's prefix is itself a request we check), so it
-  adds states but no new behaviour. Each kind of fault happens at most once per session and at most ``max_faults`` (2) in all: every
-  counterexample the matrix finds needs at most two, stream
+  which a design may forbid. ``TurnAborted`` persists the event (v0.122 also records a
+  ``<turn_aborted>`` user message: knob ``turn_aborted_marker``; it lands after the drained
+  outputs, where no pairing rule sees it, so it changes no verdict of the named designs, and v0.122
+  flushes the rollout before the event, which only narrows where a crash can land: not modelled).
+- A stream that ends early is what the design's parser makes of it (knob ``early_close``): the
+  chat parser completes (StreamClosed then is StreamCompleted, and no fault), the Responses parser
+  sends an error (StreamClosed then is the session's stream error, counted as one). Faults are
+  counted by what the loop sees. The bare ``None => break Err(Stream(..))`` of try_run_turn, which
+  drains and retries, is reachable with neither parser (only if the parser task dies), so it is
+  the third value, ``closed``, used by no named design.
+- Tools that had finished when a stream error drops in_flight lose their real results
+  (``unrecorded``, judged by results-recorded at the next request); a crash and a hard abort are
+  excused (properties.py says why).
+- How likely a fault is: each fault step names the real event it stands for (``Action.event``,
+  ``TurnLoop.event``): a tool future fails only on FunctionCallError::Fatal or a panic, a hard abort
+  is a timing race, an early close is whatever the parser makes of it.
+- Chat-builder details that can change a verdict are in wire.py: the Codex groupings skip an
+  assistant text equal to the last one (requests/chat.rs :175-182). Every modelled text is a new
+  text, so only an empty message (knob ``empty_content_with_calls``: raw reasoning shown and a
+  provider that streams ``"content": ""`` beside calls) can repeat; the first such message already
+  splits its calls from their results, which is what the model reports.
+- Bounds: in the session's first turn, the first ``rounds`` responses may carry calls: the first
+  response (up to ``calls`` parallel calls, with reasoning and text) and each follow-up after a
+  drain while rounds are left, a later round with one call and no text or reasoning (a retry stays
+  in its round). What a later round adds is its meeting with what earlier rounds left behind (a
+  synthetic "aborted", an unanswered call, results recorded after a prompt was built) and, when a
+  chat provider omits call ids (knob ``call_ids``: chat.rs's ``tool-call-{index}`` restarts every
+  response), an id that collides with an earlier one; one call shows both. Text and more calls in
+  a later round only change that round's own group, which every pairing rule judges by itself,
+  the way it judges the first round's. Other responses complete with no items, as a text item
+  after every output is invisible to every pairing rule, and so are faults in a stream that
+  cannot carry calls. Each kind of fault happens at most once per session and at most
+  ``max_faults`` (2) in all: every counterexample the matrix finds needs at most two, stream
   errors are retried ``retries`` times (Codex: 5; every retry is the same step), and after a
   crash or an interrupt the user always gets one more turn, so `resumable` is decided inside
   the bound.
@@ -42,10 +68,13 @@ Two reductions, on by default (``Params.reduce``), off for conformance and for t
 test that compares verdicts with and without them:
 
 - Tools resolve only when they reach the head of the drain. FuturesOrdered makes completion order
-  unobservable: an output is recorded only when its call is the head, nothing else reads a tool's
-  status (a crash and a hard abort drop every undrained future whatever its state), and the
-  outcomes a tool can have at that moment (done, failed, or aborted by user once cancelled) are
-  the same as if it had resolved earlier.
+  unobservable: an output is recorded only when its call is the head, and the outcomes a tool can
+  have at that moment (done, failed, or aborted by user once cancelled) are the same as if it had
+  resolved earlier. Only two steps read a tool's status outside the drain: a crash and a hard
+  abort drop every undrained future whatever its state, and a stream error without the drain
+  drops them too, but results-recorded asks whether one had finished; reduced, that step has two
+  outcomes, none had finished or one had (standing for any nonempty set: the verdict only asks
+  whether the set is empty), and ``concretize`` turns the second back into ToolFinish steps.
 - A crash finds the writer caught up (k = all queued lines). Crashing at a later state with the
   writer k lines behind ends in the same file as crashing at the earlier state where the k-th line
   was recorded, with the writer caught up; from there, the later state's session has no more turns
@@ -55,7 +84,7 @@ test that compares verdicts with and without them:
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Annotated, Any, Callable, Mapping, NamedTuple, get_type_hints
 
 from . import items as I
@@ -100,7 +129,7 @@ class State(NamedTuple):
     turns_left: Annotated[int, "user turns still to come"]
     turn_no: Annotated[int, "user turns taken so far"]
     calls_ok: Annotated[bool, "the response being streamed may carry tool calls (the bound: only the "
-                              "first turn's first response and its retries do)"]
+                              "first turn's first `rounds` responses and their retries do)"]
     ncalls: Annotated[int, "calls streamed in the current response"]
     reasoned: Annotated[bool, "a reasoning item was streamed in the current response"]
     text: Annotated[int, "assistant text of the current response: 0 none, 1 recorded, 2 held until the "
@@ -116,6 +145,12 @@ class State(NamedTuple):
                                "yet); a v0.77 retry reuses it"]
     faults_used: Annotated[int, "the faults that have happened so far (each kind at most once)"]
     text_after_drain: Annotated[bool, "held assistant text to record once the drain ends (seed fix 1)"]
+    rounds_left: Annotated[int, "responses that may still carry calls in this turn, the one being streamed "
+                                "included (first turn only; 0 otherwise)"]
+    unrecorded: Annotated[tuple, "ids of tools that had finished when their futures were dropped (a stream "
+                                 "error without the drain), since the last request was sent: their real "
+                                 "results were never recorded (results-recorded)"]
+
 
 
 FIELD_NAMES = State._fields
@@ -124,7 +159,8 @@ FIELD_MEANING: dict[str, str] = {name: hint.__metadata__[0]
 
 # the index of each field in a state tuple (the search reads ``s[PHASE]``, not ``s.phase``)
 (PHASE, HISTORY, QUEUE, FILE, TURNS_LEFT, TURN_NO, CALLS_OK, NCALLS, REASONED, TEXT, IN_FLIGHT, DRAINED,
- BASE_ID, NEXT_ID, EXIT, RETRIES_LEFT, PROMPT_LEN, FAULTS_USED, TEXT_AFTER_DRAIN) = range(len(FIELD_NAMES))
+ BASE_ID, NEXT_ID, EXIT, RETRIES_LEFT, PROMPT_LEN, FAULTS_USED, TEXT_AFTER_DRAIN, ROUNDS_LEFT,
+ UNRECORDED) = range(len(FIELD_NAMES))
 assert all(globals()[name.upper()] == i for i, name in enumerate(FIELD_NAMES)), "index constants out of order"
 
 # ---- the named resets -------------------------------------------------------------------------
@@ -134,7 +170,7 @@ RESPONSE_RESET = {NCALLS: 0, REASONED: False, TEXT: NO_TEXT, EXIT: None, TEXT_AF
 REQUEST_RESET = {**RESPONSE_RESET, IN_FLIGHT: (), DRAINED: 0}
 # the turn is over: the next response comes with a new turn (and retries_left is reset to
 # Params.retries, which TurnLoop adds)
-TURN_RESET = {**REQUEST_RESET, CALLS_OK: False, PROMPT_LEN: NO_PROMPT}
+TURN_RESET = {**REQUEST_RESET, CALLS_OK: False, PROMPT_LEN: NO_PROMPT, ROUNDS_LEFT: 0}
 
 _KEEP = object()
 
@@ -195,6 +231,9 @@ class Params:
     max_faults: int = param(2, "faults per session, each kind at most once (`--max-faults`)", (0, len(FAULTS)),
                             "--max-faults")
     text: bool = param(True, "a response with calls may also carry assistant text (`--no-text` turns it off)")
+    rounds: int = param(2, "responses with calls in the first turn: the first, then each follow-up after the "
+                           "drain while rounds are left (a retry stays in its round); later rounds carry one "
+                           "call and no text (`--rounds`)", (1, 4), "--rounds")
     # Sound reductions for the search (argued in the module docstring); conformance tests and the
     # cross-check test run with reduce=False.
     reduce: bool = param(True, "the two sound reductions below (`--no-reduce` turns them off)")
@@ -245,16 +284,31 @@ class Action:
     effect: str
     # a boolean knob of the design (or flag of Params) without which the action never happens
     needs: str | None = None
+    # for the environment's steps (faults, and the hard abort): the real event the step stands for
+    # and how likely it is (TurnLoop.event gives the design's own, where that depends on a knob)
+    event: str | None = None
 
 
-def action(cites: str, fault: str | None = None, needs: str | None = None) -> Callable:
+def action(cites: str, fault: str | None = None, needs: str | None = None, event: str | None = None) -> Callable:
     """Marks a TurnLoop method as the action of the same name, citing its codex-rs source."""
 
     def mark(method: Callable) -> Callable:
-        method.action_info = (cites, fault, needs)  # type: ignore[attr-defined]
+        method.action_info = (cites, fault, needs, event)  # type: ignore[attr-defined]
         return method
 
     return mark
+
+
+# What an early close is, per the design's early_close knob (StreamClosed's event)
+CLOSE_EVENTS = {
+    "completed": "the connection closed before the response was complete; the chat parser completes "
+                 "(flush_and_complete), so this is StreamCompleted (rust-v0.78.0 "
+                 "codex-rs/codex-api/src/sse/chat.rs:112-117)",
+    "error": "the connection closed before response.completed; the Responses parser sends an error "
+             "event, so this is a stream error (rust-v0.77.0 codex-rs/codex-api/src/sse/responses.rs:163-168)",
+    "closed": "the event channel ended with no last event (`None => break Err(Stream(..))`, rust-v0.77.0 "
+              "codex-rs/core/src/codex.rs:2573-2578): only a parser task that dies does this",
+}
 
 
 class TurnLoop:
@@ -294,7 +348,7 @@ class TurnLoop:
         s = State(phase=IDLE, history=(), queue=(), file=(), turns_left=self.p.turns, turn_no=0,
                   calls_ok=False, ncalls=0, reasoned=False, text=NO_TEXT, in_flight=(), drained=0,
                   base_id=1, next_id=1, exit=None, retries_left=self.p.retries, prompt_len=NO_PROMPT,
-                  faults_used=0, text_after_drain=False)
+                  faults_used=0, text_after_drain=False, rounds_left=0, unrecorded=())
         return [tuple(s)]
 
     # ---- the request a state sends --------------------------------------------------------------
@@ -330,6 +384,18 @@ class TurnLoop:
     def _end_turn(self, s: tuple) -> tuple:
         return self.turn_reset(s, phase=IDLE)
 
+    def cid(self, s: tuple, i: int) -> int:
+        """The call id of in_flight's i-th future: provider ids count through the session; without
+        them (call_ids = index) chat.rs's tool-call-{i}, encoded as -1-i, restarts every response."""
+        return -1 - i if self.d.call_ids == "index" else s[BASE_ID] + i
+
+    def event(self, action: str) -> str | None:
+        """The real event an environment step (a fault, the hard abort) stands for, in this design."""
+        if action == "StreamClosed":
+            return CLOSE_EVENTS[self.d.early_close]
+        a = ACTIONS.get(action)
+        return a.event if a else None
+
     def _lost_outputs(self, hist: tuple, cids, why: str) -> tuple:
         """What is recorded for calls that lost their output (``why``: failed, stream-error,
         hard-abort, resume): the on_lost_output hook's items, else a synthetic output per call if
@@ -344,11 +410,42 @@ class TurnLoop:
     def _lose_in_flight(self, s: tuple, why: str) -> tuple:
         """The calls not yet drained get no output (or what _lost_outputs records)."""
         infl, k = s[IN_FLIGHT], s[DRAINED]
-        lost = self._lost_outputs(s[HISTORY], [s[BASE_ID] + i for i in range(k, len(infl))], why) \
+        lost = self._lost_outputs(s[HISTORY], [self.cid(s, i) for i in range(k, len(infl))], why) \
             if k < len(infl) else ()
         if lost:
             return _set(s, {IN_FLIGHT: (), DRAINED: 0, **self._record(s, *lost)})
         return _set(s, {IN_FLIGHT: (), DRAINED: 0})
+
+    def _finished_dropped(self, s: tuple) -> list[tuple]:
+        """The ids of finished tools whose futures are being dropped (one set per successor): every
+        undrained future that is done; reduced, the tools have not resolved while streaming, so
+        either none had finished or (standing for any nonempty set) the first undrained one had."""
+        infl, k = s[IN_FLIGHT], s[DRAINED]
+        if self.p.reduce:
+            return [(), (self.cid(s, k),)] if k < len(infl) else [()]
+        return [tuple(self.cid(s, i) for i in range(k, len(infl)) if infl[i] == DONE)]
+
+    def _complete(self, s: tuple) -> tuple:
+        """`Completed -> break Ok`: held text is recorded (after the drain under seed fix 1), then
+        drain_in_flight. With empty_content_with_calls, a response with calls and no text also
+        ends with an empty assistant message (recorded at completion even under seed fix 1)."""
+        held = s[TEXT] == TEXT_HELD
+        if held and not self.d.drain_before_completed:
+            s = _set(s, self._record(s, I.text()))
+            held = False
+        elif self.d.empty_content_with_calls and s[NCALLS] > 0 and s[TEXT] == NO_TEXT:
+            s = _set(s, self._record(s, I.text(I.EMPTY)))
+        t = _set(s, {PHASE: DRAIN, EXIT: LOOP_COMPLETED, CALLS_OK: False, TEXT_AFTER_DRAIN: held})
+        return self._after_drain(t)
+
+    def _fail(self, s: tuple) -> list[tuple]:
+        """A stream error: v0.77 `res?` returns at once, dropping in_flight (finished tools lose their
+        results); with drain_on_stream_error the loop breaks and drains. Then retry or end.
+        [(arg, state)]: the argument names the finished tools whose results were dropped, if any."""
+        if self.d.drain_on_stream_error:
+            return [(None, self._after_drain(_set(s, {PHASE: DRAIN, EXIT: LOOP_ERROR, TEXT_AFTER_DRAIN: False})))]
+        return [(lost or None, self._retry_or_end(self._lose_in_flight(_set(s, {UNRECORDED: s[UNRECORDED] + lost}), "stream-error")))
+                for lost in self._finished_dropped(s)]
 
     def _retry_or_end(self, s: tuple) -> tuple:
         """run_turn after a stream error: retry the request, or end the turn once retries run out."""
@@ -365,7 +462,9 @@ class TurnLoop:
             if s[TEXT_AFTER_DRAIN]:
                 s = _set(s, self._record(s, I.text()))
             if s[IN_FLIGHT]:  # needs_follow_up: a new run_turn with a prompt from current history
-                return self.request_reset(s, phase=READY, prompt_len=NO_PROMPT, retries_left=self.p.retries)
+                rounds = max(0, s[ROUNDS_LEFT] - 1)  # the next round, if one is left
+                return self.request_reset(s, phase=READY, prompt_len=NO_PROMPT, retries_left=self.p.retries,
+                                          calls_ok=rounds > 0, rounds_left=rounds)
             return self._end_turn(s)
         return self._retry_or_end(_set(s, {IN_FLIGHT: (), DRAINED: 0}))
 
@@ -386,35 +485,44 @@ class TurnLoop:
         return _set(s, {IN_FLIGHT: infl[:i] + (status,) + infl[i + 1:], **also})
 
     # ---- the actions: guard (an early return), then effect ----------------------------------------
-    @action("core/src/codex.rs run_task")
+    @action("rust-v0.77.0 codex-rs/core/src/codex.rs:2214 run_task (user input recorded :2254-2257, "
+            "record_conversation_items :1176-1184); rust-v0.122.0 codex-rs/core/src/session/turn.rs:130 run_turn")
     def UserMessage(self, s: tuple, out: list) -> None:
         """Guard: the session is idle (`phase`) and the user has a turn left (`turns_left`).
-        Effect: the user message is recorded (history, then the rollout channel); a turn starts, whose
-        first response may carry calls only in the first turn."""
+        Effect: the user message is recorded (history, then the rollout channel); a turn starts; only
+        in the first turn (`turn_no`) may its responses carry calls, for `rounds` rounds."""
         if not s[TURNS_LEFT] > 0:
             return
         u = I.user()
+        first = s[TURN_NO] == 0
         out.append(("UserMessage", None, self.turn_reset(
             s, phase=READY, history=s[HISTORY] + (u,), queue=s[QUEUE] + (u,), turns_left=s[TURNS_LEFT] - 1,
-            turn_no=s[TURN_NO] + 1, calls_ok=s[TURN_NO] == 0, base_id=s[NEXT_ID])))
+            turn_no=s[TURN_NO] + 1, calls_ok=first, base_id=s[NEXT_ID],
+            rounds_left=self.p.rounds if first else 0)))
 
-    @action("core/src/codex.rs run_turn / try_run_turn; codex-api/src/requests/chat.rs ChatRequestBuilder::build")
+    @action("rust-v0.77.0 codex-rs/core/src/codex.rs:2374 run_turn (prompt built once :2404-2410, "
+            "400 not retried :2446), :2513 try_run_turn; the prompt: :2283-2287 "
+            "(context_manager/history.rs:74-78 get_history_for_prompt); the body: "
+            "codex-api/src/requests/chat.rs:58 ChatRequestBuilder::build; rust-v0.122.0 "
+            "codex-rs/core/src/session/turn.rs:1003 run_sampling_request (prompt rebuilt :1044-1058)")
     def SendRequest(self, s: tuple, out: list) -> None:
         """Guard: a request is due (`phase` ready: a new turn, a follow-up after tool outputs, or a
         retry), unless the design validates before sending and the request built from `history`
         (a v0.77 retry: its first `prompt_len` items) would be rejected.
         Effect: the prompt is a normalized clone of history (a v0.77 retry reuses the first attempt's
         prompt), built for the wire and judged by the provider; accepted: the stream starts; rejected
-        (HTTP 400, InvalidRequest): the turn ends with an error, nothing is retried."""
+        (HTTP 400, InvalidRequest): the turn ends with an error, nothing is retried. Either way the
+        request was sent: the results it lacks (`unrecorded`) are judged, and forgotten."""
         r = self.request(s)
         if r.rejections and self.d.validate_before_send:
             return
         if r.rejections:
-            out.append(("SendRequest", "rejected", s if self.d.retry_rejected else self._end_turn(s)))
+            t = s if self.d.retry_rejected else self._end_turn(s)
+            out.append(("SendRequest", "rejected", _set(t, {UNRECORDED: ()}) if t[UNRECORDED] else t))
             return
         prompt = s[PROMPT_LEN] if s[PROMPT_LEN] != NO_PROMPT else len(s[HISTORY])
         out.append(("SendRequest", "accepted", self.request_reset(s, phase=STREAM, base_id=s[NEXT_ID],
-                                                                  prompt_len=prompt)))
+                                                                  prompt_len=prompt, unrecorded=())))
 
     @action("seed fix 2 (validate before send)", needs="validate_before_send")
     def RefuseRequest(self, s: tuple, out: list) -> None:
@@ -426,85 +534,113 @@ class TurnLoop:
             return
         out.append(("RefuseRequest", None, self._end_turn(s)))
 
-    @action("core/src/stream_events_utils.rs handle_output_item_done")
+    @action("rust-v0.77.0 codex-rs/core/src/stream_events_utils.rs:43 handle_output_item_done (non-tool items "
+            "recorded at once :71-90)")
     def StreamReasoning(self, s: tuple, out: list) -> None:
-        """Guard: streaming (`phase`) a response that may carry calls (`calls_ok`), as its first item:
-        not `reasoned`, no `ncalls`, no `text`.
+        """Guard: streaming (`phase`) a response that may carry calls (`calls_ok`) in the turn's first
+        round (`rounds_left`), as its first item: not `reasoned`, no `ncalls`, no `text`.
         Effect: a reasoning item is recorded at once."""
-        if not (s[CALLS_OK] and not s[REASONED] and s[NCALLS] == 0 and s[TEXT] == NO_TEXT):
+        if not (s[CALLS_OK] and s[ROUNDS_LEFT] == self.p.rounds and not s[REASONED] and s[NCALLS] == 0
+                and s[TEXT] == NO_TEXT):
             return
         out.append(("StreamReasoning", None, _set(s, {REASONED: True, **self._record(s, I.reasoning())})))
 
-    @action("core/src/stream_events_utils.rs handle_output_item_done; codex-api/src/sse/chat.rs", needs="text")
+    @action("rust-v0.77.0 codex-rs/core/src/stream_events_utils.rs:71-90 (recorded as it arrives); held on "
+            "chat: rust-v0.78.0 codex-rs/codex-api/src/endpoint/chat.rs:103-199 AggregatedStream (the default, "
+            "core/src/client.rs:116-133; swallowed :124-137, emitted before Completed :158-199) and "
+            "codex-api/src/sse/chat.rs:75-98,286-315 (the raw parser flushes text only at the end)", needs="text")
     def StreamText(self, s: tuple, out: list) -> None:
-        """Guard: streaming (`phase`) a response that may carry calls (`calls_ok`), with no `text` yet,
-        and responses with calls may carry text (`--no-text` is off).
+        """Guard: streaming (`phase`) a response that may carry calls (`calls_ok`) in the turn's first
+        round (`rounds_left`), with no `text` yet, and responses with calls may carry text
+        (`--no-text` is off).
         Effect: as-streamed: the assistant message is recorded at once; at-completed (chat aggregated
         mode): it is held and recorded when the stream completes, after any calls."""
-        if not (s[CALLS_OK] and s[TEXT] == NO_TEXT and self.p.text):
+        if not (s[CALLS_OK] and s[ROUNDS_LEFT] == self.p.rounds and s[TEXT] == NO_TEXT and self.p.text):
             return
         if self.d.text_lands == "as-streamed":
             out.append(("StreamText", None, _set(s, {TEXT: TEXT_RECORDED, **self._record(s, I.text())})))
         else:  # sse/chat.rs: aggregated text is emitted when the stream ends
             out.append(("StreamText", None, _set(s, {TEXT: TEXT_HELD})))
 
-    @action("core/src/stream_events_utils.rs handle_output_item_done; core/src/tools/parallel.rs")
+    @action("rust-v0.77.0 codex-rs/core/src/stream_events_utils.rs:52-69 (call recorded, tool future made), "
+            "core/src/codex.rs:2599-2601 (in_flight.push_back), core/src/tools/parallel.rs:49-105 (the tool task, "
+            "AbortOnDropHandle :71); on chat every call of a response arrives at finish_reason: "
+            "codex-api/src/sse/chat.rs:253-281 (rust-v0.78.0 :286-315)")
     def StreamToolCall(self, s: tuple, out: list) -> None:
         """Guard: streaming (`phase`) a response that may carry calls (`calls_ok`) and has fewer than N
-        (`ncalls`), and no `text` is held (held text ends the stream: only Completed or a fault
-        can follow).
-        Effect: the call is recorded, its tool starts, its future goes to the back of in_flight
+        (`ncalls`; one in a later round, `rounds_left`), and no `text` is held (held text ends the
+        stream: only Completed or a fault can follow).
+        Effect: the call is recorded with the next id (`next_id`, or its index in the response when
+        the provider omits ids), its tool starts, its future goes to the back of in_flight
         (FuturesOrdered); the argument is the call's number in the response."""
-        if not (s[CALLS_OK] and s[TEXT] != TEXT_HELD and s[NCALLS] < self.p.calls):
+        cap = self.p.calls if s[ROUNDS_LEFT] == self.p.rounds else 1
+        if not (s[CALLS_OK] and s[TEXT] != TEXT_HELD and s[NCALLS] < cap):
             return
-        c = I.call(s[NEXT_ID])
+        c = I.call(self.cid(s, s[NCALLS]) if self.d.call_ids == "index" else s[NEXT_ID])
         out.append(("StreamToolCall", s[NCALLS] + 1, _set(s, {
-            NCALLS: s[NCALLS] + 1, IN_FLIGHT: s[IN_FLIGHT] + (RUNNING,), NEXT_ID: s[NEXT_ID] + 1,
-            **self._record(s, c)})))
+            NCALLS: s[NCALLS] + 1, IN_FLIGHT: s[IN_FLIGHT] + (RUNNING,),
+            NEXT_ID: s[NEXT_ID] + (self.d.call_ids != "index"), **self._record(s, c)})))
 
-    @action("core/src/codex.rs try_run_turn (Completed -> break Ok)")
+    @action("rust-v0.77.0 codex-rs/core/src/codex.rs:2620-2632 try_run_turn (`Completed -> break Ok`), "
+            "drain_in_flight after the loop :2700; rust-v0.122.0 codex-rs/core/src/session/turn.rs:2219")
     def StreamCompleted(self, s: tuple, out: list) -> None:
         """Guard: streaming (`phase`). A response that cannot carry calls records at most a text item
         after every output, which no pairing rule can see, so it only completes.
-        Effect: held text is recorded (after the drain under seed fix 1); drain_in_flight runs; with
-        calls a follow-up request is due, without the turn ends."""
-        held = s[TEXT] == TEXT_HELD
-        if held and not self.d.drain_before_completed:
-            s = _set(s, self._record(s, I.text()))
-            held = False
-        t = _set(s, {PHASE: DRAIN, EXIT: LOOP_COMPLETED, CALLS_OK: False, TEXT_AFTER_DRAIN: held})
-        out.append(("StreamCompleted", None, self._after_drain(t)))
+        Effect: held `text` is recorded (after the drain under seed fix 1); with
+        empty_content_with_calls a response with calls (`ncalls`) and no text ends with an empty
+        assistant message; drain_in_flight runs; with calls a follow-up request is due (the next
+        round while `rounds_left`), without the turn ends."""
+        out.append(("StreamCompleted", None, self._complete(s)))
 
-    @action("core/src/codex.rs try_run_turn (`Some(res) => res?`); a5783f90c", fault="stream-error")
+    @action("rust-v0.77.0 codex-rs/core/src/codex.rs:2572 try_run_turn (`Some(res) => res?`: returns "
+            "without drain_in_flight; rust-v0.78.0 :2603); fixed by a5783f90c (PR #17470): "
+            "rust-v0.122.0 codex-rs/core/src/session/turn.rs:1909-1918 (`Some(Err(err)) => break Err(err)`)",
+            fault="stream-error",
+            event="a transport error or idle timeout in the middle of a response (the retry shows "
+                  "\"Reconnecting... n/5\"); common on flaky networks")
     def StreamError(self, s: tuple, out: list) -> None:
         """Guard: streaming (`phase`) a response that may carry calls (`calls_ok`), and
         `faults_used` leaves room for a stream error.
-        Effect: v0.77: returns at once, in_flight is dropped and its tools aborted, no outputs; with
-        drain_on_stream_error the drain runs first; then run_turn retries or the turn ends."""
+        Effect: v0.77: returns at once, in_flight is dropped and its tools aborted, no outputs (tools
+        that had finished lose their results: `unrecorded`, and the argument names them); with
+        drain_on_stream_error the drain runs first; then run_turn retries (`retries_left`) or the turn
+        ends."""
         if not (s[CALLS_OK] and self.allowed[s[FAULTS_USED]] & STREAM_ERROR):
             return
-        used = s[FAULTS_USED] | STREAM_ERROR
-        if self.d.drain_on_stream_error:
-            t = self._after_drain(_set(s, {PHASE: DRAIN, EXIT: LOOP_ERROR, TEXT_AFTER_DRAIN: False,
-                                           FAULTS_USED: used}))
-        else:
-            t = self._retry_or_end(self._lose_in_flight(_set(s, {FAULTS_USED: used}), "stream-error"))
-        out.append(("StreamError", None, t))
+        for arg, t in self._fail(_set(s, {FAULTS_USED: s[FAULTS_USED] | STREAM_ERROR})):
+            out.append(("StreamError", arg, t))
 
-    @action("core/src/codex.rs try_run_turn (`break Err(Stream(..))`)", fault="stream-closed")
+    @action("what the parser makes of a close (design knob early_close): chat completes, rust-v0.77.0 "
+            "codex-rs/codex-api/src/sse/chat.rs:72-93, rust-v0.78.0 :112-117; Responses sends an error, "
+            "rust-v0.77.0 codex-rs/codex-api/src/sse/responses.rs:154-170, rust-v0.78.0 :162-178, "
+            "rust-v0.122.0 :393-399; a bare close is `None => break Err(Stream(..))`, rust-v0.77.0 "
+            "codex-rs/core/src/codex.rs:2573-2578 (dead with both parsers)", fault="stream-closed")
     def StreamClosed(self, s: tuple, out: list) -> None:
         """Guard: streaming (`phase`) a response that may carry calls (`calls_ok`), and `faults_used`
-        leaves room for a stream that closes early.
-        Effect: the loop breaks, drain_in_flight runs, then run_turn retries or the turn ends (on the
-        chat wire calls reach the loop only at finish_reason, so a close after a call falls between
-        the finish chunk and [DONE]: narrow, but real)."""
-        if not (s[CALLS_OK] and self.allowed[s[FAULTS_USED]] & STREAM_CLOSED):
+        leaves room for a stream that closes early (and, when the parser makes it an error, for a
+        stream error: it is the session's stream error).
+        Effect: as the design's parser makes of it (early_close): completed, as StreamCompleted (no
+        fault: the loop sees a completion); error, as StreamError; closed (no shipped parser), the
+        loop breaks, drain_in_flight runs, then run_turn retries or the turn ends."""
+        used = s[FAULTS_USED]
+        if not (s[CALLS_OK] and self.allowed[used] & STREAM_CLOSED):
             return
-        t = _set(s, {PHASE: DRAIN, EXIT: LOOP_ERROR, TEXT_AFTER_DRAIN: False,
-                     FAULTS_USED: s[FAULTS_USED] | STREAM_CLOSED})
-        out.append(("StreamClosed", None, self._after_drain(t)))
+        # Faults are counted by what the loop sees: a close the parser completes is no fault, one it
+        # turns into an error is the session's stream error (so the two lead to the same states)
+        if self.d.early_close == "completed":
+            out.append(("StreamClosed", None, self._complete(s)))
+        elif self.d.early_close == "error":
+            if used & STREAM_ERROR:
+                return
+            for arg, t in self._fail(_set(s, {FAULTS_USED: used | STREAM_ERROR})):
+                out.append(("StreamClosed", arg, t))
+        else:
+            s = _set(s, {FAULTS_USED: used | STREAM_CLOSED})
+            out.append(("StreamClosed", None, self._after_drain(
+                _set(s, {PHASE: DRAIN, EXIT: LOOP_ERROR, TEXT_AFTER_DRAIN: False}))))
 
-    @action("core/src/tools/parallel.rs (tool task)")
+    @action("rust-v0.77.0 codex-rs/core/src/tools/parallel.rs:79-90 (the tool task's work; handler errors "
+            "are outputs too: core/src/tools/router.rs:154-162)")
     def ToolFinish(self, s: tuple, out: list) -> None:
         """Guard: streaming, draining or cancelled (`phase`), and the tool is running (`in_flight`;
         reduced: only the head of the drain, `drained`, once the stream has ended).
@@ -513,9 +649,15 @@ class TurnLoop:
         if not idx:
             return
         for i in idx:
-            out.append(("ToolFinish", s[BASE_ID] + i, self._resolve(s, i, DONE)))
+            out.append(("ToolFinish", self.cid(s, i), self._resolve(s, i, DONE)))
 
-    @action("core/src/codex.rs drain_in_flight (future error is logged)", fault="tool-failure")
+    @action("rust-v0.77.0 codex-rs/core/src/tools/parallel.rs:94-103 (a FunctionCallError::Fatal or a "
+            "JoinError fails the future), logged by drain_in_flight core/src/codex.rs:2497-2499",
+            fault="tool-failure",
+            event="a tool future that fails: FunctionCallError::Fatal (a payload of the wrong kind, a handler "
+                  "with no output: core/src/tools/registry.rs:98,137) or a panic in the tool task; rare, since "
+                  "every other tool error is an output (core/src/tools/router.rs:154-162); error_or_panic then "
+                  "panics in a debug build (core/src/util.rs:44-50)")
     def ToolFail(self, s: tuple, out: list) -> None:
         """Guard: streaming, draining or cancelled (`phase`), the tool is running (`in_flight`;
         reduced: only the head of the drain, `drained`, once the stream has ended), and
@@ -526,9 +668,10 @@ class TurnLoop:
             return
         used = s[FAULTS_USED] | TOOL_FAILURE
         for i in idx:
-            out.append(("ToolFail", s[BASE_ID] + i, self._resolve(s, i, FAILED, {FAULTS_USED: used})))
+            out.append(("ToolFail", self.cid(s, i), self._resolve(s, i, FAILED, {FAULTS_USED: used})))
 
-    @action("core/src/tools/parallel.rs (cancellation token race)")
+    @action("rust-v0.77.0 codex-rs/core/src/tools/parallel.rs:73-78 (the tool races the cancellation "
+            "token; \"aborted by user\" :129-135)")
     def ToolAbort(self, s: tuple, out: list) -> None:
         """Guard: the turn is cancelled (`phase`) and the tool is running (`in_flight`; reduced: only
         the head of the drain, `drained`).
@@ -537,9 +680,10 @@ class TurnLoop:
         if not idx:
             return
         for i in idx:
-            out.append(("ToolAbort", s[BASE_ID] + i, self._resolve(s, i, ABORTED)))
+            out.append(("ToolAbort", self.cid(s, i), self._resolve(s, i, ABORTED)))
 
-    @action("core/src/codex.rs drain_in_flight")
+    @action("rust-v0.77.0 codex-rs/core/src/codex.rs:2486-2496 drain_in_flight (FuturesOrdered: call order); "
+            "rust-v0.122.0 codex-rs/core/src/session/turn.rs:1810-1827")
     def DrainOutput(self, s: tuple, out: list) -> None:
         """Guard: draining or cancelled (`phase`), and the head of `in_flight` (after the `drained`
         ones) has finished or was aborted by the user.
@@ -547,11 +691,12 @@ class TurnLoop:
         infl, k = s[IN_FLIGHT], s[DRAINED]
         if not (k < len(infl) and (infl[k] == DONE or infl[k] == ABORTED)):
             return
-        cid = s[BASE_ID] + k
+        cid = self.cid(s, k)
         o = I.output(cid, I.OK if infl[k] == DONE else I.USER_ABORT)
         out.append(("DrainOutput", cid, self._after_drain(_set(s, {DRAINED: k + 1, **self._record(s, o)}))))
 
-    @action("core/src/codex.rs drain_in_flight")
+    @action("rust-v0.77.0 codex-rs/core/src/codex.rs:2497-2499 drain_in_flight (`error_or_panic`, no "
+            "output); rust-v0.122.0 codex-rs/core/src/session/turn.rs:1828-1830")
     def DrainFailed(self, s: tuple, out: list) -> None:
         """Guard: draining or cancelled (`phase`), and the head of `in_flight` (after the `drained`
         ones) failed.
@@ -560,12 +705,14 @@ class TurnLoop:
         infl, k = s[IN_FLIGHT], s[DRAINED]
         if not (k < len(infl) and infl[k] == FAILED):
             return
-        cid = s[BASE_ID] + k
+        cid = self.cid(s, k)
         lost = self._lost_outputs(s[HISTORY], (cid,), "failed")
         rec = self._record(s, *lost) if lost else {}
         out.append(("DrainFailed", cid, self._after_drain(_set(s, {DRAINED: k + 1, **rec}))))
 
-    @action("core/src/tasks/mod.rs handle_task_abort", fault="interrupt")
+    @action("rust-v0.78.0 codex-rs/core/src/tasks/mod.rs:213-220 handle_task_abort (the token is "
+            "cancelled); try_run_turn breaks with TurnAborted and drains, core/src/codex.rs:2599,2738",
+            fault="interrupt", event="the user interrupts the turn (Esc)")
     def Interrupt(self, s: tuple, out: list) -> None:
         """Guard: streaming a response that may carry calls (`phase`, `calls_ok`) or draining, and
         `faults_used` leaves room for an interrupt.
@@ -575,7 +722,11 @@ class TurnLoop:
         out.append(("Interrupt", None, _set(s, {PHASE: CANCEL, TEXT_AFTER_DRAIN: False,
                                                 FAULTS_USED: s[FAULTS_USED] | INTERRUPT})))
 
-    @action("core/src/tasks/mod.rs handle_task_abort (GRACEFULL_INTERRUPTION_TIMEOUT_MS = 100)", needs="hard_abort_drain")
+    @action("rust-v0.78.0 codex-rs/core/src/tasks/mod.rs:223-231 handle_task_abort (GRACEFULL_INTERRUPTION_TIMEOUT_MS "
+            "= 100 at :39, then task.handle.abort()); the same at rust-v0.122.0 :589-597", needs="hard_abort_drain",
+            event="a timing race: after an interrupt every pending tool answers \"aborted by user\" at once "
+                  "(core/src/tools/parallel.rs:73-78), so the drain outlasts the 100 ms grace only if recording "
+                  "itself stalls (the rollout channel holds 256 lines, core/src/rollout/recorder.rs:170)")
     def HardAbort(self, s: tuple, out: list) -> None:
         """Guard: cancelled (`phase`), the drain is unfinished (`drained` < `in_flight`) when the 100 ms
         grace runs out, and the design allows it.
@@ -584,17 +735,25 @@ class TurnLoop:
             return
         out.append(("HardAbort", None, self._lose_in_flight(s, "hard-abort")))
 
-    @action("core/src/tasks/mod.rs handle_task_abort")
+    @action("rust-v0.78.0 codex-rs/core/src/tasks/mod.rs:238-239 handle_task_abort (the event is persisted: "
+            "core/src/rollout/policy.rs); rust-v0.122.0 core/src/tasks/mod.rs:604-617 also records a "
+            "<turn_aborted> user message (:68-80) into history and the rollout")
     def TurnAborted(self, s: tuple, out: list) -> None:
         """Guard: cancelled (`phase`) and the task has ended: every future `drained` (`in_flight`).
-        Effect: a turn_aborted event is persisted (not a history item); the session is idle, and the
-        user gets at least one more turn."""
+        Effect: a turn_aborted event is persisted (not a history item), after, with
+        turn_aborted_marker (v0.122), a <turn_aborted> user message recorded in history and the
+        rollout; the session is idle, and the user gets at least one more turn (`turns_left`)."""
         if not s[DRAINED] >= len(s[IN_FLIGHT]):
             return
+        marker = (I.user(I.TURN_ABORTED_MARKER),) if self.d.turn_aborted_marker else ()
         out.append(("TurnAborted", None, self.turn_reset(
-            s, phase=IDLE, queue=s[QUEUE] + (TURN_ABORTED,), turns_left=max(1, s[TURNS_LEFT]))))
+            s, phase=IDLE, history=s[HISTORY] + marker, queue=s[QUEUE] + marker + (TURN_ABORTED,),
+            turns_left=max(1, s[TURNS_LEFT]))))
 
-    @action("core/src/rollout/recorder.rs (channel to the writer task, no fsync)", fault="crash")
+    @action("rust-v0.77.0 codex-rs/core/src/rollout/recorder.rs:167-175 (a 256-line channel to a writer task), "
+            ":417-423 (write_all and flush, no fsync)", fault="crash",
+            event="the process dies (killed, out of memory, the machine goes down); queued lines may not "
+                  "have reached the file")
     def Crash(self, s: tuple, out: list) -> None:
         """Guard: the process is alive (`phase`), and `faults_used` leaves room for a crash; argument k:
         the queued lines the writer had written (reduced: all of them).
@@ -606,9 +765,11 @@ class TurnLoop:
         for k in ((len(q),) if self.p.reduce else range(len(q) + 1)):
             out.append(("Crash", k, self.turn_reset(
                 s, phase=DOWN, history=(), queue=(), file=s[FILE] + q[:k], base_id=s[NEXT_ID],
-                faults_used=s[FAULTS_USED] | CRASH)))
+                faults_used=s[FAULTS_USED] | CRASH, unrecorded=())))
 
-    @action("core/src/rollout/recorder.rs; core/src/context_manager/normalize.rs")
+    @action("rust-v0.77.0 codex-rs/core/src/codex.rs:766-812 record_initial_history -> :1186-1219 "
+            "reconstruct_history_from_rollout -> core/src/context_manager/history.rs:67-70,210-216 (normalize: "
+            "core/src/context_manager/normalize.rs:9-37); rust-v0.78.0 core/src/codex.rs:764, :1193-1226")
     def Resume(self, s: tuple, out: list) -> None:
         """Guard: the process was restarted (`phase` down), unless the design refuses to resume a
         `file` with a call without output.
@@ -636,14 +797,40 @@ class TurnLoop:
             return
         out.append(("ResumeRefused", None, _set(s, {PHASE: REFUSED})))
 
+    # ---- counterexamples --------------------------------------------------------------------------
+    def concretize(self, path: list) -> list:
+        """A path of the reduced search, [(action, arg, state)] from an initial state, as a path of
+        the model without reductions: before a stream error that drops finished tools (reduced,
+        tools do not resolve while streaming, so the step only says which had finished), their
+        ToolFinish steps. Every step is checked to be a step of the unreduced model."""
+        if not self.p.reduce:
+            return list(path)
+        full = TurnLoop(self.d, replace(self.p, reduce=False))
+        out = [path[0]]
+        s = path[0][2]
+
+        def take(action: str, arg: object, want: tuple | None) -> tuple:
+            for a, b, t in full.successors(s):
+                if a == action and b == arg and (want is None or t == want):
+                    out.append((a, b, t))
+                    return t
+            raise AssertionError(f"not a step of the unreduced model: {action}({arg}) after {len(out) - 1} steps")
+
+        for action, arg, t in path[1:]:
+            if action in ("StreamError", "StreamClosed") and arg:
+                for cid in arg:
+                    s = take("ToolFinish", cid, None)
+            s = take(action, arg, t)
+        return out
+
     # ---- the phase table: which actions each phase asks, in this order ------------------------
     # (the order of successors, so it decides which of several shortest counterexamples the search
     # reports: keep it stable)
     PHASE_TABLE: dict[str, tuple[str, ...]] = {
         IDLE: ("UserMessage", "Crash"),
         READY: ("SendRequest", "RefuseRequest", "Crash"),
-        STREAM: ("StreamReasoning", "StreamText", "StreamToolCall", "StreamCompleted", "StreamError",
-                 "StreamClosed", "Interrupt", "ToolFinish", "ToolFail", "Crash"),
+        STREAM: ("StreamReasoning", "StreamText", "StreamToolCall", "StreamCompleted", "StreamClosed",
+                 "StreamError", "Interrupt", "ToolFinish", "ToolFail", "Crash"),
         DRAIN: ("DrainOutput", "DrainFailed", "Interrupt", "ToolFinish", "ToolFail", "Crash"),
         CANCEL: ("DrainOutput", "DrainFailed", "HardAbort", "TurnAborted", "ToolFinish", "ToolAbort", "ToolFail",
                  "Crash"),
@@ -660,13 +847,13 @@ class TurnLoop:
 
 
 def _describe(method: Callable) -> Action:
-    cites, fault, needs = method.action_info  # type: ignore[attr-defined]
+    cites, fault, needs, event = method.action_info  # type: ignore[attr-defined]
     doc = inspect.cleandoc(method.__doc__ or "")
     guard, sep, effect = doc.partition("Effect:")
     if not (guard.startswith("Guard:") and sep):
         raise AssertionError(f"{method.__name__}: the docstring must read 'Guard: ... Effect: ...'")
     return Action(method.__name__, cites, fault, " ".join(guard[len("Guard:"):].split()), " ".join(effect.split()),
-                  needs)
+                  needs, event)
 
 
 # Every action, in the order the spec lists them (the order the methods are defined in).

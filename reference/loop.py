@@ -318,10 +318,14 @@ class Session:
                     return bool(self.in_flight)
                 elif kind == "error" or (kind == "closed" and self.d.early_close == "error"):
                     # the Responses parser sends an error on a close before response.completed
-                    self._emit("StreamError" if kind == "error" else "StreamClosed")
+                    name = "StreamError" if kind == "error" else "StreamClosed"
                     if self.d.drain_on_stream_error:
+                        self._emit(name)
                         break
+                    before = len(self.dropped)
                     self._lose_in_flight()  # `res?`: return at once; in_flight is dropped
+                    lost = tuple(call_number(c) for c in self.dropped[before:])
+                    self._emit(name, lost or None)  # the argument: finished tools whose results it dropped
                     raise StreamFailure(ev[1] if len(ev) > 1 else "stream closed before response.completed")
                 elif kind == "closed":  # early_close == "closed": the channel ended, `break Err(Stream)`
                     self._emit("StreamClosed")

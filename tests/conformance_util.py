@@ -67,7 +67,8 @@ def abstract(payload: dict) -> tuple:
         return I.reasoning()
     if payload.get("type") == "message":
         if payload.get("role") == "user":
-            return I.user()
+            marker = RI.text_of(payload).startswith(RI.TURN_ABORTED_OPEN)
+            return I.user(I.TURN_ABORTED_MARKER) if marker else I.user()
         return I.text(I.EMPTY) if RI.text_of(payload) == "" else I.text()
     raise ValueError(f"not a history item: {payload}")
 
@@ -81,11 +82,11 @@ def file_items(path: str) -> tuple:
 
 
 def make_model(name: str, calls: int = 3, text: bool = True, faults=None, max_faults: int = 2,
-               turns: int = 2) -> TurnLoop:
+               turns: int = 2, rounds: int = 2) -> TurnLoop:
     md, _ = designs(name)
     kw = {} if faults is None else {"faults": frozenset(faults)}
     return TurnLoop(md, Params(calls=calls, turns=turns, retries=1, max_faults=max_faults, text=text,
-                               reduce=False, **kw))
+                               reduce=False, rounds=rounds, **kw))
 
 
 class Mismatch(AssertionError):
@@ -109,25 +110,28 @@ class Replayer:
                        f"{sorted({(a, b) for a, b, _ in succ}, key=str)}")
 
 
-def expected(s: tuple) -> dict:
+def expected(s: tuple, index_ids: bool = False) -> dict:
     v = State(*s)
-    pending = [(v.base_id + i, v.in_flight[i]) for i in range(v.drained, len(v.in_flight))]
+    pending = [(-1 - i if index_ids else v.base_id + i, v.in_flight[i]) for i in range(v.drained, len(v.in_flight))]
     return {"phase": v.phase, "history": tuple(v.history), "records": tuple(v.queue), "pending": pending,
-            "retries_left": v.retries_left if v.phase in RUNTIME_PHASES else None}
+            "retries_left": v.retries_left if v.phase in RUNTIME_PHASES else None,
+            "unrecorded": tuple(v.unrecorded)}
 
 
 def observed(sim) -> dict:
     if sim.down:
-        return {"phase": "down", "history": (), "records": (), "pending": [], "retries_left": None}
+        return {"phase": "down", "history": (), "records": (), "pending": [], "retries_left": None,
+                "unrecorded": ()}
     o = sim.session.observe()
     return {"phase": o["phase"], "history": tuple(abstract(p) for p in o["history"]),
             "records": abstract_lines(o["records"]), "pending": o["pending"],
-            "retries_left": o["retries_left"] if o["phase"] in RUNTIME_PHASES else None}
+            "retries_left": o["retries_left"] if o["phase"] in RUNTIME_PHASES else None,
+            "unrecorded": tuple(call_number(c) for c in sim.session.dropped)}
 
 
 def compare(sim, s: tuple, where: str = "") -> None:
     """The reference's observable state must be the model's; the disk must be file + queue[:w]."""
-    exp, obs = expected(s), observed(sim)
+    exp, obs = expected(s, sim.d.call_ids == "index"), observed(sim)
     for k in exp:
         if exp[k] != obs[k]:
             raise Mismatch(f"{where}: {k} differs\n  model:     {_show(exp[k])}\n  reference: {_show(obs[k])}")
@@ -148,6 +152,8 @@ def _step_kind(action: str, arg: object) -> tuple:
         return ("Resume", None)
     if action == "Crash":
         return ("Crash", None)
+    if action in ("StreamError", "StreamClosed"):  # which finished results it drops is the code's
+        return (action, None)
     return (action, arg)
 
 
@@ -202,14 +208,17 @@ async def drive(sim, model: TurnLoop, path: list, start_state: tuple | None = No
 # ---- reference-driven runs (trace validation) ------------------------------------------------------
 class Bounds:
     """The model's bounds, kept by the test so that schedules stay inside what the model covers:
-    calls only in the session's first turn's first response (and its retries), at most one
-    reasoning and one text per response, held text ends the stream, each fault kind at most once
-    and at most ``max_faults`` in all, user turns as in the model."""
+    calls only in the session's first turn, in its first ``rounds`` responses (a follow-up after
+    a drain is the next round; a retry stays in its round), the first round with up to ``calls``
+    calls, reasoning and text, later rounds with one call; at most one reasoning and one text per
+    response, held text ends the stream, each fault kind at most once and at most ``max_faults``
+    in all (an early close counts as what the parser makes of it), user turns as in the model."""
 
     def __init__(self, model: TurnLoop, text_lands: str):
         p = model.p
-        self.p, self.text_lands = p, text_lands
+        self.p, self.text_lands, self.close = p, text_lands, model.d.early_close
         self.turns_left, self.turn_no, self.calls_ok = p.turns, 0, False
+        self.rounds_left, self.follow_up = 0, False
         self.used: set = set()
         self._new_response()
 
@@ -223,21 +232,22 @@ class Bounds:
         if action == "UserMessage":
             return self.turns_left > 0
         if action.startswith("Stream"):
+            first = self.rounds_left == self.p.rounds
             if not self.calls_ok:
                 return action == "StreamCompleted"
             if action == "StreamError":
                 return self.fault_ok("stream-error")
             if action == "StreamClosed":
-                return self.fault_ok("stream-closed")
+                return self.fault_ok("stream-closed") and (self.close != "error" or "stream-error" not in self.used)
             if action == "StreamCompleted":
                 return True
             if self.text == 2:
                 return False
             if action == "StreamReasoning":
-                return not self.reasoned and self.ncalls == 0 and self.text == 0
+                return first and not self.reasoned and self.ncalls == 0 and self.text == 0
             if action == "StreamText":
-                return self.text == 0 and self.p.text
-            return self.ncalls < self.p.calls
+                return first and self.text == 0 and self.p.text
+            return self.ncalls < (self.p.calls if first else 1)
         if action == "ToolFail":
             return self.fault_ok("tool-failure")
         if action == "Interrupt":
@@ -250,9 +260,15 @@ class Bounds:
         if action == "UserMessage":
             self.turns_left -= 1
             self.calls_ok = self.turn_no == 0
+            self.rounds_left = self.p.rounds if self.calls_ok else 0
             self.turn_no += 1
+            self.follow_up = False
             self._new_response()
-        elif action == "SendRequest" and arg == "accepted":
+        elif action == "SendRequest":
+            if self.follow_up:  # the follow-up after a drain is the next round, while one is left
+                self.rounds_left = max(0, self.rounds_left - 1)
+                self.calls_ok = self.rounds_left > 0
+                self.follow_up = False
             self._new_response()
         elif action == "StreamReasoning":
             self.reasoned = True
@@ -260,16 +276,18 @@ class Bounds:
             self.text = 1 if self.text_lands == "as-streamed" else 2
         elif action == "StreamToolCall":
             self.ncalls += 1
-        elif action == "StreamCompleted":
+        elif action == "StreamCompleted" or (action == "StreamClosed" and self.close == "completed"):
             self.calls_ok = False
+            self.follow_up = self.ncalls > 0
         elif action in ("TurnAborted", "Resume"):
             self.turns_left = max(1, self.turns_left)
-        fault = {"StreamError": "stream-error", "StreamClosed": "stream-closed", "ToolFail": "tool-failure",
+        if action in ("TurnAborted", "Crash", "RefuseRequest") or (action == "SendRequest" and arg == "rejected"):
+            self.calls_ok, self.rounds_left, self.follow_up = False, 0, False
+        closed = {"completed": None, "error": "stream-error", "closed": "stream-closed"}[self.close]
+        fault = {"StreamError": "stream-error", "StreamClosed": closed, "ToolFail": "tool-failure",
                  "Interrupt": "interrupt", "Crash": "crash"}.get(action)
         if fault:
             self.used.add(fault)
-        if action == "Crash":
-            self.calls_ok = False
 
 
 async def run_schedule(name: str, path: str, choose, *, calls: int = 3, max_steps: int = 80,

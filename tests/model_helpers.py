@@ -12,7 +12,7 @@ from turnproof.model.turnloop import Params, TurnLoop, parse_faults
 
 @lru_cache(maxsize=None)
 def explore(design: str, calls: int = 3, faults: str = "all", text: bool = True, reduce: bool = True,
-            wire: str | None = None, text_lands: str | None = None, **knobs):
+            wire: str | None = None, text_lands: str | None = None, rounds: int = 2, **knobs):
     d = get(design)
     changes = dict(knobs)
     if wire:
@@ -21,8 +21,11 @@ def explore(design: str, calls: int = 3, faults: str = "all", text: bool = True,
         changes["text_lands"] = text_lands
     if changes:
         d = with_knobs(d, d.name, **changes)
-    m = TurnLoop(d, Params(calls=calls, faults=parse_faults(faults), text=text, reduce=reduce))
-    return m, Explorer(m, TurnLoopSpec(m)).run()
+    m = TurnLoop(d, Params(calls=calls, faults=parse_faults(faults), text=text, reduce=reduce, rounds=rounds))
+    r = Explorer(m, TurnLoopSpec(m)).run()
+    for v in r.violations.values():  # as `turnproof check` reports them: steps of the unreduced model
+        v.path = m.concretize(v.path)
+    return m, r
 
 
 def lengths(result) -> dict:

@@ -62,12 +62,50 @@ def test_v078_residual_partial_results_split_the_group(fault, mechanism):
     assert v.detail.text == MISSING_1
 
 
-def test_v077_responses_only_loses_results_on_a_retry():
+def test_v077_responses_loses_the_results_of_tools_that_ran():
+    # issue 19: an early close is an error to the Responses parser; `res?` drops in_flight, finished
+    # tools' results are never recorded, and the retry goes out (a5783f90c fixed it)
     m, r = explore("codex-0.77-responses", 3, "all")
-    assert set(r.violations) == {"results-kept"}
-    assert "StreamClosed" in actions(r.violations["results-kept"].path)
+    assert set(r.violations) == {"results-recorded"}
+    v = r.violations["results-recorded"]
+    assert actions(v.path) == ["UserMessage", "SendRequest", "StreamToolCall", "ToolFinish", "StreamClosed",
+                               "SendRequest"]
+    assert v.path[-2][1] == (1,)  # StreamClosed names the finished tool whose result it dropped
+    assert "response.completed" in m.event("StreamClosed")
     m, r = explore("codex-0.122-responses", 3, "all")
     assert r.violations == {}
+
+
+def test_early_close_is_what_the_parser_makes_of_it():
+    # chat.rs completes on a close (rust-v0.78.0 sse/chat.rs:112-117); the Responses parser sends an
+    # error (rust-v0.77.0 sse/responses.rs:154-170): the knob as the source says, per named design
+    want = {"codex-0.77-chat": "completed", "codex-0.78-chat": "completed", "codex-0.77-responses": "error",
+            "codex-0.122-responses": "error"}
+    assert {n: get(n).early_close for n in want} == want
+
+
+@pytest.mark.parametrize("design", ["codex-0.77-chat", "codex-0.77-responses", "codex-0.78-chat",
+                                    "seed-fix-1", "seed-fix-2", "seed-fix-3"])
+def test_no_v077_v078_counterexample_uses_a_close_its_parser_cannot_produce(design):
+    """Every StreamClosed step of every counterexample leads where the design's parser takes a close:
+    StreamCompleted's state on chat, StreamError's (same argument) on Responses; never the bare
+    `None => break Err(..)` drain that neither parser produces."""
+    m, r = explore(design, 3, "all")
+    full = TurnLoop(m.d, Params(calls=3, reduce=False))
+    closes = 0
+    for v in r.violations.values():
+        path = v.path + list(v.continuation)
+        for (_, _, s), (a, arg, t) in zip(path, path[1:]):
+            if a != "StreamClosed":
+                continue
+            closes += 1
+            twin = "StreamCompleted" if m.d.early_close == "completed" else "StreamError"
+            assert any(b == twin and (twin == "StreamCompleted" or barg == arg) and u == t
+                       for b, barg, u in full.successors(s)), (design, v.prop)
+    # a close is reachable in these designs; the explorer would report it where it mattered
+    assert m.d.early_close in ("completed", "error")
+    if m.d.wire == "responses":
+        assert closes
 
 
 def test_seed_fixes_none_repairs_the_chat_serialization():
@@ -146,7 +184,7 @@ def test_reductions_keep_verdicts_and_lengths(design):
 
 def test_property_ids_are_the_public_contract():
     assert list(PROPERTIES) == ["calls-answered", "no-orphan-results", "wire-valid", "results-kept",
-                                "resumable", "can-proceed", "turn-ends"]
+                                "results-recorded", "resumable", "can-proceed", "turn-ends"]
 
 
 def test_the_explorer_names_no_property_and_judges_any_it_is_given():
@@ -171,3 +209,79 @@ def test_the_explorer_names_no_property_and_judges_any_it_is_given():
     r = Explorer(m, WithExtra(m)).run()
     assert r.violations["no-follow-up"].detail == "an output is sent"
     assert r.violations["never-crashes"].detail == "no crash is reachable"  # crashes are off
+
+
+# ---- mechanisms the audit found missing (issue 11 point 3) ----------------------------------------
+def test_empty_content_beside_calls_breaks_v078_even_without_text():
+    # raw reasoning shown and "content": "" streamed beside the calls: the raw parser makes an empty
+    # assistant message, flushed after the calls (rust-v0.78.0 sse/chat.rs:183-186, :86-90)
+    assert explore("codex-0.78-chat", 3, "none", text=False)[1].violations == {}
+    m, r = explore("codex-0.78-chat", 3, "none", text=False, empty_content_with_calls=True)
+    v = r.violations["wire-valid"]
+    assert rejected_items(m, v) == "[U,C1,T(empty),O1]" and v.detail.rule == "chat-missing-tool-response"
+    # turnproof-proposed puts a run's text into its assistant message: nothing to split
+    assert explore("turnproof-proposed", 3, "all", text=False, empty_content_with_calls=True)[1].violations == {}
+
+
+def test_a_repeated_empty_message_is_skipped_by_the_chat_builder():
+    # requests/chat.rs :175-182: the second round's empty message equals the last assistant text
+    m, r = explore("codex-0.78-chat", 1, "none", text=False, empty_content_with_calls=True, rounds=2)
+    first = r.violations["wire-valid"]
+    assert rejected_items(m, first).count("T(empty)") == 1  # the first round's group is what is rejected
+
+
+def test_turn_aborted_marker_changes_no_verdict():
+    # v0.122 records a <turn_aborted> user message after an interrupt (tasks/mod.rs:604-617); it comes
+    # after the drained outputs, so no pairing rule sees it
+    for name in ("codex-0.122-responses", "turnproof-proposed"):
+        on = explore(name, 2, "all", turn_aborted_marker=True)[1]
+        off = explore(name, 2, "all", turn_aborted_marker=False)[1]
+        assert set(on.violations) == set(off.violations) == set(), name
+        assert on.coverage.get("TurnAborted")
+
+
+# ---- rounds and call ids (issue 11 point 5) --------------------------------------------------------
+def test_ids_that_restart_every_response_collide():
+    # a chat provider that omits ids: chat.rs names calls tool-call-{index}, restarting every response
+    # (rust-v0.78.0 sse/chat.rs:311); a retry's call then shares the lost call's id, normalization
+    # finds "an output" for both (normalize.rs asks by id) and one call is left unanswered
+    m, r = explore("codex-0.78-chat", 2, "all", text=False, call_ids="index")
+    v = r.violations["calls-answered"]
+    assert "call tool-call-0 has 1 results" in v.detail
+    assert rejected_items(m, v).count("Ctc0") == 2
+    assert "calls-answered" not in explore("codex-0.78-chat", 2, "all", text=False)[1].violations
+    # pairing by position does not need ids
+    assert explore("turnproof-proposed", 2, "all", call_ids="index")[1].violations == {}
+
+
+def take_steps(m, steps):
+    """Take the named steps (action, arg) from the initial state; the state reached."""
+    s = m.init_states()[0]
+    for want in steps:
+        s = next(t for a, b, t in m.successors(s) if (a, b) == want)
+    return s
+
+
+def test_later_rounds_meet_what_earlier_rounds_left():
+    # round 2 is the follow-up after round 1's drain, in the same turn: a failed future left call_1
+    # without an output; normalization answers it "aborted" right after it, before round 2's call_2
+    m = TurnLoop(get("codex-0.78-chat"), Params(calls=1, text=False, rounds=2, reduce=False))
+    s = take_steps(m, [("UserMessage", None), ("SendRequest", "accepted"), ("StreamToolCall", 1),
+                 ("StreamCompleted", None), ("ToolFail", 1), ("DrainFailed", 1), ("SendRequest", "accepted"),
+                 ("StreamToolCall", 1), ("StreamCompleted", None), ("ToolFinish", 2), ("DrainOutput", 2)])
+    assert I.show_all(m.request(s).items) == "[U,C1,O1(aborted),C2,O2]" and not m.request(s).rejections
+    # the third response is past the bound: it carries no call
+    third = next(t for a, b, t in m.successors(s) if (a, b) == ("SendRequest", "accepted"))
+    assert not any(a == "StreamToolCall" for a, _, _ in m.successors(third))
+    one = explore("codex-0.78-chat", 1, "all", text=False, rounds=1)[1]
+    two = explore("codex-0.78-chat", 1, "all", text=False, rounds=2)[1]
+    assert two.states > one.states and two.coverage["StreamToolCall"] > one.coverage["StreamToolCall"]
+
+
+@pytest.mark.parametrize("design", list(NAMED))
+def test_rounds_add_no_violation_to_the_named_designs(design):
+    """What the model says about a second round for the named designs (provider ids): nothing new.
+    (With ids that restart every response, see test_ids_that_restart_every_response_collide.)"""
+    one = explore(design, 2, "all", rounds=1)[1]
+    two = explore(design, 2, "all", rounds=2)[1]
+    assert set(one.violations) == set(two.violations)

@@ -181,7 +181,7 @@ def test_markdown_when_everything_holds(capsys, cli):
     code, md, _ = cli("check", "--design", "examples/designs/turnproof-proposed.toml",
                           "--calls", "2", "--format", "markdown")
     assert code == 0
-    assert md.startswith("### turnproof check: `turnproof-proposed`: all 7 properties hold")
+    assert md.startswith("### turnproof check: `turnproof-proposed`: all 8 properties hold")
     assert "```mermaid" not in md and "VIOLATED" not in md
     assert "**turnproof-proposed: pair by position, on every path**" in md
 
@@ -423,13 +423,16 @@ def test_dot_without_graphviz_writes_the_dot_file_only(tmp_path, capsys, monkeyp
 
 
 def test_a_retry_that_reuses_the_old_prompt_is_named_in_the_diagram():
-    r = turnproof_check("codex-0.77-chat", calls=2, faults="stream-closed", text=False)
+    # a parser whose close ends the channel bare (`None => break Err(..)`: drain, then a retry) with
+    # v0.77's reused prompt: no shipped design, but what results-kept is for
+    bare = with_knobs(NAMED["codex-0.77-chat"], "bare-close", early_close="closed")
+    r = turnproof_check(bare, calls=2, faults="stream-closed", text=False)
     src = sequence_diagram(r.model, r.counterexample("results-kept"))
     check_mermaid(src)
     shaded = src[src.index("rect rgb"):]
     assert "SendRequest accepted: [U] (a retry: the first<br/>attempt's prompt" in shaded
     # a design that rebuilds the prompt never shows it
-    r = turnproof_check(with_knobs(NAMED["codex-0.77-chat"], "rebuild", retry_prompt="rebuild"),
+    r = turnproof_check(with_knobs(bare, "rebuild", retry_prompt="rebuild"),
                         calls=2, faults="stream-closed", text=False)
     assert "results-kept" not in r.violated and r.violated  # not vacuous: the others still show
     assert all("a retry" not in sequence_diagram(r.model, v) for v in r.result.violations.values())

@@ -73,6 +73,7 @@ class Check:
         from turnproof.report import violation_text
 
         lines = [f"turnproof: design {self.design.name} ({wire_label(self.design)}), calls {self.params.calls}, "
+                 f"rounds {self.params.rounds}, "
                  f"faults {','.join(self.faults) or 'none'}"]
         if self.design.hooks:
             lines.append("  hooks: " + ", ".join(f"{k} hook {v}" if k != "shape" else f"shape {v}"
@@ -115,7 +116,7 @@ class Check:
 def turnproof_check(design: str | Design, *, calls: int = 3, faults: str | frozenset = "all", turns: int = 2,
                     max_faults: int = 2, retries: int = 1, text: bool = True, reduce: bool = True,
                     wire: str | None = None, provider: str | None = None,
-                    max_states: int | None = DEFAULT_MAX_STATES) -> Check:
+                    max_states: int | None = DEFAULT_MAX_STATES, rounds: int = 2) -> Check:
     """Explore ``design`` (a name, a .toml path or a Design) and judge every property.
 
     Past ``max_states`` states (None: no limit) the search stops: ``Check.truncated`` is then set
@@ -141,6 +142,6 @@ def turnproof_check(design: str | Design, *, calls: int = 3, faults: str | froze
         d = resolve_design(str(design), wire, provider)
     fs = parse_faults(faults) if isinstance(faults, str) else frozenset(faults)
     params = Params(calls=calls, turns=turns, faults=fs, retries=retries, max_faults=max_faults,
-                    text=text, reduce=reduce)
+                    text=text, reduce=reduce, rounds=rounds)
     model, result = check_design(d, params, max_states=max_states)
     return Check(d, params, model, result)

@@ -20,7 +20,7 @@ from turnproof.model.provider import NAMES as PROVIDER_NAMES, PROVIDERS_BY_NAME
 from turnproof.resolve import check_provider, provider_of, resolve_design
 
 # The bounds `check`, `matrix` and `verify` use unless told otherwise.
-DEFAULT_BOUNDS = {"calls": 3, "turns": 2, "max_faults": 2, "retries": 1}
+DEFAULT_BOUNDS = {"calls": 3, "turns": 2, "max_faults": 2, "retries": 1, "rounds": 2}
 # A guard against runs that would exhaust memory (about 1 GB per million states): the default
 # bounds need under 250,000 states for every named design, --calls 4 under 800,000; --calls 5 on
 # codex-0.122-responses needs 2.3 million (2.4 GB, a minute), --calls 6 many more.
@@ -36,10 +36,10 @@ def faults_arg(text: str) -> frozenset:
 
 
 def make_params(calls: int = 3, faults: str | frozenset = "all", turns: int = 2, max_faults: int = 2,
-                retries: int = 1, text: bool = True, reduce: bool = True) -> Params:
+                retries: int = 1, text: bool = True, reduce: bool = True, rounds: int = 2) -> Params:
     fs = faults_arg(faults) if isinstance(faults, str) else frozenset(faults)
     return Params(calls=calls, turns=turns, faults=fs, retries=retries, max_faults=max_faults, text=text,
-                  reduce=reduce)
+                  reduce=reduce, rounds=rounds)
 
 
 def fault_names(params: Params) -> list[str]:
@@ -57,7 +57,10 @@ def check_design(design: Design, params: Params, progress: Callable | None = Non
     model = TurnLoop(design, params)
     explorer = Explorer(model, TurnLoopSpec(model), progress=progress,
                         max_states=max_states if max_states else None)
-    return model, explorer.run()
+    result = explorer.run()
+    for v in result.violations.values():  # reported as steps of the model without reductions
+        v.path = model.concretize(v.path)
+    return model, result
 
 
 # ---- the matrix --------------------------------------------------------------------------------

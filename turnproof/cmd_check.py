@@ -26,6 +26,8 @@ def _params_args(p) -> None:
     p.add_argument("--turns", type=int, default=2, metavar="T", help="user turns before faults grant more (default 2)")
     p.add_argument("--max-faults", type=int, default=2, metavar="K", help="faults per session (default 2)")
     p.add_argument("--retries", type=int, default=1, metavar="R", help="stream retries per request (default 1)")
+    p.add_argument("--rounds", type=int, default=2, metavar="K",
+                   help="responses with calls in the first turn: the first and each follow-up (default 2)")
     p.add_argument("--no-text", action="store_true", help="responses with calls carry no assistant text")
     p.add_argument("--no-reduce", action="store_true",
                    help="explore every tool-completion order and writer lag (slower, same verdicts)")
@@ -33,7 +35,8 @@ def _params_args(p) -> None:
 
 def make_params(args) -> Params:
     return checks.make_params(calls=args.calls, turns=args.turns, faults=args.faults, retries=args.retries,
-                              max_faults=args.max_faults, text=not args.no_text, reduce=not args.no_reduce)
+                              max_faults=args.max_faults, text=not args.no_text, reduce=not args.no_reduce,
+                              rounds=args.rounds)
 
 
 # ---- designs -----------------------------------------------------------------------------------
@@ -242,7 +245,8 @@ def _explorer_progress(name: str):
 def _print_check_text(model, result, params, faults) -> None:
     design = model.d
     print(f"turnproof check: design {design.name} ({wire_label(design)}), calls {params.calls}, "
-          f"turns {params.turns}, faults {','.join(faults) or 'none'} (at most {params.max_faults} per session)")
+          f"rounds {params.rounds}, turns {params.turns}, faults {','.join(faults) or 'none'} "
+          f"(at most {params.max_faults} per session)")
     if design.hooks:
         from turnproof.hooks import describe
 
@@ -324,7 +328,8 @@ def run_matrix(args) -> int:
     faults = checks.fault_names(params)
     if fmt == "json":
         print(json.dumps(document("matrix", {
-            "calls": params.calls, "turns": params.turns, "faults": faults, "max_faults": params.max_faults,
+            "calls": params.calls, "rounds": params.rounds, "turns": params.turns, "faults": faults,
+            "max_faults": params.max_faults,
             "retries": params.retries, "text": params.text, "reduce": params.reduce, "provider": provider,
             "holds": code == EXIT_OK, "seconds": round(wall, 2), "rows": cells}), indent=2))
         return code
@@ -333,7 +338,7 @@ def run_matrix(args) -> int:
     head = ["design", "wire"] + (["provider"] if provider else []) + props + ["states"]
     body = [[c["design"], c["wire"]] + ([c["provider"]] if provider else []) + [_cell(c["properties"][p]) for p in props]
             + [f"{c['states']:,}"] for c in cells]
-    title = (f"turnproof matrix: calls {params.calls}, faults {','.join(faults) or 'none'} "
+    title = (f"turnproof matrix: calls {params.calls}, rounds {params.rounds}, faults {','.join(faults) or 'none'} "
              f"(at most {params.max_faults} per session), " + (f"provider {provider}, " if provider else "")
              + f"{wall:.1f} s")
     if fmt == "markdown":

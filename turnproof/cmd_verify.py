@@ -65,9 +65,9 @@ def run_verify(args) -> int:
                          "differences": [{"key": k, "expected": e, "found": f} for k, e, f in o.differences]}
                         for o in outcomes]}), indent=2))
         return EXIT_VIOLATED if bad else EXIT_OK
-    b = {"calls": 3, "turns": 2, "faults": "all", "max_faults": 2, "retries": 1, **manifest.bounds}
+    b = {"calls": 3, "rounds": 2, "turns": 2, "faults": "all", "max_faults": 2, "retries": 1, **manifest.bounds}
     print(f"turnproof verify {__version__}: every named design against {shown_path}")
-    print(f"explore: calls {b['calls']}, turns {b['turns']}, faults {b['faults']} (at most {b['max_faults']} per "
+    print(f"explore: calls {b['calls']}, rounds {b['rounds']}, turns {b['turns']}, faults {b['faults']} (at most {b['max_faults']} per "
           f"session), {b['retries']} retry; prove: z3, any number of calls; reproduce: the reference loop")
     print()
     head = ["design", "stage", "expected", "found", "time", ""]

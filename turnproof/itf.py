@@ -32,10 +32,13 @@ def big(n: int) -> dict:
     return {"#bigint": str(int(n))}
 
 
+EMPTY_TEXT = "empty-text"  # the origin field of an empty assistant message (items.EMPTY)
+
+
 def _item(it: tuple) -> dict:
     kind, cid, tag = it
-    return {"kind": str(kind), "call": big(cid if isinstance(cid, int) else 0),
-            "origin": tag if isinstance(tag, str) else ""}
+    origin = EMPTY_TEXT if (kind == "text" and tag == "") else tag if isinstance(tag, str) else ""
+    return {"kind": str(kind), "call": big(cid if isinstance(cid, int) else 0), "origin": origin}
 
 
 def encode_field(name: str, value: object) -> object:
@@ -44,6 +47,8 @@ def encode_field(name: str, value: object) -> object:
         return [_item(it) for it in value]
     if name == "in_flight":
         return [str(x) for x in value]
+    if name == "unrecorded":
+        return [big(x) for x in value]
     if name == "faults_used":
         return {"#set": [f for f in FAULTS if value & FAULT_BIT[f]]}
     if name == "exit":
@@ -64,6 +69,8 @@ def _arg_text(action: str, arg: object) -> str:
         return ""
     if action in ("ToolFinish", "ToolFail", "ToolAbort", "DrainOutput", "DrainFailed"):
         return f"C{arg}"
+    if action in ("StreamError", "StreamClosed"):  # the finished tools whose results it dropped
+        return ", ".join(f"C{c}" for c in arg)
     return str(arg)
 
 
@@ -99,7 +106,7 @@ def violation_itf(model: TurnLoop, v, source: str = "model/turnloop.py") -> dict
         "property": v.prop,
         "design": model.d.name,
         "knobs": {k: (x if isinstance(x, bool) else str(x)) for k, x in model.d.knobs().items()},
-        "params": {"calls": model.p.calls, "turns": model.p.turns, "retries": model.p.retries,
+        "params": {"calls": model.p.calls, "rounds": model.p.rounds, "turns": model.p.turns, "retries": model.p.retries,
                    "max_faults": model.p.max_faults, "faults": [f for f in FAULTS if f in model.p.faults],
                    "text": model.p.text, "reduce": model.p.reduce},
         "violation_index": len(v.path) - 1,
@@ -137,8 +144,9 @@ def decode_state(st: dict) -> tuple:
     for name in FIELD_NAMES:
         x = decode_value(st[name])
         if name in ("history", "queue", "file"):
-            x = tuple((e["kind"], e["call"] or None, e["origin"] or None) for e in x)
-        elif name == "in_flight":
+            x = tuple((e["kind"], e["call"] or None,
+                       "" if e["origin"] == EMPTY_TEXT else (e["origin"] or None)) for e in x)
+        elif name in ("in_flight", "unrecorded"):
             x = tuple(x)
         elif name == "faults_used":
             x = sum(FAULT_BIT[f] for f in x)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 from turnproof import __version__
 from turnproof.checks import verdict
 from turnproof.jsondoc import document
@@ -28,6 +30,9 @@ def violation_text(model: TurnLoop, v) -> str:
              f"design {model.d.name} ({wire_label(model.d)}), calls {model.p.calls}, path length {n_steps}"]
     for st in steps(model, v.path):
         lines.append(f"  {st['n']:>2}. {step_name(st['action'], st['arg']):<24} {st['change']}")
+        if "event" in st:  # which real event a fault step stands for
+            lines.extend(textwrap.wrap(st["event"], 100, initial_indent="      event: ",
+                                       subsequent_indent="             ", break_on_hyphens=False))
         if "request" in st:
             lines.append(f"      request {st['request']} -> {st['verdict'] if st['verdict'] == 'accepted' else 'rejected'}")
     if isinstance(v.detail, Rejection):
@@ -102,7 +107,8 @@ def result_dict(model: TurnLoop, result, faults: list[str]) -> dict:
         "design": model.d.name, "title": model.d.title, "description": model.d.description,
         "wire": model.d.wire, "provider": provider_of(model.d), "knobs": model.d.knobs(),
         **({"hooks": dict(model.d.hooks.names)} if model.d.hooks else {}),
-        "calls": model.p.calls, "turns": model.p.turns, "faults": faults, "max_faults": model.p.max_faults,
+        "calls": model.p.calls, "rounds": model.p.rounds, "turns": model.p.turns, "faults": faults,
+        "max_faults": model.p.max_faults,
         "retries": model.p.retries, "text": model.p.text, "reduce": model.p.reduce,
         "holds": not result.violations and not result.truncated,
         "properties": props,

@@ -8,7 +8,7 @@ they all say the same thing; the renderers import this module and never each oth
 from __future__ import annotations
 
 from turnproof.model import items as I
-from turnproof.model.turnloop import State, TurnLoop
+from turnproof.model.turnloop import BASE_ID, State, TurnLoop
 
 
 def _seq_change(name: str, old: tuple, new: tuple) -> str | None:
@@ -21,8 +21,9 @@ def _seq_change(name: str, old: tuple, new: tuple) -> str | None:
     return f"{name} = {I.show_all(new_f)}"
 
 
-def diff(s: tuple, t: tuple) -> str:
-    """What one step changed, in domain words."""
+def diff(s: tuple, t: tuple, model: TurnLoop | None = None) -> str:
+    """What one step changed, in domain words (tools named by the model's call ids, if given)."""
+    cid = model.cid if model is not None else (lambda st, i: st[BASE_ID] + i)
     before, after = State(*s), State(*t)
     parts = []
     if before.phase != after.phase:
@@ -35,8 +36,8 @@ def diff(s: tuple, t: tuple) -> str:
     n = len(before.queue)
     if any(it[0] == "turn_aborted" for it in after.queue[n:]) and after.queue[:n] == before.queue:
         parts.append("rollout queue += turn_aborted event")
-    a = {f"C{before.base_id + i}": st for i, st in enumerate(before.in_flight)}
-    b = {f"C{after.base_id + i}": st for i, st in enumerate(after.in_flight)}
+    a = {f"C{I.short_id(cid(s, i))}": st for i, st in enumerate(before.in_flight)}
+    b = {f"C{I.short_id(cid(t, i))}": st for i, st in enumerate(after.in_flight)}
     if a != b:
         ch = [f"{k} {a.get(k, '-')} -> {v}" for k, v in b.items() if a.get(k) != v]
         gone = [k for k in a if k not in b]
@@ -44,6 +45,11 @@ def diff(s: tuple, t: tuple) -> str:
             parts.append("tools: " + ", ".join(ch))
         if gone and not b:
             parts.append("in_flight emptied")
+    if len(after.unrecorded) > len(before.unrecorded):
+        parts.append("finished, results dropped: "
+                     + ", ".join(f"C{I.short_id(c)}" for c in after.unrecorded[len(before.unrecorded):]))
+    if after.retries_left < before.retries_left and after.phase == "ready":
+        parts.append(f"a retry is due (retries left {before.retries_left} -> {after.retries_left})")
     if before.turns_left != after.turns_left:
         parts.append(f"turns left {before.turns_left} -> {after.turns_left}")
     return "; ".join(parts) or "no visible change"
@@ -53,7 +59,9 @@ def step_name(action: str, arg: object) -> str:
     if arg is None:
         return action
     if action in ("ToolFinish", "ToolFail", "ToolAbort", "DrainOutput", "DrainFailed"):
-        return f"{action}(C{arg})"
+        return f"{action}(C{I.short_id(arg)})"
+    if action in ("StreamError", "StreamClosed"):  # the finished tools whose results it dropped
+        return f"{action}({', '.join(f'C{I.short_id(c)}' for c in arg)} finished)"
     if action == "StreamToolCall":
         return f"{action}(#{arg})"
     if action == "Crash":
@@ -62,10 +70,14 @@ def step_name(action: str, arg: object) -> str:
 
 
 def steps(model: TurnLoop, path: list, start: int = 1) -> list[dict]:
-    """Numbered steps: [{n, action, arg, change, request?}] for a path [(action, arg, state)]."""
+    """Numbered steps: [{n, action, arg, change, event?, request?}] for a path [(action, arg, state)];
+    ``event`` says which real event an environment step stands for, and how likely it is."""
     out = []
     for n, ((_, _, s), (action, arg, t)) in enumerate(zip(path, path[1:]), start=start):
-        step = {"n": n, "action": action, "arg": arg, "change": diff(s, t)}
+        step = {"n": n, "action": action, "arg": arg, "change": diff(s, t, model)}
+        event = model.event(action)
+        if event:
+            step["event"] = event
         if action in ("SendRequest", "RefuseRequest"):
             r = model.request(s)
             step["request"] = I.show_all(r.items)

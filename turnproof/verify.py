@@ -29,7 +29,7 @@ from turnproof.model.properties import PROPERTIES, SAFETY, SOMETIMES
 EXPECTED = os.path.join(os.path.dirname(os.path.abspath(model_package.__file__)), "expected.toml")
 STAGES = ("explore", "prove", "reproduce")
 _TABLE = {"explore": "check", "prove": "prove", "reproduce": "reproduce"}  # stage -> manifest table
-BOUND_KEYS = ("calls", "turns", "faults", "max_faults", "retries")
+BOUND_KEYS = ("calls", "rounds", "turns", "faults", "max_faults", "retries")
 
 
 class ManifestError(ValueError):
