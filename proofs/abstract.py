@@ -24,7 +24,9 @@ left-to-right *pairing automaton* knows after reading it, plus a few labelled fa
 - ``prompt_quiet``, ``prompt_calls_answered``, ``prompt_no_orphans``, ``prompt_wire_valid``: facts
   about the prompt a v0.77 retry reuses (``has_prompt``): no real result was recorded since it
   was built, and its verdicts when it was sent.
-- ``first_turn_next`` is ``turn_no == 0``; ``used_<fault>`` are the bits of ``faults_used``.
+- ``first_turn_next`` is ``turn_no == 0``; ``used_<fault>`` are the bits of ``faults_used``;
+  ``unrecorded`` says the model's ``unrecorded`` is not empty (a finished tool's result was dropped
+  since the last request).
 
 A flag set to True is a guaranteed fact; False means "not known". Every abstract step makes the
 same choices the model makes, and where it cannot compute a fact it drops it (or leaves a free
@@ -60,12 +62,12 @@ A_BASE, A_RUN, A_OUTS = range(3)
 # abstract fields by sort; ``in_flight`` is the array of future statuses
 INTS = ("phase", "turns_left", "ncalls", "text", "in_flight_len", "drained", "base_id", "next_id", "exit",
         "retries_left", "automaton", "pending_lo", "pending_hi", "run_calls", "outputs_below",
-        "rollout_outputs_below")
+        "rollout_outputs_below", "rounds_left")
 BOOLS = ("first_turn_next", "calls_ok", "reasoned", "has_prompt", "text_after_drain", "orderly",
          "run_text_after_call", "groups_ok", "results_in_history", "rollout_is_history", "prompt_quiet",
          "prompt_calls_answered", "prompt_no_orphans", "prompt_wire_valid", "well_formed", "rollout_well_formed",
          "in_flight_recorded", "used_stream_error", "used_stream_closed", "used_tool_failure", "used_interrupt",
-         "used_crash")
+         "used_crash", "unrecorded")
 # faults_used, one flag per kind (model/turnloop.py FAULTS order)
 USED = {f: "used_" + f.replace("-", "_") for f in M.FAULTS}
 FIELDS = INTS + BOOLS + ("in_flight",)
@@ -205,6 +207,8 @@ def ok_props(d: Design, s: dict) -> dict:
         # every normalization keeps the outputs of a well-formed record; a reused prompt lacks
         # those recorded after it was built
         "results-kept": conj(s["results_in_history"], disj(s["orderly"], w), ite(fr, True, s["prompt_quiet"])),
+        # no finished tool lost its result since the last request (the model's own field, exact)
+        "results-recorded": neg(s["unrecorded"]),
     }
 
 
@@ -244,12 +248,13 @@ def alpha(d: Design, s: tuple) -> dict:
          "in_flight_len": len(st.in_flight), "drained": st.drained, "base_id": st.base_id, "next_id": st.next_id,
          "exit": EXITS.index(st.exit), "retries_left": st.retries_left, "first_turn_next": st.turn_no == 0,
          "calls_ok": st.calls_ok, "reasoned": st.reasoned, "has_prompt": st.prompt_len != M.NO_PROMPT,
-         "text_after_drain": st.text_after_drain, "in_flight": tuple(STATUSES.index(x) for x in st.in_flight)}
+         "text_after_drain": st.text_after_drain, "in_flight": tuple(STATUSES.index(x) for x in st.in_flight),
+         "rounds_left": st.rounds_left, "unrecorded": bool(st.unrecorded)}
     a.update({u: bool(st.faults_used & M.FAULT_BIT[f]) for f, u in USED.items()})
     a.update(automaton(d, record))
     a["well_formed"], a["outputs_below"] = well_formed(record, a["next_id"])
     a["rollout_well_formed"], a["rollout_outputs_below"] = well_formed(fq, a["next_id"])
-    ids = {st.base_id + i for i in range(a["in_flight_len"])}
+    ids = {(-1 - i if d.call_ids == "index" else st.base_id + i) for i in range(a["in_flight_len"])}
     a["in_flight_recorded"] = all(any(it[0] == I.CALL and it[1] == c for it in seq)
                                   for c in ids for seq in (st.history, fq))
     if down:
@@ -276,18 +281,19 @@ def alpha(d: Design, s: tuple) -> dict:
 @dataclass
 class SymbolicParams:
     """The model's bounds (model/turnloop.py ``Params``), all symbolic: N parallel calls, T user turns,
-    R stream retries."""
+    R stream retries, K rounds of calls in the first turn."""
 
     N: z3.ArithRef
     T: z3.ArithRef
     R: z3.ArithRef
+    K: z3.ArithRef = z3.IntVal(2)
 
     @staticmethod
     def fresh(tag: str = "") -> SymbolicParams:
-        return SymbolicParams(z3.Int("N" + tag), z3.Int("T" + tag), z3.Int("R" + tag))
+        return SymbolicParams(z3.Int("N" + tag), z3.Int("T" + tag), z3.Int("R" + tag), z3.Int("K" + tag))
 
     def constraint(self):
-        return z3.And(self.N >= 1, self.T >= 1, self.R >= 0)
+        return z3.And(self.N >= 1, self.T >= 1, self.R >= 0, self.K >= 1)
 
 
 def fresh_state(tag: str) -> dict:
@@ -315,6 +321,7 @@ def init_state(p: SymbolicParams) -> dict:
          "rollout_is_history": True, "well_formed": True, "rollout_well_formed": True, "in_flight_recorded": True,
          "outputs_below": 1, "rollout_outputs_below": 1, "prompt_quiet": False, "prompt_calls_answered": False,
          "prompt_no_orphans": False, "prompt_wire_valid": False, **dict.fromkeys(USED.values(), False),
+         "rounds_left": 0, "unrecorded": False,
          "in_flight": z3.K(z3.IntSort(), z3.IntVal(-1))}
     s.update(H_INIT)
     return {k: term(v) for k, v in s.items()}

@@ -52,7 +52,8 @@ def step_matches(enc: Encoding, p: SymbolicParams, params_vals: dict, s: tuple, 
     zs = z3_value(a_s)
     cases, _ = enc.cases(action, zs, p, tag="_m")
     sol = z3.Solver()
-    sol.add(p.N == params_vals["N"], p.T == params_vals["T"], p.R == params_vals["R"])
+    sol.add(p.N == params_vals["N"], p.T == params_vals["T"], p.R == params_vals["R"],
+            p.K == params_vals.get("K", 2))
     sol.add(z3.Or(*[z3.And(g, refines({k: term(v) for k, v in e.items()}, a_t)) for g, e in cases])
             if cases else z3.BoolVal(False))
     return sol.check() == z3.sat

@@ -56,10 +56,10 @@ def _eq(a: dict, b: dict):
 
 def bmc(design: Design, goal: str, calls: int, depth: int = 12, max_faults: int = 2,
         faults: frozenset = frozenset(FAULTS), turns: int = 2, retries: int = 1,
-        max_unconfirmed: int = 2000) -> BmcResult:
+        max_unconfirmed: int = 2000, rounds: int = 2) -> BmcResult:
     t0 = time.perf_counter()
     enc = Encoding(design, faults, reduced=True, max_faults=max_faults)
-    p = SymbolicParams(z3.IntVal(calls), z3.IntVal(turns), z3.IntVal(retries))
+    p = SymbolicParams(z3.IntVal(calls), z3.IntVal(turns), z3.IntVal(retries), z3.IntVal(rounds))
     actions = enc.actions()
     states = [init_state(p)]
     chosen: list = []  # per step: [(action, case index, indicator, choices)]
@@ -77,7 +77,7 @@ def bmc(design: Design, goal: str, calls: int, depth: int = 12, max_faults: int 
             picked = [next((a, ind) for a, ind, _ in chosen[j] if z3.is_true(m.eval(ind, model_completion=True)))
                       for j in range(k)]
             trial = BmcResult(goal, True, k + 1, actions=[a for a, _ in picked])
-            _replay(design, calls, faults, max_faults, turns, retries, m, states, trial)
+            _replay(design, calls, faults, max_faults, turns, retries, m, states, trial, rounds)
             if trial.confirmed:
                 trial.depth_checked, trial.note = k - 1, f"{spurious} unconfirmed trace(s) set aside"
                 trial.seconds = time.perf_counter() - t0
@@ -112,10 +112,10 @@ def bmc(design: Design, goal: str, calls: int, depth: int = 12, max_faults: int 
     return res
 
 
-def _replay(design, calls, faults, max_faults, turns, retries, m, states, res: BmcResult) -> None:
+def _replay(design, calls, faults, max_faults, turns, retries, m, states, res: BmcResult, rounds: int = 2) -> None:
     """Follow the z3 trace in the explicit model; confirm the violation at its end."""
     model = TurnLoop(design, Params(calls=calls, turns=turns, retries=retries, faults=frozenset(faults),
-                                     max_faults=max_faults))
+                                     max_faults=max_faults, rounds=rounds))
     s = model.init_states()[0]
     path = [(None, None, s)]
     for k, action in enumerate(res.actions):

@@ -48,6 +48,20 @@ def _goal(pid: str):
 
 CLAUSES: tuple = tuple(
     [Clause(pid, True, "the request a READY state sends satisfies it", _goal(pid)) for pid in SAFETY] + [
+        Clause("no-result-dropped", False, "no finished tool's result has been dropped since the last request "
+               "(a design that drains on every exit never drops one)",
+               lambda d, s, p: z3.Not(s["unrecorded"])),
+        Clause("quiet-prompt", False, "while a request streams or is due, no real result was recorded since its "
+               "prompt was built (results are recorded only by a drain, which a retry does not follow in v0.77)",
+               lambda d, s, p: z3.Implies(z3.And(s["has_prompt"], _in(s["phase"], STREAM, READY)), s["prompt_quiet"])),
+        Clause("no-error-drain", False, "a design that does not drain on stream errors (v0.77: `res?`) never "
+               "drains after one (its parser never ends a stream bare)",
+               lambda d, s, p: z3.BoolVal(True) if (d.drain_on_stream_error or d.early_close == "closed")
+               else z3.Implies(_in(s["phase"], DRAIN, CANCEL), s["exit"] != EXITS.index("error"))),
+        Clause("exit-in-drain", False, "why the stream loop ended is set while draining, and only then (or "
+               "cancelled)",
+               lambda d, s, p: z3.And(z3.Implies(z3.Not(_in(s["phase"], DRAIN, CANCEL)), s["exit"] == EXITS.index(None)),
+                                      z3.Implies(s["phase"] == DRAIN, s["exit"] != EXITS.index(None)))),
         Clause("enums", False, "phase, exit, automaton position and held text take their values",
                lambda d, s, p: z3.And(_in(s["phase"], *range(len(PHASES))), _in(s["exit"], *range(len(EXITS))),
                                       _in(s["automaton"], *range(len(AUT))),
@@ -288,5 +302,6 @@ def _small_model(sol: z3.Solver, negated, p: SymbolicParams) -> z3.ModelRef:
 
 
 def _params(m: z3.ModelRef, p: SymbolicParams) -> dict:
-    return {k: m.eval(v, model_completion=True).as_long() for k, v in (("N", p.N), ("T", p.T), ("R", p.R))}
+    return {k: m.eval(v, model_completion=True).as_long()
+            for k, v in (("N", p.N), ("T", p.T), ("R", p.R), ("K", p.K))}
 

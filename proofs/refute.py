@@ -59,5 +59,6 @@ def find_traces(design: Design, props: list[str], faults: frozenset = frozenset(
         for p in todo:
             v = result.violations.get(p)
             if v is not None and replay(model, v.path, p):
+                v.path = model.concretize(v.path)  # shown as steps of the model without reductions
                 found[p] = Trace(p, calls, model, v)
     return found

@@ -8,7 +8,10 @@ model's field names and its named resets (``RESPONSE_RESET``, ``REQUEST_RESET``,
 translated once below). Effects are written with Python values; ``_set`` makes them z3 terms.
 
 Faults are not counted here: the model allows each kind once and at most ``max_faults``; the
-abstraction allows every enabled fault at any time, which only adds behaviour.
+abstraction allows every enabled fault at any time, which only adds behaviour. The same goes for
+the model's bound on later rounds (one call, no text): unreduced, the abstraction lets every round
+carry any number of calls and text, and K (rounds) is a free constant, so a proof covers any number
+of rounds; ``reduced`` (BMC, transition agreement) keeps the model's bounds exactly.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ def _abstract_reset(reset: dict) -> dict:
             out["has_prompt"] = v != M.NO_PROMPT
         elif k == M.EXIT:
             out["exit"] = EXITS.index(v)
+        elif k == M.UNRECORDED:
+            out["unrecorded"] = bool(v)
         else:
             out[name] = v
     return out
@@ -87,6 +92,18 @@ class Encoding:
     def may(self, fault: str) -> bool:
         return fault in self.faults
 
+    def cid(self, s: dict, i):
+        """TurnLoop.cid: provider ids count from base_id; index ids are -1-i in every response."""
+        return -1 - i if self.d.call_ids == "index" else s["base_id"] + i
+
+    def counted_fault(self, action: str) -> str | None:
+        """The fault bit an action sets: its own, except an early close, which is what the parser
+        makes of it (TurnLoop.StreamClosed): no fault when it completes, the stream error when it
+        is an error."""
+        if action == "StreamClosed":
+            return {"completed": None, "error": "stream-error", "closed": "stream-closed"}[self.d.early_close]
+        return M.ACTIONS[action].fault
+
     # ---- shared effects (the model's helpers of the same names) ----------------------------------
     def record(self, s: dict, kind: str, cid=None, count=None, real: bool = True) -> dict:
         """_record: the item goes to the history and to the rollout queue."""
@@ -122,7 +139,7 @@ class Encoding:
         if not self.d.persist_synthetic:
             return t
         lost = s["drained"] < s["in_flight_len"]
-        rec = self.record(s, "output", s["base_id"] + s["drained"], s["in_flight_len"] - s["drained"], real=False)
+        rec = self.record(s, "output", self.cid(s, s["drained"]), s["in_flight_len"] - s["drained"], real=False)
         return merge(lost, _set(rec, in_flight_len=0, drained=0), t)
 
     def retry_or_end(self, s: dict, p: SymbolicParams) -> dict:
@@ -134,7 +151,9 @@ class Encoding:
         """_after_drain: leave the drain once every output is recorded (unless cancelled)."""
         wait = z3.Or(s["drained"] < s["in_flight_len"], s["phase"] == CANCEL)
         t = merge(s["text_after_drain"], self.record(s, "text"), s)
-        follow = _set(t, **REQUEST_RESET, phase=READY, has_prompt=False, retries_left=p.R)
+        rounds = z3.If(t["rounds_left"] > 1, t["rounds_left"] - 1, 0)  # the next round, if one is left
+        follow = _set(t, **REQUEST_RESET, phase=READY, has_prompt=False, retries_left=p.R, rounds_left=rounds,
+                      calls_ok=rounds > 0)
         completed = merge(t["in_flight_len"] > 0, follow, self.end_turn(t, p))
         error = self.retry_or_end(_set(s, in_flight_len=0, drained=0), p)
         return merge(wait, s, merge(s["exit"] == X_COMPLETED, completed, error))
@@ -150,8 +169,10 @@ class Encoding:
     # ---- the actions (model/turnloop.py, in the order of ACTIONS) ---------------------------------
     def UserMessage(self, s, p, c):
         g = z3.And(s["phase"] == IDLE, s["turns_left"] > 0)
-        t = _set(self.record(s, "user"), **{**TURN_RESET, "calls_ok": s["first_turn_next"]}, phase=READY,
-                 turns_left=s["turns_left"] - 1, first_turn_next=False, base_id=s["next_id"], retries_left=p.R)
+        t = _set(self.record(s, "user"), **{**TURN_RESET, "calls_ok": s["first_turn_next"],
+                                            "rounds_left": z3.If(s["first_turn_next"], p.K, 0)},
+                 phase=READY, turns_left=s["turns_left"] - 1, first_turn_next=False, base_id=s["next_id"],
+                 retries_left=p.R)
         return [(g, t)]
 
     def SendRequest(self, s, p, c):
@@ -160,12 +181,12 @@ class Encoding:
         fr = fresh_prompt(self.d, s)
         ok = ok_props(self.d, s)
         stream = _set(s, **REQUEST_RESET, phase=STREAM, base_id=s["next_id"], has_prompt=True,
-                      in_flight_recorded=True)
+                      in_flight_recorded=True, unrecorded=False)
         remembered = _set(stream, prompt_quiet=True, prompt_calls_answered=ok["calls-answered"],
                           prompt_no_orphans=ok["no-orphan-results"], prompt_wire_valid=ok["wire-valid"])
         cases = [(z3.And(g, acc), merge(fr, remembered, stream) if fr is not True else remembered)]
         if not self.d.validate_before_send:
-            rejected = s if self.d.retry_rejected else self.end_turn(s, p)
+            rejected = _set(s if self.d.retry_rejected else self.end_turn(s, p), unrecorded=False)
             cases.append((z3.And(g, z3.Not(acc)), rejected))
         return cases
 
@@ -178,48 +199,79 @@ class Encoding:
     def _streaming(self, s):
         return z3.And(s["phase"] == STREAM, s["calls_ok"], s["text"] != TEXT_HELD)
 
+    def _first_round(self, s, p):
+        """Text and reasoning come in the first round only, under the model's bounds."""
+        return s["rounds_left"] == p.K if self.reduced else z3.BoolVal(True)
+
     def StreamReasoning(self, s, p, c):
-        g = z3.And(self._streaming(s), z3.Not(s["reasoned"]), s["ncalls"] == 0, s["text"] == M.NO_TEXT)
+        g = z3.And(self._streaming(s), self._first_round(s, p), z3.Not(s["reasoned"]), s["ncalls"] == 0,
+                   s["text"] == M.NO_TEXT)
         return [(g, _set(self.record(s, "reasoning"), reasoned=True))]
 
     def StreamText(self, s, p, c):
-        g = z3.And(self._streaming(s), s["text"] == M.NO_TEXT)
+        g = z3.And(self._streaming(s), self._first_round(s, p), s["text"] == M.NO_TEXT)
         if self.d.text_lands == "as-streamed":
             return [(g, _set(self.record(s, "text"), text=TEXT_RECORDED))]
         return [(g, _set(s, text=TEXT_HELD))]  # sse/chat.rs holds aggregated text to the end
 
     def StreamToolCall(self, s, p, c):
-        g = z3.And(self._streaming(s), s["ncalls"] < p.N)
-        t = _set(self.record(s, "call", s["next_id"]), ncalls=s["ncalls"] + 1,
-                 in_flight=z3.Store(s["in_flight"], s["in_flight_len"], RUNNING),
-                 in_flight_len=s["in_flight_len"] + 1, next_id=s["next_id"] + 1)
+        cap = z3.If(s["rounds_left"] == p.K, p.N, 1) if self.reduced else p.N  # later rounds: one call
+        g = z3.And(self._streaming(s), s["ncalls"] < cap)
+        index = self.d.call_ids == "index"
+        t = _set(self.record(s, "call", self.cid(s, s["ncalls"]) if index else s["next_id"]),
+                 ncalls=s["ncalls"] + 1, in_flight=z3.Store(s["in_flight"], s["in_flight_len"], RUNNING),
+                 in_flight_len=s["in_flight_len"] + 1, next_id=s["next_id"] + (0 if index else 1))
         return [(g, t)]
 
-    def StreamCompleted(self, s, p, c):
+    def complete(self, s, p):
+        """TurnLoop._complete: held text (or, with empty_content_with_calls, an empty message after
+        a response's calls) is recorded, then the drain."""
         held = s["text"] == TEXT_HELD
         if self.d.drain_before_completed:
             t, after_drain = s, held
         else:
             t, after_drain = merge(held, self.record(s, "text"), s), False
-        t = _set(t, phase=DRAIN, exit=X_COMPLETED, calls_ok=False, text_after_drain=after_drain)
-        return [(s["phase"] == STREAM, self.after_drain(t, p))]
+        if self.d.empty_content_with_calls:
+            empty = z3.And(z3.Not(held), s["ncalls"] > 0, s["text"] == M.NO_TEXT)
+            t = merge(empty, self.record(t, "text"), t)
+        return self.after_drain(_set(t, phase=DRAIN, exit=X_COMPLETED, calls_ok=False,
+                                     text_after_drain=after_drain), p)
+
+    def StreamCompleted(self, s, p, c):
+        return [(s["phase"] == STREAM, self.complete(s, p))]
 
     def _faultable_stream(self, s):
         return z3.And(s["phase"] == STREAM, s["calls_ok"])
 
+    def fail(self, s, p, c, g):
+        """TurnLoop._fail: drain first, or drop in_flight; a tool that had finished loses its result
+        (``unrecorded``). Which is a choice: reduced (no tool resolves while streaming), any undrained
+        future may stand for a finished one; unreduced, a finished one must be a witness."""
+        if self.d.drain_on_stream_error:
+            return [(g, self.after_drain(_set(s, phase=DRAIN, exit=X_ERROR, text_after_drain=False), p))]
+        lost, j = c.bool("lost"), c.int("j")
+        if self.reduced:
+            witness = s["drained"] < s["in_flight_len"]
+        else:
+            witness = z3.And(s["drained"] <= j, j < s["in_flight_len"], s["in_flight"][j] == DONE)
+        t = _set(s, unrecorded=z3.Or(s["unrecorded"], lost))
+        return [(z3.And(g, z3.Implies(lost, witness)), self.retry_or_end(self.lose_in_flight(t), p))]
+
     def StreamError(self, s, p, c):
         if not self.may("stream-error"):
             return []
-        g = self._faultable_stream(s)
-        if self.d.drain_on_stream_error:
-            return [(g, self.after_drain(_set(s, phase=DRAIN, exit=X_ERROR, text_after_drain=False), p))]
-        return [(g, self.retry_or_end(self.lose_in_flight(s), p))]
+        return self.fail(s, p, c, self._faultable_stream(s))
 
     def StreamClosed(self, s, p, c):
         if not self.may("stream-closed"):
             return []
+        g = self._faultable_stream(s)
+        if self.d.early_close == "completed":  # the chat parser completes on a close
+            return [(g, self.complete(s, p))]
+        if self.d.early_close == "error":  # the Responses parser makes it the stream error
+            return self.fail(s, p, c, g)
         t = _set(s, phase=DRAIN, exit=X_ERROR, text_after_drain=False)
-        return [(self._faultable_stream(s), self.after_drain(t, p))]
+        return [(g, self.after_drain(t, p))]
 
     def _tool(self, s, c, extra, status):
         """A running future resolves; unreduced any of them (the model's reduction picks the head)."""
@@ -245,12 +297,12 @@ class Encoding:
     def DrainOutput(self, s, p, c):
         head = s["in_flight"][s["drained"]]
         g = z3.And(self._draining(s), z3.Or(head == DONE, head == ABORTED))
-        t = _set(self.record(s, "output", s["base_id"] + s["drained"]), drained=s["drained"] + 1)
+        t = _set(self.record(s, "output", self.cid(s, s["drained"])), drained=s["drained"] + 1)
         return [(g, self.after_drain(t, p))]
 
     def DrainFailed(self, s, p, c):
         g = z3.And(self._draining(s), s["in_flight"][s["drained"]] == FAILED)
-        t = self.record(s, "output", s["base_id"] + s["drained"], real=False) if self.d.persist_synthetic else s
+        t = self.record(s, "output", self.cid(s, s["drained"]), real=False) if self.d.persist_synthetic else s
         return [(g, self.after_drain(_set(t, drained=s["drained"] + 1), p))]
 
     def Interrupt(self, s, p, c):
@@ -267,7 +319,8 @@ class Encoding:
 
     def TurnAborted(self, s, p, c):
         g = z3.And(s["phase"] == CANCEL, s["drained"] >= s["in_flight_len"])
-        return [(g, _set(self.end_turn(s, p), turns_left=z3.If(s["turns_left"] > 1, s["turns_left"], 1)))]
+        t = self.record(s, "user") if self.d.turn_aborted_marker else s  # v0.122's <turn_aborted> message
+        return [(g, _set(self.end_turn(t, p), turns_left=z3.If(s["turns_left"] > 1, s["turns_left"], 1)))]
 
     def Crash(self, s, p, c):  # the writer caught up (the model's second reduction)
         if not self.may("crash"):
@@ -277,7 +330,7 @@ class Encoding:
         t = _set(self.end_turn(s, p), phase=DOWN, base_id=s["next_id"],
                  orderly=z3.And(s["orderly"], s["rollout_is_history"]), results_in_history=True,
                  rollout_is_history=True, well_formed=s["rollout_well_formed"],
-                 outputs_below=s["rollout_outputs_below"], in_flight_recorded=True)
+                 outputs_below=s["rollout_outputs_below"], in_flight_recorded=True, unrecorded=False)
         return [(g, t)]
 
     def _unanswered(self, s, c):
@@ -320,14 +373,16 @@ class Encoding:
     def cases(self, action: str, s: dict, p: SymbolicParams, tag: str = "") -> tuple[list, Choices]:
         c = Choices(action, tag)
         cases = getattr(self, action)(s, p, c)
-        fault = M.ACTIONS[action].fault
+        fault = self.counted_fault(action)
+        spent = z3.Sum(*[z3.If(s[x], 1, 0) for x in USED.values()])
         if fault is not None:  # the fault is recorded as used; with a budget, it must be left
             u = USED[fault]
             budget = z3.BoolVal(True)
             if self.max_faults is not None:
-                spent = z3.Sum(*[z3.If(s[x], 1, 0) for x in USED.values()])
                 budget = z3.And(z3.Not(s[u]), spent < self.max_faults)
             cases = [(z3.And(g, budget), _set(t, **{u: True})) for g, t in cases]
+        elif M.ACTIONS[action].fault is not None and self.max_faults is not None:  # a close that completes
+            cases = [(z3.And(g, spent < self.max_faults), t) for g, t in cases]
         return cases, c
 
     def actions(self) -> list[str]:
