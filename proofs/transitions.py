@@ -245,15 +245,14 @@ class Encoding:
 
     def fail(self, s, p, c, g):
         """TurnLoop._fail: drain first, or drop in_flight; a tool that had finished loses its result
-        (``unrecorded``). Which is a choice: reduced (no tool resolves while streaming), any undrained
-        future may stand for a finished one; unreduced, a finished one must be a witness."""
+        (``unrecorded``), a choice with an undrained future as witness."""
         if self.d.drain_on_stream_error:
             return [(g, self.after_drain(_set(s, phase=DRAIN, exit=X_ERROR, text_after_drain=False), p))]
+        # a witness: an undrained future that is done, or running (it may finish as the stream
+        # fails: the model's reduction folds that ToolFinish into this step)
         lost, j = c.bool("lost"), c.int("j")
-        if self.reduced:
-            witness = s["drained"] < s["in_flight_len"]
-        else:
-            witness = z3.And(s["drained"] <= j, j < s["in_flight_len"], s["in_flight"][j] == DONE)
+        witness = z3.And(s["drained"] <= j, j < s["in_flight_len"],
+                         z3.Or(s["in_flight"][j] == DONE, s["in_flight"][j] == RUNNING))
         t = _set(s, unrecorded=z3.Or(s["unrecorded"], lost))
         return [(z3.And(g, z3.Implies(lost, witness)), self.retry_or_end(self.lose_in_flight(t), p))]
 

@@ -34,7 +34,10 @@ def test_proposed_design_is_proved_for_any_number_of_calls(wire):
     ("chat_grouping", "per-call", "wire-valid", ("DrainOutput", "wire-valid")),  # #8479 itself
     # "aborted" at call+1 splits a group: the resumed history is no longer orderly
     ("normalization", "codex", "wire-valid", ("Resume", "orderly")),
-    ("retry_prompt", "reuse", "results-kept", ("StreamClosed", "results-kept")),  # the first prompt again
+    # the first prompt again, after a drain recorded results
+    ("retry_prompt", "reuse", "results-kept", ("DrainOutput", "results-kept")),
+    # `res?` again: finished tools lose their results (what a5783f90c fixed)
+    ("drain_on_stream_error", False, "results-recorded", ("StreamError", "results-recorded")),
 ])
 def test_the_proof_fails_when_a_fix_is_taken_back(knob, value, goal, where):
     d = with_knobs(PROPOSED, "mutant", **{knob: value})
@@ -49,7 +52,7 @@ def test_codex_077_chat_is_refuted_with_a_replayed_trace():
     r = prove(d)
     failed = {(o.action, o.clause) for o in r.failures}
     assert ("DrainOutput", "wire-valid") in failed
-    assert r.proved_goals == ["calls-answered", "no-orphan-results"]
+    assert r.proved_goals == ["calls-answered", "no-orphan-results", "results-kept"]
     traces = find_traces(d, ["wire-valid"], max_calls=2)
     tr = traces["wire-valid"]
     assert replay(tr.model, tr.violation.path, "wire-valid")
@@ -57,13 +60,13 @@ def test_codex_077_chat_is_refuted_with_a_replayed_trace():
 
 
 EXPLORER_VIOLATED = {  # the safety columns of `turnproof matrix` (calls 3)
-    "codex-0.77-chat": {"wire-valid", "results-kept"},
-    "codex-0.77-responses": {"results-kept"},
-    "codex-0.78-chat": {"wire-valid", "results-kept"},
+    "codex-0.77-chat": {"wire-valid", "results-recorded"},
+    "codex-0.77-responses": {"results-recorded"},
+    "codex-0.78-chat": {"wire-valid", "results-recorded"},
     "codex-0.122-responses": set(),
-    "seed-fix-1": {"wire-valid", "results-kept"},
-    "seed-fix-2": {"results-kept"},
-    "seed-fix-3": {"wire-valid", "results-kept"},
+    "seed-fix-1": {"wire-valid", "results-recorded"},
+    "seed-fix-2": {"results-recorded"},
+    "seed-fix-3": {"wire-valid", "results-recorded"},
     "turnproof-proposed": set(),
 }
 
