@@ -32,7 +32,10 @@ DESIGNS = list(NAMED) + ["turnproof-proposed@responses", "turnproof-proposed@ant
 def explored(name: str):
     md, _ = designs(name)
     m = TurnLoop(md, Params(calls=2, retries=1))
-    return m, Explorer(m, TurnLoopSpec(m)).run()
+    r = Explorer(m, TurnLoopSpec(m)).run()
+    for v in r.violations.values():  # steps of the model without reductions, as the reference takes them
+        v.path = m.concretize(v.path)
+    return m, r
 
 
 def _run(coro):
@@ -80,6 +83,8 @@ def test_counterexamples_at_three_calls_replay_on_the_reference(name, tmp_path):
     md, _ = designs(name)
     model = TurnLoop(md, Params())  # the explorer's defaults, as `turnproof check` runs them
     result = Explorer(model, TurnLoopSpec(model)).run()
+    for v in result.violations.values():
+        v.path = model.concretize(v.path)
     for prop, v in result.violations.items():
         sim, errors = _run(_replay(name, model, v.path + list(v.continuation), tmp_path))
         if prop == "wire-valid":
@@ -136,7 +141,8 @@ def follow(steps: list):
                 return progress[0]
             todo.pop(0)
         calm = [c for c in choices if c[0] not in FAULT_STEPS and c[0] != "write"]
-        return (calm or choices)[0]
+        done = [c for c in calm if c[0] == "StreamCompleted"]  # at rest: no more calls (rounds)
+        return (done or calm or choices)[0]
     return choose
 
 
