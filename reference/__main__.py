@@ -56,8 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def scenario(a) -> tuple[list, dict]:
-    """The scripted responses and tools for ``run``."""
+def scenario(a, d) -> tuple[list, dict]:
+    """The scripted responses and tools for ``run`` (design ``d``: whether an early close is
+    retried depends on what its parser makes of it)."""
     first: list = []
     if a.reasoning:
         first.append(("reasoning", "Looking at the repository first."))
@@ -76,7 +77,7 @@ def scenario(a) -> tuple[list, dict]:
     # closing after finish_reason: on the chat wire the calls have been delivered by then
     first += [("finish",), ("closed",)] if a.close_early else [("completed",)]
     responses = [first]
-    if a.close_early:  # the retry answers with the same calls, completed this time
+    if a.close_early and d.early_close != "completed":  # the retry answers with the same calls, completed
         responses.append([e if e[0] != "text" else ("text", "I ran the commands again.")
                           for e in first if e[0] not in ("finish", "closed")] + [("completed",)])
     return responses, {"shell": Tool("shell", delay=a.tool_delay, parallel_safe=a.parallel)}
@@ -87,7 +88,7 @@ async def _main(a) -> int:
     log = EventLog()
     log.listener = lambda action, arg: _out({"event": [action, arg]})
     if a.cmd == "run":
-        responses, tools = scenario(a)
+        responses, tools = scenario(a, d)
         s = Session.start(d, a.file, server=ScriptedModel.for_design(d, responses), tools=tools, log=log)
     else:
         s = Session.resume(d, a.file, server=ScriptedModel.for_design(d, []), log=log)

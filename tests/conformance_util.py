@@ -100,6 +100,8 @@ class Replayer:
         self.path: list = []
 
     def step(self, action: str, arg: object) -> tuple:
+        if isinstance(arg, list):  # from a child process's JSON event line
+            arg = tuple(arg)
         succ = self.m.successors(self.s)
         for a, b, t in succ:
             if a == action and b == arg:

@@ -97,9 +97,13 @@ def _report_process(n: int, label: str, run, wire: str) -> None:
         verdict = "REJECTED" if req["rejected"] else "accepted"
         unit = "item" if wire == "responses" else "message"
         print(f"  request {k}: {len(msgs)} {unit}{'' if len(msgs) == 1 else 's'}, {verdict}")
-        if req["rejected"] or req["lost_results"]:
+        unrecorded = req.get("unrecorded_results") or []
+        if req["rejected"] or req["lost_results"] or unrecorded:
             for i, m in enumerate(msgs):
                 print(_message_line(i, m, wire))
+        if unrecorded:
+            print(f"  results-recorded broken: these tools finished, but their results were dropped before this "
+                  f"request: {', '.join(unrecorded)}")
         if req["lost_results"]:
             print(f"  results-kept broken: tool results in the rollout but not in this request: "
                   f"{', '.join(req['lost_results'])}")

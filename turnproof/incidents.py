@@ -3,8 +3,9 @@
 Process 1 (`python -m turnproof.reference run`, a fresh interpreter) runs the scenario's session
 with the chosen design and writes a real rollout file; process 2 (`... resume`) starts from that
 file, as a restarted Codex would, and sends the next request. Both talk to the stub provider, which
-answers with the real providers' error texts. A session *fails* when a request is rejected, or when
-tool results recorded in the rollout are left out of a request (or resume is refused).
+answers with the real providers' error texts. A session *fails* when a request is rejected, when
+tool results recorded in the rollout are left out of a request, when a request goes out after the
+results of tools that finished were dropped (results-recorded), or when resume is refused.
 
 Library code (no printing): `turnproof reproduce` renders a Replay, `turnproof verify` compares
 its outcome with model/expected.toml.
@@ -43,7 +44,8 @@ SCENARIOS = {
                       "SIGKILL after the first of three outputs reached the rollout file",
                       kill_after_model_line=5),
     "stream-closed-retry": Scenario("codex-0.77-responses", ("--calls", "2", "--close-early", "--parallel"),
-                                    "the stream closes after two calls; the retry reuses the old prompt"),
+                                    "the stream closes after two calls whose tools ran: the Responses parser "
+                                    "makes it an error and v0.77 drops their results before the retry"),
 }
 
 
@@ -82,14 +84,16 @@ def process_crashed(run: ProcessRun) -> bool:
 
 
 def process_failed(run: ProcessRun) -> bool:
-    """A request rejected, recorded results left out of one, or resume refused (a killed process
-    has not failed: what it left is judged by the resume)."""
+    """A request rejected, recorded results left out of one, the results of finished tools dropped
+    before one, or resume refused (a killed process has not failed: what it left is judged by the
+    resume)."""
     if run.killed:
         return False
     res = run.result or {}
     if res.get("refused_calls"):
         return True
-    return any(req["rejected"] or req["lost_results"] for req in res.get("requests", []))
+    return any(req["rejected"] or req["lost_results"] or req.get("unrecorded_results")
+               for req in res.get("requests", []))
 
 
 def reference_design(arg: str | None, scenario: Scenario) -> tuple[object, list]:
