@@ -51,7 +51,12 @@ def test_reference_traces_without_text(name, data):
 
 VARIANTS = ["codex-0.77-chat+hard_abort_drain=false", "codex-0.77-chat+retry_rejected=true",
             "codex-0.78-chat+normalization=none", "codex-0.77-responses+persist_synthetic=true",
-            "seed-fix-1+text_lands=as-streamed", "turnproof-proposed+retry_prompt=reuse+drain_on_stream_error=false"]
+            "seed-fix-1+text_lands=as-streamed", "turnproof-proposed+retry_prompt=reuse+drain_on_stream_error=false",
+            # issue 11: ids that restart every response, an empty message beside calls, 0.122's
+            # turn_aborted marker on chat, a parser that ends the stream bare
+            "codex-0.78-chat+call_ids=index", "codex-0.78-chat+empty_content_with_calls=true",
+            "turnproof-proposed+call_ids=index+turn_aborted_marker=true", "codex-0.77-chat+early_close=closed",
+            "codex-0.77-responses+early_close=completed"]
 
 
 @pytest.mark.parametrize("name", VARIANTS)

@@ -113,7 +113,7 @@ def state_section() -> list[str]:
 def actions_section() -> list[str]:
     from turnproof.model.designs import KNOB_FIELDS
     from turnproof.model.properties import PROPERTIES, SAFETY
-    from turnproof.model.turnloop import ACTIONS, TurnLoop
+    from turnproof.model.turnloop import ACTIONS, CLOSE_EVENTS, TurnLoop
 
     out = ["Each action is a step of the state machine: the guard says when it is enabled, the effect what it "
            "changes (everything else stays). *Fault* actions are the environment misbehaving; the `can` and "
@@ -135,6 +135,11 @@ def actions_section() -> list[str]:
         if info.needs:
             where = "the design knob" if info.needs in KNOB_FIELDS else "the search parameter"
             out.append(f"- **Only with:** {where} `{info.needs}` on (the model leaves the action out otherwise)")
+        if info.event:  # which real event the step stands for, and how likely it is
+            out.append(f"- **Real event:** {info.event}")
+        if a == "StreamClosed":
+            out.append("- **Real event:** per `early_close`: " + "; ".join(
+                f"`{k}`: {v}" for k, v in CLOSE_EVENTS.items()))
         out += [f"- **Guard:** {info.guard}", f"- **Effect:** {info.effect}"]
         if any(a in PROPERTIES[p].on for p in SAFETY):
             out.append(f"- **Judged:** every `always` property ({_links(SAFETY)}) is judged on the request "
