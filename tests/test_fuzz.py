@@ -82,8 +82,10 @@ def test_mutations_are_shrunk_to_a_small_history(monkeypatch):
     """deepagents' patch answers every dangling call the loop leaves but never drops an orphan
     result, which the loop never makes: only a mutation finds it, shrunk to one item."""
     monkeypatch.chdir(REPAIRS)
+    # one round of calls: the loop histories of --rounds 2 seed mutations whose shrinking stops at three
+    # items ([C2,O1,O2] with its call_1 dropped), where one orphan result is what this test is about
     code, out, err = run("fuzz", "--repair", "deepagents_patch_tool_calls:patch", "--design", "turnproof-proposed",
-                         "--calls", "2")
+                         "--calls", "2", "--rounds", "1")
     assert code == 1, err
     assert "results-kept  ok" in out and "content-kept  ok" in out and "idempotent    ok" in out
     fail = out.split("FAIL accepted")[1]

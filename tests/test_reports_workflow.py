@@ -68,12 +68,12 @@ def test_workflow_check_step_reports_every_design(tmp_path):
     assert outputs["status"] == "1"  # PR #8556 alone leaves wire-valid violated
     assert summary == comment
     assert comment.startswith(WORKFLOW["env"]["TURNPROOF_MARKER"] + "\n")  # hidden in the rendered comment
-    assert "### turnproof check: `pr-8556`: 4 of 7 properties violated" in summary
-    assert "### turnproof check: `turnproof-proposed`: all 7 properties hold" in summary
+    assert "### turnproof check: `pr-8556`: 4 of 8 properties violated" in summary
+    assert "### turnproof check: `turnproof-proposed`: all 8 properties hold" in summary
     assert summary.count("```mermaid\nsequenceDiagram") == 4
     itf = sorted(os.listdir(tmp_path / "turnproof-out"))
     assert [f for f in itf if f.endswith(".itf.json")] == [
-        "pr-8556-can-proceed.itf.json", "pr-8556-results-kept.itf.json", "pr-8556-resumable.itf.json",
+        "pr-8556-can-proceed.itf.json", "pr-8556-results-recorded.itf.json", "pr-8556-resumable.itf.json",
         "pr-8556-wire-valid.itf.json"]
 
 
@@ -91,7 +91,7 @@ def test_workflow_check_step_with_a_bad_file(tmp_path):
 def test_long_reports_are_cut_to_the_verdict_tables_for_the_comment(tmp_path):
     # the awk filter the step uses when the report passes GitHub's comment limit
     awk = re.search(r"awk '([^']+)'", step_script("Check the candidate designs")).group(1)
-    report = ("## head\n\n### turnproof check: `a`: 1 of 7 properties violated\n| table |\n\n"
+    report = ("## head\n\n### turnproof check: `a`: 1 of 8 properties violated\n| table |\n\n"
               "#### `wire-valid`: shortest counterexample\n```mermaid\nx\n```\n\n"
               "### turnproof check: `b`: all 7 properties hold\n| table b |\n")
     proc = subprocess.run(["awk", awk], input=report, capture_output=True, text=True, check=True)

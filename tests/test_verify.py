@@ -14,7 +14,7 @@ from turnproof.incidents import SCENARIOS
 from turnproof.verify import ManifestError, load_manifest
 
 EXPLORE_0_77 = "\n".join(
-    [f'{p} = "{"violated" if p in ("wire-valid", "results-kept", "resumable", "can-proceed") else "holds"}"'
+    [f'{p} = "{"violated" if p in ("wire-valid", "results-recorded", "resumable", "can-proceed") else "holds"}"'
      for p in PROPERTIES] + [f'{s} = "reached"' for s in SOMETIMES])
 
 
@@ -38,6 +38,10 @@ def test_the_expectations_say_what_the_readme_says():
     assert d["codex-0.77-chat"]["check"]["wire-valid"] == "violated"
     assert d["codex-0.77-chat"]["reproduce"]["8479"] == "fails"
     assert d["codex-0.78-chat"]["reproduce"]["8479"] == "works"
+    # issue 19: the v0.77 loop drops the results of tools that ran; a5783f90c (0.122) records them
+    for name in ("codex-0.77-chat", "codex-0.77-responses", "codex-0.78-chat"):
+        assert d[name]["check"]["results-recorded"] == "violated" and d[name]["prove"]["results-recorded"] == "refuted"
+        assert d[name]["check"]["results-kept"] == "holds" and d[name]["prove"]["results-kept"] == "proved"
 
 
 def _manifest(tmp_path, check: str, name: str = "codex-0.77-chat", bounds: str = "") -> str:
@@ -54,7 +58,7 @@ def test_a_result_that_differs_exits_1_and_is_listed(tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 1
     assert "codex-0.77-chat explore calls-answered: expected violated, found holds" in out
-    assert re.search(r"codex-0.77-chat +explore +5 violated, 2 hold; 3 reached +4 violated, 3 hold; 3 reached .*DIFFERS", out)
+    assert re.search(r"codex-0.77-chat +explore +5 violated, 3 hold; 3 reached +4 violated, 4 hold; 3 reached .*DIFFERS", out)
 
 
 def test_results_as_expected_exit_0_with_json(tmp_path, capsys):
@@ -100,4 +104,4 @@ def test_verify_exits_0_on_main(capsys):
     out = capsys.readouterr().out
     assert code == 0, out
     assert "expected.toml" in out.splitlines()[0]
-    assert re.search(r"verify: all 30 results \(200 verdicts\) as expected", out)
+    assert re.search(r"verify: all 30 results \(220 verdicts\) as expected", out)
