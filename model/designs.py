@@ -54,12 +54,23 @@ class Design:
                          "whose rules judge wire-valid (model/provider.py); default: the wire's own (OpenAI "
                          "on chat and responses); `check --provider` and `matrix --provider` set it")
     chat_grouping: str = knob("per-call", GROUPINGS, "how the chat builder groups calls into assistant messages",
-                              {"per-call": "v0.77", "consecutive": "v0.78", "response": "ours"})
+                              {"per-call": "v0.77: one assistant message per call (rust-v0.77.0 "
+                                           "codex-api/src/requests/chat.rs:201-225)",
+                               "consecutive": "v0.78: push_tool_call_message joins a call to the previous "
+                                              "message when that is a null-content call message (rust-v0.78.0 "
+                                              "codex-api/src/requests/chat.rs:313-336; PR #8556, 649badd10)",
+                               "response": "ours"})
     # ---- the turn loop
     text_lands: str = knob("at-completed", ("at-completed", "as-streamed"),
-                           "codex-api/src/sse/chat.rs holds aggregated assistant text until the stream "
-                           "completes, so it lands after the calls; the Responses stream records each item "
-                           "when it is done")
+                           "when a response's assistant text is recorded",
+                           {"at-completed": "chat: held until the stream completes, so after the calls: by "
+                                            "AggregatedStream in the default mode (rust-v0.78.0 "
+                                            "codex-api/src/endpoint/chat.rs:118-199, chosen in "
+                                            "core/src/client.rs:116-133), by the raw parser otherwise "
+                                            "(codex-api/src/sse/chat.rs:75-98)",
+                            "as-streamed": "Responses: each output_item.done is recorded as it arrives "
+                                           "(codex-api/src/sse/responses.rs:192-203, "
+                                           "core/src/stream_events_utils.rs:71-90)"})
     early_close: str = knob("completed", ("completed", "error", "closed"),
                             "what the stream parser makes of a connection that closes before the response is "
                             "complete",
@@ -86,12 +97,14 @@ class Design:
                                      "rollout (rust-v0.122.0 core/src/tasks/mod.rs:604-617; b236f1c95, PR #9043, "
                                      "first in rust-v0.88.0)")
     drain_on_stream_error: bool = knob(False, (False, True),
-                                       "core/src/codex.rs try_run_turn: v0.77 returns on a stream error "
-                                       "without draining in_flight; a5783f90c (v0.122) breaks instead, so "
-                                       "the drain always runs")
+                                       "try_run_turn on a stream error: v0.77 returns at once (`Some(res) => "
+                                       "res?`, core/src/codex.rs:2572), dropping in_flight; a5783f90c breaks "
+                                       "instead (rust-v0.122.0 core/src/session/turn.rs:1909-1918), so the drain "
+                                       "(:2219) always runs")
     retry_prompt: str = knob("reuse", ("reuse", "rebuild"),
-                             "run_turn: v0.77 retries with the prompt built before the first attempt; "
-                             "v0.122 rebuilds it")
+                             "the prompt of a retry: v0.77 builds it once, before the retry loop "
+                             "(core/src/codex.rs:2404-2410); a5783f90c rebuilds it from current history "
+                             "after the first attempt (rust-v0.122.0 core/src/session/turn.rs:1044-1058)")
     drain_before_completed: bool = knob(False, (False, True),
                                         "seed fix 1: drain in_flight when Completed arrives")
     validate_before_send: bool = knob(False, (False, True),
@@ -99,16 +112,21 @@ class Design:
     refuse_unanswered_resume: bool = knob(False, (False, True),
                                           "seed fix 3: refuse to resume a file with open calls")
     normalization: str = knob("codex", MODES, "what history goes through before a request or on resume: "
-                              "see Normalization")
+                              "see Normalization",
+                              {"codex": "core/src/context_manager/normalize.rs:9-95 (\"aborted\" at call+1), "
+                                        ":97-147 (orphans dropped); run on the prompt's clone and on resume "
+                                        "(core/src/context_manager/history.rs:67-78, 210-216)",
+                               "ours": "pair by position (model/normalize.py)", "none": "as recorded"})
     persist_synthetic: bool = knob(False, (False, True),
                                    "record synthetic results into history and the rollout when a call is "
                                    "left without output (failed future, hard abort, dropped in_flight, resume)")
     hard_abort_drain: bool = knob(True, (False, True),
-                                  "tasks/mod.rs handle_task_abort: after the 100 ms grace the task is aborted, "
-                                  "even mid-drain")
+                                  "handle_task_abort: after the 100 ms grace the task is aborted, even mid-drain "
+                                  "(rust-v0.78.0 core/src/tasks/mod.rs:39, :223-231; rust-v0.122.0 :589-597)")
     retry_rejected: bool = knob(False, (False, True),
                                 "test-only knob for the liveness check: retry a request the provider rejected "
-                                "(Codex never does: 400 -> CodexErr::InvalidRequest is not retried)")
+                                "(Codex never does: a 400 is CodexErr::InvalidRequest, core/src/api_bridge.rs:38-45, "
+                                "which run_turn returns, core/src/codex.rs:2446)")
     title: str = ""
     description: str = ""
     hooks: Hooks | None = None  # code in place of knobs (design files' [hooks]); None: the knobs alone

@@ -285,3 +285,24 @@ def test_rounds_add_no_violation_to_the_named_designs(design):
     one = explore(design, 2, "all", rounds=1)[1]
     two = explore(design, 2, "all", rounds=2)[1]
     assert set(one.violations) == set(two.violations)
+
+
+def test_every_codex_action_and_knob_cites_a_line():
+    """Issue 11 point 2: each action that stands for Codex code, and each knob that describes it, cites
+    the place as path:line (at rust-v0.77.0 unless another tag is named); seed fixes and our own
+    choices cite nothing of Codex."""
+    import re
+
+    from turnproof.model.designs import KNOB_FIELDS
+
+    for name, a in ACTIONS.items():
+        if a.cites.startswith("seed fix"):
+            continue
+        assert re.search(r"\.rs:\d+", a.cites), name
+    ours = {"wire", "provider", "drain_before_completed", "validate_before_send", "refuse_unanswered_resume",
+            "persist_synthetic"}
+    for k, f in KNOB_FIELDS.items():
+        if k in ours:
+            continue
+        text = f.metadata["doc"] + " " + " ".join(f.metadata["notes"].values())
+        assert re.search(r"\.rs:\d+", text), k

@@ -112,7 +112,8 @@ def test_knob_docs_and_value_notes_come_from_the_design_fields(spec):
     for k, f in KNOB_FIELDS.items():
         row = next(line for line in spec.splitlines() if line.startswith(f"| `{k}` | `"))
         assert " ".join(f.metadata["doc"].split()) in row
-    assert "`per-call` (v0.77), `consecutive` (v0.78), `response` (ours)" in spec
+    assert "`per-call` (v0.77: one assistant message per call (rust-v0.77.0 codex-api/src/requests/chat.rs:201-225))" \
+        in spec and "`response` (ours)" in spec
 
 
 def test_spec_command_writes_and_checks(tmp_path, capsys):
