@@ -60,7 +60,8 @@ def step_name(action: str, arg: object) -> str:
         return action
     if action in ("ToolFinish", "ToolFail", "ToolAbort", "DrainOutput", "DrainFailed"):
         return f"{action}(C{I.short_id(arg)})"
-    if action in ("StreamError", "StreamClosed"):  # the finished tools whose results it dropped
+    if action in ("StreamError", "StreamClosed") and isinstance(arg, (tuple, list)):
+        # the finished tools whose results it dropped
         return f"{action}({', '.join(f'C{I.short_id(c)}' for c in arg)} finished)"
     if action == "StreamToolCall":
         return f"{action}(#{arg})"
