@@ -68,9 +68,9 @@ SCENARIOS = {
     "stream-closed-retry": RealScenario(
         "the Responses stream ends after two calls without response.completed; codex-cli retries", "responses",
         (Reply(_calls(2), end="eof", wait_seconds=0.5), Reply([Call("call_3"), Call("call_4")])),
-        note="both of codex-cli's stream parsers turn an early end into an error event "
-             "(\"stream closed before response.completed\"), so the real binary takes the stream-error path "
-             "(`res?`), not the break-and-drain path the reference loop's StreamClosed takes"),
+        note="the Responses parser turns an early end into an error event (\"stream closed before "
+             "response.completed\"), so the binary takes the stream-error path (`res?`), as the model's "
+             "StreamClosed does for a design with early_close = error (the chat parser completes instead)"),
     "stream-error-after-tools": RealScenario(
         "the Responses connection drops after three calls whose commands all ran; codex-cli retries and "
         "the retry's calls have new ids", "responses",
