@@ -12,7 +12,9 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import venv
 
+import pytest
 import yaml
 
 from turnproof import __version__
@@ -128,10 +130,54 @@ def test_the_paths_filter_and_the_loop_use_the_same_glob():
 
 
 def test_the_install_line_is_a_git_url_pinned_to_this_release():
-    install = WORKFLOW["env"]["TURNPROOF_INSTALL"]
-    m = re.fullmatch(r"turnproof @ git\+https://\S+/turnproof@v(\d+\.\d+\.\d+)", install)
-    assert m and m.group(1) == __version__, install
-    assert '"$TURNPROOF_INSTALL"' in step("Install turnproof")["run"]
+    assert WORKFLOW["env"]["TURNPROOF_TAG"] == f"v{__version__}"
+    assert WORKFLOW["env"]["TURNPROOF_GIT"] == "${{ vars.TURNPROOF_GIT }}"  # no placeholder URL
+    assert 'git+$TURNPROOF_GIT@$TURNPROOF_TAG' in step_script("Install turnproof")
+
+
+def run_install_step(tmp_path, git_url: str, python_dir: str, **pip_env: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, TURNPROOF_GIT=git_url, TURNPROOF_TAG=WORKFLOW["env"]["TURNPROOF_TAG"],
+               PATH=f"{python_dir}{os.pathsep}{os.environ['PATH']}", **pip_env)
+    env.pop("PYTHONPATH", None)
+    return subprocess.run(["bash", "-e", "-o", "pipefail", "-c", step_script("Install turnproof")],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_the_install_step_names_the_variable_when_it_is_unset(tmp_path):
+    proc = run_install_step(tmp_path, "", str(tmp_path))
+    assert proc.returncode == 2
+    assert "::error::set the repository variable TURNPROOF_GIT" in proc.stdout
+
+
+@pytest.mark.slow
+def test_the_install_step_installs_the_tagged_release_from_git(tmp_path):
+    """The step as written, against a git repository holding this checkout's tree under the pinned tag
+    (a file:// URL stands in for the host): pip builds turnproof from the tag and the command runs."""
+    repo = tmp_path / "turnproof.git"
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "init.defaultBranch=main"]
+    subprocess.run([*git, "init", "-q", str(repo)], check=True)
+    tracked = subprocess.run(["git", "-C", ROOT, "ls-files", "-z"], capture_output=True, check=True).stdout
+    if not tracked:
+        pytest.skip("not a git checkout")
+    for rel in tracked.decode().split("\0"):
+        src = os.path.join(ROOT, rel)
+        if rel and os.path.isfile(src):
+            os.makedirs(os.path.dirname(repo / rel), exist_ok=True)
+            shutil.copy2(src, repo / rel)
+    subprocess.run([*git, "-C", str(repo), "add", "-A"], check=True)
+    subprocess.run([*git, "-C", str(repo), "commit", "-qm", "release"], check=True)
+    subprocess.run([*git, "-C", str(repo), "tag", WORKFLOW["env"]["TURNPROOF_TAG"]], check=True)
+    subprocess.run([*git, "-C", str(repo), "commit", "-q", "--allow-empty", "-m", "after the tag"], check=True)
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, system_site_packages=True, with_pip=True)  # the step runs `python -m pip`
+    url = f"file://localhost{repo}"  # pip 23's URL check wants a host in a git+file URL
+    # pip's own settings, as environment variables: install turnproof into the venv even where this
+    # machine's Python already has it, and take z3 and networkx from there instead of downloading them
+    proc = run_install_step(tmp_path, url, str(env_dir / "bin"), PIP_IGNORE_INSTALLED="1", PIP_NO_DEPS="1")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = subprocess.run([str(env_dir / "bin" / "turnproof"), "--version"], cwd=tmp_path,
+                         capture_output=True, text=True)
+    assert out.returncode == 0 and __version__ in out.stdout, out
 
 
 # ---- the comment step, against a stand-in for `gh` ------------------------------------------------
