@@ -7,8 +7,10 @@ action, named as the action, whose docstring says its guard and its effect and w
 decorator carries the codex-rs function it stands for and the fault that enables it (``ACTIONS``,
 and so docs/SPEC.md, is read from these), the phase table (which actions each phase asks, in a
 fixed order) and ``successors``, a loop over that table. States are plain tuples in ``State``'s
-field order (hashing and copying tuples is what keeps the search fast); ``State(*s)`` is the
-read-only view for code outside the search. Parameters (how many parallel calls, turns, which
+field order (hashing and copying tuples is what keeps the search fast); the three item sequences
+(history, queue, file) are interned ``Seq`` values (seq.py) that read like tuples and hash by
+identity, so a state hashes in time independent of its history; ``State(*s)`` is the read-only
+view for code outside the search. Parameters (how many parallel calls, turns, which
 faults) live in ``Params``; design choices in ``Design`` (designs.py).
 
 What the model keeps, and why it is enough:
@@ -91,6 +93,7 @@ from . import items as I
 from .designs import Design
 from .normalize import normalize, unanswered_calls
 from .provider import Rejection, judge
+from .seq import EMPTY, Seq, seq
 from .wire import build_request
 
 # ---- faults: the environment's misbehaviour, each enabling one action (``@action(fault=...)``) ----
@@ -122,10 +125,10 @@ class State(NamedTuple):
 
     phase: Annotated[str, "where the session is: idle, ready (a request is due), stream, drain, cancel "
                           "(interrupted, still draining), down (crashed), refused (resume refused for good)"]
-    history: Annotated[tuple, "the history items in memory (the context manager), in record order"]
-    queue: Annotated[tuple, "items recorded but not yet known to be on disk: the rollout writer's channel "
-                            "(and turn_aborted events)"]
-    file: Annotated[tuple, "the rollout file: what the writer has written"]
+    history: Annotated[Seq, "the history items in memory (the context manager), in record order"]
+    queue: Annotated[Seq, "items recorded but not yet known to be on disk: the rollout writer's channel "
+                          "(and turn_aborted events)"]
+    file: Annotated[Seq, "the rollout file: what the writer has written"]
     turns_left: Annotated[int, "user turns still to come"]
     turn_no: Annotated[int, "user turns taken so far"]
     calls_ok: Annotated[bool, "the response being streamed may carry tool calls (the bound: only the "
@@ -345,7 +348,7 @@ class TurnLoop:
         self._last_request: Request | None = None
 
     def init_states(self) -> list[tuple]:
-        s = State(phase=IDLE, history=(), queue=(), file=(), turns_left=self.p.turns, turn_no=0,
+        s = State(phase=IDLE, history=EMPTY, queue=EMPTY, file=EMPTY, turns_left=self.p.turns, turn_no=0,
                   calls_ok=False, ncalls=0, reasoned=False, text=NO_TEXT, in_flight=(), drained=0,
                   base_id=1, next_id=1, exit=None, retries_left=self.p.retries, prompt_len=NO_PROMPT,
                   faults_used=0, text_after_drain=False, rounds_left=0, unrecorded=())
@@ -361,7 +364,7 @@ class TurnLoop:
             hist = hist[: s[PROMPT_LEN]]  # v0.77: a retry reuses the prompt built before attempt 1
         r = self._req_cache.get(hist)
         if r is None:
-            items = self._repair(hist)
+            items = self._repair(tuple(hist))
             r = self._items_cache.get(items)
             if r is None:
                 prov = getattr(self.d, "provider", "default")
@@ -404,7 +407,7 @@ class TurnLoop:
             return tuple(I.output(c, I.SYNTHETIC) for c in cids) if self.d.persist_synthetic else ()
         out: tuple = ()
         for c in cids:
-            out += self._on_lost(hist + out, c, why)
+            out += self._on_lost(tuple(hist) + out, c, why)
         return out
 
     def _lose_in_flight(self, s: tuple, why: str) -> tuple:
@@ -764,7 +767,7 @@ class TurnLoop:
         q = s[QUEUE]
         for k in ((len(q),) if self.p.reduce else range(len(q) + 1)):
             out.append(("Crash", k, self.turn_reset(
-                s, phase=DOWN, history=(), queue=(), file=s[FILE] + q[:k], base_id=s[NEXT_ID],
+                s, phase=DOWN, history=EMPTY, queue=EMPTY, file=s[FILE] + q[:k], base_id=s[NEXT_ID],
                 faults_used=s[FAULTS_USED] | CRASH, unrecorded=())))
 
     @action("rust-v0.77.0 codex-rs/core/src/codex.rs:766-812 record_initial_history -> :1186-1219 "
@@ -782,10 +785,10 @@ class TurnLoop:
         queue: tuple = ()
         if self._on_lost is not None:  # the hook says what a call left without output gets
             queue = self._lost_outputs(files, unanswered_calls(files), "resume")
-        hist = self._repair(files + queue)
+        hist = seq(self._repair(files + queue))
         if self._on_lost is None and self.d.persist_synthetic:
             queue = tuple(it for it in hist if it[0] == I.OUTPUT and it[2] in I.MADE_UP and it not in files)
-        out.append(("Resume", None, self.turn_reset(s, phase=IDLE, history=hist, queue=queue,
+        out.append(("Resume", None, self.turn_reset(s, phase=IDLE, history=hist, queue=seq(queue),
                                                     turns_left=max(1, s[TURNS_LEFT]), base_id=s[NEXT_ID])))
 
     @action("seed fix 3", needs="refuse_unanswered_resume")

@@ -20,6 +20,7 @@ import json
 
 from turnproof import __version__
 
+from turnproof.model.seq import seq
 from turnproof.model.turnloop import FAULT_BIT, FAULTS, FIELD_NAMES, TurnLoop
 from turnproof.resolve import wire_label
 
@@ -144,8 +145,8 @@ def decode_state(st: dict) -> tuple:
     for name in FIELD_NAMES:
         x = decode_value(st[name])
         if name in ("history", "queue", "file"):
-            x = tuple((e["kind"], e["call"] or None,
-                       "" if e["origin"] == EMPTY_TEXT else (e["origin"] or None)) for e in x)
+            x = seq((e["kind"], e["call"] or None,
+                     "" if e["origin"] == EMPTY_TEXT else (e["origin"] or None)) for e in x)
         elif name in ("in_flight", "unrecorded"):
             x = tuple(x)
         elif name == "faults_used":
