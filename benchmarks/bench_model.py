@@ -1,49 +1,136 @@
-"""Explorer speed: states per second for the safety search, seconds per design, the whole matrix.
+"""Explorer speed and memory, this tree beside a baseline commit, measured in the same run.
 
-    python3 benchmarks/bench_model.py [--calls 3]
+    python3 benchmarks/bench_model.py [--calls 1-8] [--baseline REF] [--designs a,b] [--max-states N]
 
-Targets (issue: the turn-loop model): >= 100,000 states/s for the safety search on one core; the whole
-matrix for calls <= 3 in under 30 s on this 2-core machine. Figures only: nothing here fails.
+For every named design and each N (``--calls``, default 1-8), the safety search runs in a fresh
+process of this tree and of the baseline (a ``git worktree`` of REF, default the commit before the
+explorer work of issue 15, removed afterwards): states, states/s, bytes/state (growth of the
+process's peak resident memory over the search, divided by the states) and seconds. A search
+past ``--max-states`` (default 600,000) stops there and is marked ``*``: its states/s and
+bytes/state still hold, its seconds are for the truncated search. Then the issue's two whole
+questions: turnproof-proposed, every fault, calls 8, the full check (verdicts of every property,
+graph ones included), and ``turnproof matrix`` at calls 3 and 4, in both trees.
+
+Targets (issue 15): >= 150,000 states/s on one core for every named design at calls 4;
+turnproof-proposed every fault calls 8 in < 10 s and < 800 MB; the matrix for calls <= 3 in < 5 s,
+for calls <= 4 in < 30 s. Figures only: nothing here fails. The machine is shared: say what else
+ran beside the figures.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+BASELINE = "1af97ee"  # main before issue 15 (tuples for history, lists for the graph)
 
-from turnproof.model.designs import NAMED  # noqa: E402
-from turnproof.model.explorer import Explorer  # noqa: E402
-from turnproof.model.properties import TurnLoopSpec  # noqa: E402
-from turnproof.model.turnloop import Params, TurnLoop  # noqa: E402
+WORKER = r"""
+import json, resource, sys, time
+def peak():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+from turnproof.model.designs import NAMED
+from turnproof.model.explorer import Explorer
+from turnproof.model.properties import TurnLoopSpec
+from turnproof.model.turnloop import Params, TurnLoop
+name, calls, cap, full = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "full"
+m = TurnLoop(NAMED[name], Params(calls=calls))
+m.init_states()
+before = peak()
+t0 = time.perf_counter()
+r = Explorer(m, TurnLoopSpec(m), max_states=cap or None).run(safety_only=not full)
+wall = time.perf_counter() - t0
+print(json.dumps({"states": r.states, "seconds": r.seconds, "wall": wall, "truncated": r.truncated,
+                  "grow": peak() - before, "peak": peak(), "violated": sorted(r.violations)}))
+"""
+
+
+def measure(tree: str, name: str, calls: int, cap: int, full: bool = False) -> dict:
+    env = {**os.environ, "PYTHONPATH": tree}
+    p = subprocess.run([sys.executable, "-c", WORKER, name, str(calls), str(cap), "full" if full else "safety"],
+                       capture_output=True, text=True, cwd=tree, env=env)
+    if p.returncode:
+        return {"error": (p.stderr.strip().splitlines() or ["?"])[-1]}
+    return json.loads(p.stdout)
+
+
+def cell(r: dict) -> str:
+    if "error" in r:
+        return f"{'error':>38}"
+    mark = "*" if r["truncated"] else " "
+    rate = r["states"] / r["seconds"] if r["seconds"] else 0
+    return f"{r['states']:>10,}{mark}{rate:>9,.0f}{r['grow'] / max(r['states'], 1):>8,.0f}{r['seconds']:>8.2f}"
+
+
+def matrix_seconds(tree: str, calls: int) -> float:
+    env = {**os.environ, "PYTHONPATH": tree}
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "turnproof", "matrix", "--calls", str(calls)], capture_output=True,
+                   cwd=tree, env=env)
+    return time.perf_counter() - t0
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--calls", type=int, default=3)
+    ap.add_argument("--calls", default="1-8", help="N or A-B (default 1-8)")
+    ap.add_argument("--baseline", default=BASELINE, help=f"commit to compare with (default {BASELINE}); "
+                                                          "'none' to skip")
+    ap.add_argument("--designs", default="", help="comma-separated names (default: every named design)")
+    ap.add_argument("--max-states", type=int, default=600_000, help="cap per search (default 600,000; 0: none)")
+    ap.add_argument("--no-whole", action="store_true", help="skip the calls-8 check and the matrix timings")
     args = ap.parse_args()
-    print(f"{'design':<24}{'calls':>6}{'states':>10}{'safety s':>10}{'states/s':>11}{'full s':>8}")
-    tot_states = tot_safety = 0.0
-    for name, d in NAMED.items():
-        m = TurnLoop(d, Params(calls=args.calls))
-        r = Explorer(m, TurnLoopSpec(m)).run(safety_only=True)
-        m2 = TurnLoop(d, Params(calls=args.calls))
-        t0 = time.perf_counter()
-        Explorer(m2, TurnLoopSpec(m2)).run()
-        full = time.perf_counter() - t0
-        tot_states += r.states
-        tot_safety += r.seconds
-        print(f"{name:<24}{args.calls:>6}{r.states:>10,}{r.seconds:>10.2f}{r.states_per_second:>11,.0f}{full:>8.2f}")
-    print(f"{'all designs':<24}{'':>6}{int(tot_states):>10,}{tot_safety:>10.2f}{tot_states / tot_safety:>11,.0f}")
-    for calls in range(1, args.calls + 1):
-        t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "turnproof", "matrix", "--calls", str(calls)], capture_output=True,
-                       cwd=os.path.join(os.path.dirname(__file__), ".."))
-        print(f"turnproof matrix --calls {calls}: {time.perf_counter() - t0:.1f} s wall ({os.cpu_count()} cores)")
+    lo, _, hi = args.calls.partition("-")
+    ns = range(int(lo), int(hi or lo) + 1)
+    sys.path.insert(0, ROOT)
+    from turnproof.model.designs import NAMED
+
+    names = [n for n in args.designs.split(",") if n] or list(NAMED)
+    trees = [("now", ROOT)]
+    tmp = None
+    if args.baseline != "none":
+        tmp = tempfile.mkdtemp(prefix="bench-baseline-")
+        base = os.path.join(tmp, "tree")
+        subprocess.run(["git", "-C", ROOT, "worktree", "add", "--detach", base, args.baseline], check=True,
+                       capture_output=True)
+        trees.append((f"baseline {args.baseline}", base))
+    try:
+        load = os.getloadavg()[0]
+        print(f"load average at start {load:.1f} on {os.cpu_count()} cores (the machine may be shared)")
+        print("columns per tree: states (* = stopped at --max-states), states/s, bytes/state, seconds (safety search)")
+        head = f"{'design':<24}{'N':>3}" + "".join(f"  | {label:<36}" for label, _ in trees)
+        print(head)
+        for name in names:
+            for n in ns:
+                row = [measure(tree, name, n, args.max_states) for _, tree in trees]
+                print(f"{name:<24}{n:>3}" + "".join(f"  | {cell(r)}" for r in row), flush=True)
+        if not args.no_whole:
+            print()
+            for label, tree in trees:
+                r = measure(tree, "turnproof-proposed", 8, 0, full=True)
+                if "error" in r:
+                    print(f"{label}: turnproof-proposed, every fault, calls 8, full check: {r['error']}")
+                    continue
+                print(f"{label}: turnproof-proposed, every fault, calls 8, full check: {r['states']:,} states, "
+                      f"{r['wall']:.1f} s, peak {r['peak'] / 2**20:,.0f} MB, violated {r['violated'] or 'none'}",
+                      flush=True)
+            for calls in (3, 4):
+                for label, tree in trees:
+                    print(f"{label}: turnproof matrix --calls {calls}: {matrix_seconds(tree, calls):.1f} s wall",
+                          flush=True)
+    finally:
+        if tmp:
+            subprocess.run(["git", "-C", ROOT, "worktree", "remove", "--force", os.path.join(tmp, "tree")],
+                           capture_output=True)
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

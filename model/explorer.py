@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import sys
 import time
+from array import array
 from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
@@ -102,8 +103,12 @@ class Explorer:
         t0 = time.perf_counter()
         states: list = list(m.init_states())
         index = {s: i for i, s in enumerate(states)}
-        parent = [-1] * len(states)
-        succ: list = []  # per state: successor ids, a fault step's stored as ~id (negative)
+        # flat buffers of C ints (4 bytes an entry, no int objects): the BFS parent of each state,
+        # and every state's successor ids (a fault step's stored as ~id, negative) back to back,
+        # state i's at succ[offsets[i]:offsets[i + 1]]
+        parent = array("i", [-1] * len(states))
+        succ = array("i")
+        offsets = array("i", [0])
         targets: dict = {}  # can property -> states with a step to its goal
         sources: dict = {}  # can property -> the states it is judged from
         violations: dict = {}
@@ -160,7 +165,8 @@ class Explorer:
                     if p.goal[1] == arg:
                         targets.setdefault(p.id, []).append(i)
                 out.append(~j if fault else j)
-            succ.append(out)
+            succ.extend(out)
+            offsets.append(len(succ))
             edges += len(out)
             i += 1
             if self.progress and (i & 0x3FFF) == 0:
@@ -173,7 +179,7 @@ class Explorer:
                 break
         seconds = time.perf_counter() - t0
         self._states, self._parent, self._index = states, parent, index
-        self._succ = succ
+        self._succ, self._offsets = succ, offsets
         res: dict = {}
         for prop, (pi, action, arg, j, detail) in violations.items():
             res[prop] = Violation(prop, self.path_to(pi) + [(action, arg, states[j])], detail)
@@ -229,26 +235,40 @@ class Explorer:
         return self._index[t]
 
     # ---- graph properties ----------------------------------------------------------------------
+    def _out(self, i: int) -> array:
+        """Successors of state ``i`` (a fault step's stored as ~id)."""
+        return self._succ[self._offsets[i]:self._offsets[i + 1]]
+
     def _nf(self, i: int) -> list:
         """Non-fault successors of state ``i``."""
-        return [j for j in self._succ[i] if j >= 0]
+        return [j for j in self._out(i) if j >= 0]
 
-    def _reverse(self) -> list:
-        """Predecessors of every state (a fault step's stored as ~id), built once."""
+    def _reverse(self) -> tuple[array, array]:
+        """Predecessors of every state (a fault step's stored as ~id), built once, in the same flat
+        layout as the successors: state j's at rev[roff[j]:roff[j + 1]], in order of i."""
         if not hasattr(self, "_rev"):
-            rev: list = [[] for _ in range(len(self._states))]
-            for i, out in enumerate(self._succ):
-                for j in out:
+            n, succ, offsets = len(self._states), self._succ, self._offsets
+            count = array("i", bytes(4 * (n + 1)))
+            for j in succ:
+                count[(j if j >= 0 else ~j) + 1] += 1
+            for k in range(n):
+                count[k + 1] += count[k]
+            roff = array("i", count)  # roff[j]: where j's predecessors start
+            rev = array("i", bytes(4 * len(succ)))
+            for i in range(n):
+                for j in succ[offsets[i]:offsets[i + 1]]:
                     if j >= 0:
-                        rev[j].append(i)
+                        rev[count[j]] = i
+                        count[j] += 1
                     else:
-                        rev[~j].append(~i)
-            self._rev = rev
+                        rev[count[~j]] = ~i
+                        count[~j] += 1
+            self._rev = (rev, roff)
         return self._rev
 
     def _backward(self, targets: list) -> bytearray:
         """States that reach a target state through non-fault steps."""
-        rev = self._reverse()
+        rev, roff = self._reverse()
         seen = bytearray(len(self._states))
         dq: deque[int] = deque()
         for t in targets:
@@ -257,7 +277,7 @@ class Explorer:
                 dq.append(t)
         while dq:
             j = dq.popleft()
-            for i in rev[j]:
+            for i in rev[roff[j]:roff[j + 1]]:
                 if i >= 0 and not seen[i]:
                     seen[i] = 1
                     dq.append(i)
@@ -327,15 +347,15 @@ class Explorer:
     def _find_cycle(self) -> list:
         """Kahn: peel off states whose successors are all peeled; what remains reaches a cycle."""
         n = len(self._states)
-        succ = self._succ
-        rev = self._reverse()
-        outdeg = [len(out) for out in succ]
+        offsets = self._offsets
+        rev, roff = self._reverse()
+        outdeg = array("i", (offsets[i + 1] - offsets[i] for i in range(n)))
         dq = deque(i for i in range(n) if outdeg[i] == 0)
         removed = bytearray(n)
         while dq:
             j = dq.popleft()
             removed[j] = 1
-            for i in rev[j]:
+            for i in rev[roff[j]:roff[j + 1]]:
                 i = i if i >= 0 else ~i
                 outdeg[i] -= 1
                 if outdeg[i] == 0:
@@ -345,7 +365,7 @@ class Explorer:
             return []
         g = nx.DiGraph()
         for i in rest:
-            for j in succ[i]:
+            for j in self._out(i):
                 j = j if j >= 0 else ~j
                 if not removed[j]:
                     g.add_edge(i, j)
