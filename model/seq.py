@@ -57,18 +57,18 @@ class Seq:
     @property
     def items(self) -> tuple:
         """The items as a tuple (made once)."""
-        t = self._items
-        if t is None:
-            chain = []
-            node: Seq | None = self
-            while node is not None and node._items is None:
-                chain.append(node)
-                node = node.parent
-            t = node._items if node is not None else ()
-            for nd in reversed(chain):
-                t = t + (nd.last,)
-                nd._items = t
-        return t  # type: ignore[return-value]
+        if self._items is not None:
+            return self._items
+        chain = []
+        node: Seq | None = self
+        while node is not None and node._items is None:
+            chain.append(node)
+            node = node.parent
+        t: tuple = node._items if node is not None and node._items is not None else ()
+        for nd in reversed(chain):
+            t = t + (nd.last,)
+            nd._items = t
+        return t
 
     def __len__(self) -> int:
         return self.n
@@ -85,7 +85,7 @@ class Seq:
     def __contains__(self, it: object) -> bool:
         return it in self.items
 
-    def __getitem__(self, k):  # type: ignore[no-untyped-def]
+    def __getitem__(self, k):
         if isinstance(k, slice):
             if k.step is None and not k.start:  # a prefix: an ancestor
                 stop = self.n if k.stop is None else k.stop
@@ -93,7 +93,7 @@ class Seq:
                     stop = max(0, self.n + stop)
                 node = self
                 for _ in range(self.n - min(stop, self.n)):
-                    node = node.parent  # type: ignore[assignment]
+                    node = node.parent
                 return node
             return EMPTY + self.items[k]
         return self.items[k]
