@@ -51,8 +51,9 @@ def normalize_codex(items: tuple) -> tuple:
     return tuple(it for it in out if not (it[0] == OUTPUT and it[1] not in calls))
 
 
-def normalize_ours_report(items: tuple) -> tuple[tuple, list[Change]]:
-    """The ``ours`` normalization, with the list of edits it made."""
+def normalize_ours_report(items: tuple, report: bool = True) -> tuple[tuple, list[Change]]:
+    """The ``ours`` normalization, with the list of edits it made (left empty unless ``report``:
+    the explorer asks for the items only, tens of thousands of times)."""
     changes: list[Change] = []
     # Pass 1: which output answers which call: the earliest earlier call with that id that has no
     # answer yet (ids can repeat: providers that omit ids get positional ones). Outputs with no
@@ -69,6 +70,8 @@ def normalize_ours_report(items: tuple) -> tuple[tuple, list[Change]]:
             q = waiting.get(it[1])
             if q:
                 answer_of[i] = q.pop(0)
+            elif not report:
+                pass
             elif it[1] in called:
                 changes.append(Change("drop-duplicate", it[1], i, it[2]))
             else:
@@ -109,19 +112,21 @@ def normalize_ours_report(items: tuple) -> tuple[tuple, list[Change]]:
             for ci in calls:  # outputs recorded elsewhere move up, in call order
                 oi = out_for_call.get(ci)
                 if oi is not None and ci not in done:
-                    changes.append(Change("move", items[ci][1], oi, items[oi][2]))
+                    if report:
+                        changes.append(Change("move", items[ci][1], oi, items[oi][2]))
                     out.append(items[oi])
                     done.add(ci)
             for ci in calls:
                 if ci not in done:
-                    changes.append(Change("synthesize", items[ci][1], None))
+                    if report:
+                        changes.append(Change("synthesize", items[ci][1], None))
                     out.append((OUTPUT, items[ci][1], SYNTHETIC))
         i = j
     return tuple(out), changes
 
 
 def normalize_ours(items: tuple) -> tuple:
-    return normalize_ours_report(items)[0]
+    return normalize_ours_report(items, report=False)[0]
 
 
 @lru_cache(maxsize=1 << 16)

@@ -14,7 +14,6 @@ An ID is never reused for a different statement: a changed meaning gets a new ID
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from typing import Callable
 
@@ -46,9 +45,14 @@ class Property:
 # ---- judgments on one request (pure; also used by lint and by the reference conformance tests) ----
 def unanswered_or_duplicated(items: tuple) -> list[tuple]:
     """calls-answered: [(call_id, number_of_results)] for every call without exactly one result."""
-    calls = Counter(it[1] for it in items if it[0] == I.CALL)
-    outs = Counter(it[1] for it in items if it[0] == I.OUTPUT)
-    return [(cid, outs[cid]) for cid, n in calls.items() if outs[cid] != n]
+    calls: dict = {}  # call id -> calls with that id (a Counter, in one pass: judged on every request)
+    outs: dict = {}
+    for it in items:
+        if it[0] == I.CALL:
+            calls[it[1]] = calls.get(it[1], 0) + 1
+        elif it[0] == I.OUTPUT:
+            outs[it[1]] = outs.get(it[1], 0) + 1
+    return [(cid, outs.get(cid, 0)) for cid, n in calls.items() if outs.get(cid, 0) != n]
 
 
 def orphan_results(items: tuple) -> list:

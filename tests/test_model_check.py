@@ -173,13 +173,24 @@ def test_every_action_is_taken_by_some_design():
     assert seen == set(ACTIONS)
 
 
-@pytest.mark.parametrize("design", list(NAMED))
-def test_reductions_keep_verdicts_and_lengths(design):
-    """The two reductions (turnloop.py) change the state count, never a verdict or a shortest length."""
-    full = explore(design, 2, "all", reduce=False)[1]
-    red = explore(design, 2, "all", reduce=True)[1]
+def _same_verdicts_and_lengths(design: str, calls: int) -> None:
+    full = explore(design, calls, "all", reduce=False)[1]
+    red = explore(design, calls, "all", reduce=True)[1]
     assert lengths(full) == lengths(red)
     assert full.states > red.states
+
+
+@pytest.mark.parametrize("calls", [1, 2])
+@pytest.mark.parametrize("design", list(NAMED))
+def test_reductions_keep_verdicts_and_lengths(design, calls):
+    """The two reductions (turnloop.py) change the state count, never a verdict or a shortest length."""
+    _same_verdicts_and_lengths(design, calls)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("design", list(NAMED))
+def test_reductions_keep_verdicts_and_lengths_at_calls_3(design):
+    _same_verdicts_and_lengths(design, 3)
 
 
 def test_property_ids_are_the_public_contract():
