@@ -45,3 +45,14 @@ def cli():
 def cli_process():
     """The command line as a real process: ``p = cli_process("lint", path)`` (a CompletedProcess)."""
     return run_process
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `long` (campaigns that would take the suite past its 15-minute CI budget) run only
+    with TURNPROOF_LONG=1; otherwise each is reported as skipped, with the way to run it."""
+    if os.environ.get("TURNPROOF_LONG"):
+        return
+    skip = pytest.mark.skip(reason="a long run: TURNPROOF_LONG=1 runs it")
+    for item in items:
+        if "long" in item.keywords:
+            item.add_marker(skip)

@@ -255,6 +255,7 @@ def test_sigkill_during_repair_in_place(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.long  # 60 kills of a 40,000-round repair: about 5 minutes (the 10-kill run above is in CI)
 def test_sigkill_during_repair_in_place_many(tmp_path):
     seen = _kill_campaign(tmp_path, kills=int(os.environ.get("TURNPROOF_KILLS", "60")), rounds=40000)
     assert seen["original"] and seen["temps"], seen
