@@ -60,19 +60,37 @@ def test_crash_partial_gets_a_marked_synthetic_result_after_its_group(capsys, tm
 def test_orphan_is_dropped_and_reported(capsys, tmp_path):
     src = os.path.join(DATA, "rollout-orphan.jsonl")
     out, text = repaired(capsys, tmp_path, src)
-    assert "line 4: dropped result for call_ghost: no call before it" in text
+    assert "line 4: dropped result for call_ghost: no call for it anywhere in the history" in text
     assert [x for x in lines(src) if x["payload"].get("call_id") != "call_ghost"] == lines(out)
     assert_clean_and_fixed(capsys, tmp_path, out)
 
 
+def on_chat_wire(tmp_path, src: str) -> str:
+    """A copy of ``src`` whose session ran on the chat wire (a local OpenAI-compatible server)."""
+    lines = open(src).read().splitlines()
+    meta = json.loads(lines[0])
+    meta["payload"]["model_provider"] = "ollama"
+    meta["payload"]["cli_version"] = "0.79.0"  # 0.78's chat builder: results follow their call group
+    lines[0] = json.dumps(meta, separators=(",", ":"))
+    p = tmp_path / ("chat-" + os.path.basename(src))
+    p.write_text("\n".join(lines) + "\n")
+    return str(p)
+
+
 def test_result_recorded_after_a_user_message_moves_up(capsys, tmp_path):
-    src = os.path.join(DATA, "rollout-result-after-user.jsonl")
+    src = on_chat_wire(tmp_path, os.path.join(DATA, "rollout-result-after-user.jsonl"))
     out, text = repaired(capsys, tmp_path, src)
     assert "line 10: moved result for call_F2 up, after line 7" in text
     raw_in = open(src).read().splitlines()
     raw_out = open(out).read().splitlines()
-    assert sorted(raw_in) == sorted(raw_out)  # nothing lost, nothing rewritten
-    assert raw_out[7] == raw_in[9] and raw_out[8] == raw_in[7]
+    assert len(raw_in) == len(raw_out) and raw_out[8] == raw_in[7]
+    # the moved line takes the timestamp of the line it now follows; its own is kept beside it
+    moved, orig = json.loads(raw_out[7]), json.loads(raw_in[9])
+    assert moved["payload"].pop("turnproof_moved") == {"line": 10, "timestamp": orig["timestamp"]}
+    assert moved["timestamp"] == json.loads(raw_in[6])["timestamp"] and moved["payload"] == orig["payload"]
+    assert sorted(x for k, x in enumerate(raw_in) if k != 9) == sorted(x for k, x in enumerate(raw_out) if k != 7)
+    stamps = [json.loads(x)["timestamp"] for x in raw_out]
+    assert stamps == sorted(stamps)  # the file stays in time order
     assert_clean_and_fixed(capsys, tmp_path, out)
 
 
@@ -86,12 +104,12 @@ def test_torn_line_is_dropped_and_reported(capsys, tmp_path):
 
 def test_user_and_assistant_content_is_never_dropped_or_changed(capsys, tmp_path):
     spec = "U R C1 K2 C3 T O3 U E O1 X R C4 O9 T O4 O4 U"
-    src = write_rollout(tmp_path, spec, "in.jsonl")
+    src = on_chat_wire(tmp_path, write_rollout(tmp_path, spec, "in.jsonl"))
     out, text = repaired(capsys, tmp_path, src)
     keep = lambda p: [x for x in open(p).read().splitlines() if '"_output"' not in x and "_output" not in x]
     assert keep(src) == keep(out)  # every non-result line, byte for byte, in order
-    assert items(out) == tuple((k, c) for k, c, _ in normalize_ours(
-        tuple((k, c, None) for k, c in items(src))))
+    got = tuple((k, c, None) for k, c in items(out))
+    assert normalize_ours(got) == got  # every call answered right after its group
     syn = [x for x in lines(out) if x["payload"].get(MARKER)]
     assert [(x["payload"]["type"], x["payload"]["call_id"]) for x in syn] == [("custom_tool_call_output", "call_2")]
     assert "dropped second result for call_4" in text and "dropped result for call_9" in text
@@ -144,7 +162,13 @@ def test_compacted_history(capsys, tmp_path):
 # ---- OpenAI Responses input lists ----------------------------------------------------------------
 from hypothesis import given, settings, strategies as st  # noqa: E402
 
-from turnproof.lint.repair import SYNTHETIC_OUTPUT, repair_responses  # noqa: E402
+from turnproof.lint.repair import SYNTHETIC_OUTPUT  # noqa: E402
+from turnproof.lint.repair_bodies import repair_document  # noqa: E402
+
+
+def repair_responses(doc, path):
+    new, edits, left = repair_document(doc, "openai-responses", path)
+    return new, edits
 from turnproof.lint.bodies import lint_document  # noqa: E402
 
 
@@ -168,9 +192,12 @@ def test_responses_body_repair(capsys, tmp_path):
     assert code == 0 and "nothing to repair" in text and not (tmp_path / "body.json.bak1").exists()
 
 
-def test_anthropic_bodies_are_not_repaired(capsys, tmp_path):
-    code, out, err = run(capsys, "repair", os.path.join(DATA, "anthropic-not-first.json"), "-o", tmp_path / "o.json")
-    assert code == 2 and "not anthropic" in err and not (tmp_path / "o.json").exists()
+def test_anthropic_results_not_first_are_moved_to_the_front(capsys, tmp_path):
+    src = os.path.join(DATA, "anthropic-not-first.json")
+    assert lint_json(capsys, src)[0] == 1
+    code, out, err = run(capsys, "repair", src, "-o", tmp_path / "o.json")
+    assert code == 0, err
+    assert lint_json(capsys, tmp_path / "o.json")[0] == 0
 
 
 @st.composite

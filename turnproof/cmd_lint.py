@@ -23,9 +23,12 @@ from turnproof.jsondoc import document
 from turnproof.exitcodes import EXIT_OK, EXIT_USAGE as EXIT_INPUT, EXIT_VIOLATED as EXIT_FINDINGS, UsageError
 from turnproof.lint import DEFAULT_MAX_LINE, DIALECTS, FileReport, LintError, expand, lint_path, sniff
 from turnproof.fileio import spooled
-from turnproof.lint.bodies import detect, load_document
-from turnproof.lint.repair import (document_bytes, repair_in_place, repair_responses, repair_to, replace_in_place,
+from turnproof.lint.bodies import UNKNOWN, detect, load_document_strict
+from turnproof.lint.findings import DUPLICATE_KEY
+from turnproof.lint.repair import (CannotRepair, document_bytes, repair_in_place, repair_to, replace_in_place,
                                    write_document)
+from turnproof.lint.repair_bodies import repair_document
+from turnproof.lint.repair_claude import repair_claude
 
 STDIN_NAME = "<stdin>"  # how `-` is named in messages
 
@@ -219,11 +222,14 @@ def _print_report(rep, cap: int) -> None:
 
 # ---- repair ------------------------------------------------------------------------------------
 def add_repair_arguments(p) -> None:
-    p.add_argument("path", metavar="FILE", help="a Codex rollout (.jsonl) or an OpenAI Responses input list or body")
+    p.add_argument("path", metavar="FILE", help="a session file or request body of any dialect lint reads")
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("-o", "--output", metavar="OUT", help="write the repaired file here")
     g.add_argument("--in-place", action="store_true", help="repair FILE itself, keeping a backup beside it")
     _common(p)
+    p.add_argument("--provider", choices=PROVIDER_NAMES, default=None,
+                   help="request bodies: repair for this provider (default: the one the body was meant for, "
+                        "as lint finds it)")
     p.add_argument("--json", action="store_true", help="print the edits as JSON")
     p.add_argument("--for", dest="for_design", metavar="DESIGN",
                    help="the loop that will resume a rollout: a named design or a design file "
@@ -231,6 +237,9 @@ def add_repair_arguments(p) -> None:
 
 
 def run_repair(args) -> int:
+    """Exit 0: written (or nothing to repair); 1: not repaired because a tool result would be lost, or no
+    order is sent by the loop that resumes the rollout (nothing written), or written but the provider
+    in use still rejects something that is not pairing; 2: unreadable input or usage."""
     max_line = _max_line(args)
     path = args.path
     to_stdout = not args.in_place and args.output == "-"
@@ -259,38 +268,52 @@ def _repair(path: str, shown: str, args, max_line: int, to_stdout: bool) -> int:
 
 
 def _repair_file(path: str, shown: str, args, max_line: int, to_stdout: bool) -> int:
-    dialect = args.dialect or sniff(path)
-    doc = None
-    if dialect != "codex-rollout":
-        try:
-            doc = load_document(path, max_line)
-        except LintError as e:
-            raise UsageError(str(e)) from None
-        dialect = dialect or detect(doc)
-        if dialect != "openai-responses":
-            raise UsageError(f"{path}: repair handles Codex rollouts (codex-rollout) and OpenAI Responses "
-                             f"input lists (openai-responses), not {dialect or 'this file'}")
-        if args.for_design is not None:
-            raise UsageError(f"{path}: --for names the loop that resumes a Codex rollout; this is {dialect}")
+    dialect = args.dialect or _sniff(path)
     prog = Progress(args.progress or sys.stderr.isatty())
     prog.start(path)
-    try:
-        if not args.in_place and not to_stdout and os.path.exists(args.output) and os.path.samefile(args.output, path):
-            raise UsageError(f"{args.output}: is the input file; use --in-place to repair it in place")
-        if doc is not None:
-            new, edits = repair_responses(doc, path)  # any LintError comes before anything is written
-            # nothing to repair: the bytes as they were, not the document re-serialized
-            data = document_bytes(new, path) if edits else None
-            target, backup = (path if args.in_place else args.output), None
-            if args.in_place:
-                if edits:
-                    backup = replace_in_place(path, lambda w: w.write(data), lambda staged: False)
-            elif to_stdout:
-                _to_stdout(data if data is not None else _read_all(path, max_line))
-            else:
-                write_document(target, data if data is not None else _read_all(path, max_line), like=path)
-        else:
+    if not args.in_place and not to_stdout and os.path.exists(args.output) and os.path.samefile(args.output, path):
+        raise UsageError(f"{args.output}: is the input file; use --in-place to repair it in place")
+    if dialect == "codex-rollout":
+        try:
             return _rollout(path, shown, args, max_line, to_stdout, prog)
+        except CannotRepair as e:
+            print(f"turnproof repair: {str(e).replace(path, shown)}", file=sys.stderr)
+            return EXIT_FINDINGS
+        except LintError as e:
+            raise UsageError(str(e)) from None
+        except OSError as e:  # the folder refuses the temporary file or the backup
+            raise UsageError(f"{e.filename or path}: cannot write: {e.strerror or e}") from None
+        finally:
+            prog.end()
+    if args.for_design is not None:
+        raise UsageError(f"{path}: --for names the loop that resumes a Codex rollout; this is "
+                         f"{dialect or 'a JSON document'}")
+    left: list = []
+    try:
+        target, backup = (path if args.in_place else "-" if to_stdout else args.output), None
+        if dialect == "claude-code":
+            data, edits = repair_claude(path, max_line)
+            data = data if edits else None
+        else:
+            doc, strict = load_document_strict(path, max_line)
+            dialect = dialect or detect(doc)
+            if dialect is None:
+                raise LintError(f"{path}: {UNKNOWN}; name the dialect with --dialect ({', '.join(DIALECTS)})")
+            dupes = [f for f in strict if f.rule == DUPLICATE_KEY]
+            if dupes:  # which value a reader takes is a guess: repairing on it could drop a real result
+                raise LintError(f"{path}: {dupes[0].message}: not repaired (lint names every one)")
+            new, edits, left = repair_document(doc, dialect, path, args.provider)
+            data = document_bytes(new, path) if edits else None  # any error comes before anything is written
+        if args.in_place:
+            if data is not None:
+                backup = replace_in_place(path, lambda w: w.write(data), lambda staged: False)
+        elif to_stdout:
+            _to_stdout(data if data is not None else _read_all(path, max_line))
+        else:  # nothing to repair: the bytes as they were, never re-serialized
+            write_document(args.output, data if data is not None else _read_all(path, max_line), like=path)
+    except CannotRepair as e:
+        print(f"turnproof repair: {str(e).replace(path, shown)}", file=sys.stderr)
+        return EXIT_FINDINGS
     except LintError as e:
         raise UsageError(str(e)) from None
     except OSError as e:  # the folder refuses the temporary file or the backup
@@ -298,10 +321,13 @@ def _repair_file(path: str, shown: str, args, max_line: int, to_stdout: bool) ->
     finally:
         prog.end()
     path = shown
+    code = EXIT_FINDINGS if left else EXIT_OK
     if args.json:
-        print(json.dumps(document("repair", {"path": path, "output": target, "backup": backup,
-                                             "edits": [e.to_json() for e in edits]}), indent=2, ensure_ascii=False))
-        return EXIT_OK
+        print(json.dumps(document("repair", {
+            "path": path, "dialect": dialect, "output": target, "backup": backup,
+            "edits": [e.to_json() for e in edits], "still_rejected": [f.to_json() for f in left]}),
+            indent=2, ensure_ascii=False))
+        return code
     say = (lambda line: print(line, file=sys.stderr)) if to_stdout else print  # stdout holds the file
     for e in edits:
         say(f"{path}: {e.describe()}")
@@ -313,7 +339,22 @@ def _repair_file(path: str, shown: str, args, max_line: int, to_stdout: bool) ->
     else:
         say(f"{'<stdout>' if to_stdout else target}: written ({len(edits)} edits"
             + ("" if edits else ": nothing to repair") + ")")
-    return EXIT_OK
+    for f in left:
+        where = f.pointer if f.pointer is not None else f.line
+        say(f"{'<stdout>' if to_stdout else target}: {where}: still rejected by {_provider_title(f)} ({f.rule}): "
+            f"{f.provider_error or f.message} (not a pairing problem: repair does not change it)")
+    return code
+
+
+def _sniff(path: str) -> str | None:
+    try:
+        return sniff(path)
+    except LintError as e:
+        raise UsageError(str(e)) from None
+
+
+def _provider_title(f) -> str:
+    return PROVIDERS_BY_NAME[f.provider].title if f.provider in PROVIDERS_BY_NAME else "the provider"
 
 
 def _rollout(path: str, shown: str, args, max_line: int, to_stdout: bool, prog) -> int:
@@ -335,12 +376,17 @@ def _rollout(path: str, shown: str, args, max_line: int, to_stdout: bool, prog) 
     head = f"{shown}: resumed by {rescue.describe_design(reader.design)}; judged by {judged} [{reader.why}]"
     pairing = rescue.layout_for(reader.design) == rescue.AS_RECORDED
 
+    # the pairing repair's grouping: OpenAI's Responses takes a result anywhere after its call, DeepSeek's
+    # wants each call's results before the next assistant message, turnproof-proposed's chat its runs
+    grouping = "run" if reader.design.wire != "responses" else "calls" if reader.provider == "deepseek" else "set"
+
     def write_to(out: str) -> list:
-        return repair_to(path, out, max_line, cb) if pairing else rescue.rescue_to(path, out, reader, max_line, cb)
+        return (repair_to(path, out, max_line, cb, grouping) if pairing
+                else rescue.rescue_to(path, out, reader, max_line, cb))
 
     try:
         if args.in_place:
-            edits, backup = (repair_in_place(path, max_line, cb) if pairing
+            edits, backup = (repair_in_place(path, max_line, cb, grouping) if pairing
                              else rescue.rescue_in_place(path, reader, max_line, cb))
             target, verdict = path, (rescue.check_rollout(path, reader, max_line) if pairing else None)
         elif to_stdout:

@@ -1,21 +1,26 @@
-"""`turnproof repair`: turnproof-proposed's normalization, written back onto a rollout's lines.
+"""`turnproof repair`: the repair plan (plan.py) written back onto a file, for every dialect lint reads.
 
-The repair is model.normalize.normalize_ours_report, the normalization the model checks for the
-turnproof-proposed design and proofs/ proves: results with no earlier call and second results for
-a call are dropped, results recorded away from their call group move up to just after it, and a
-call left without a result gets a synthetic one after its group's results. Every other line (user
-and assistant messages, reasoning, events, turn contexts) is kept byte for byte, in its place.
+What changes is decided by plan.plan on the file's history (see there): results move to their call
+group (up when recorded late, down when recorded before their call), a call left without a result
+gets a synthetic one after its group, an orphan no provider state could answer is dropped, a second
+result is dropped only when it is a copy or a synthetic one, and two different results for one call
+are refused (CannotRepair, exit 1) rather than one of them lost. Every other line or entry (user and
+assistant messages, reasoning, events, turn contexts) is kept byte for byte, in its place.
 
-The file is read chunk by chunk exactly as lint reads it (rollout.py), and normalizing a chunk
-gives what normalizing the whole history gives at its items, so memory stays bounded: one chunk's
-lines, plus one entry per call id. Torn lines are dropped (Codex skips them on load) and reported.
-A synthetic result is a ``function_call_output`` (``custom_tool_call_output`` for a custom tool
-call) whose output says so and whose payload carries ``"turnproof_synthetic": true``.
+Codex rollouts (this module): read chunk by chunk exactly as lint reads them (rollout.py), so memory
+stays bounded: one chunk's lines, plus one entry per call id. Torn lines are dropped (Codex skips
+them on load) and reported. A synthetic result is a ``function_call_output``
+(``custom_tool_call_output`` for a custom tool call) whose output says so and whose payload carries
+``"turnproof_synthetic": true``; it takes the timestamp of the line it follows.
 
-An OpenAI Responses ``input`` list (or a body holding one) is repaired by the same function: its
-items are the model's items one for one, entries pairing ignores stay where they are, a synthetic
-result says so in its output text (the API refuses unknown fields), and the document is written
-back as indented JSON.
+Timestamps of moved lines: a rollout stays in time order for every reader that assumes it. A line
+that moves takes the timestamp of the line it now follows, and keeps the time it was really
+recorded in its payload, ``"turnproof_moved": {"line": N, "timestamp": "..."}`` (N: its line in
+the file before the repair), as rescue.py marks the lines it moves. Nothing else in the line
+changes; Codex ignores fields it does not know.
+
+JSON documents (request bodies, the Gemini CLI session): repair_bodies.py; Claude Code session
+JSONL: repair_claude.py.
 
 Output is written as turnproof.fileio writes: a temporary file beside the target, fsynced, with
 the target's owner, group and mode, renamed over it (a device or other non-regular target is
@@ -30,116 +35,201 @@ import os
 from dataclasses import dataclass
 
 from turnproof import fileio
-from turnproof.model.items import CALL, OUTPUT, REASONING, SYNTHETIC, TEXT, USER
-from turnproof.model.normalize import normalize_ours_report
-from turnproof.model.provider import CALL_TYPES as RESP_CALLS, OUTPUT_TYPES as RESP_OUTPUTS
+from turnproof.model.items import CALL, SYNTHETIC
 
-from .bodies import items_of, lint_document
 from .findings import LintError
+from .plan import Conflict, plan
 from .rollout import DEFAULT_MAX_LINE, Line, RolloutReader
 
 SYNTHETIC_OUTPUT = ("aborted: no result was recorded for this call "
                     "(synthetic result added by `turnproof repair`)")
 MARKER = "turnproof_synthetic"
+MOVED = "turnproof_moved"
+
+
+class CannotRepair(Exception):
+    """Repair would have to drop a tool result (or make one up that the API refuses): exit 1, nothing written."""
 
 
 @dataclass(frozen=True)
 class Edit:
-    """One change, in file terms: ``line`` in the input, ``after`` the input line it now follows."""
+    """One change, in file terms: ``line`` where the item was, ``after`` what it now follows."""
 
-    op: str  # drop-orphan | drop-duplicate | move | synthesize | drop-torn
-    call_id: str | None
-    line: int | None
-    after: int | None = None
-    unit: str = "line"  # what ``line`` and ``after`` count: rollout lines, or Responses input items
+    op: str  # drop-orphan | drop-duplicate | drop-synthetic | move | synthesize | drop-torn
+    call_id: object
+    line: object  # a line number, an input index, or a JSON pointer
+    after: object = None
+    unit: str = "line"  # what ``line`` and ``after`` count: "line", "input item", or "" (JSON pointers)
+    direction: str | None = None  # move: up | down
+    twin: object = None  # drop-duplicate / drop-synthetic: where the result kept is
+
+    def _at(self, x: object) -> str:
+        return f"{self.unit} {x}" if self.unit else str(x)
 
     def describe(self) -> str:
-        u = self.unit
+        cid = self.call_id if isinstance(self.call_id, str) else "(no call_id)"
         if self.op == "drop-orphan":
-            return f"{u} {self.line}: dropped result for {self.call_id or '(no call_id)'}: no call before it"
+            return (f"{self._at(self.line)}: dropped result for {cid}: no call for it anywhere in the history, "
+                    "so no provider could answer it")
         if self.op == "drop-duplicate":
-            return f"{u} {self.line}: dropped second result for {self.call_id}"
+            return f"{self._at(self.line)}: dropped second result for {cid}: the same as {self._at(self.twin)}"
+        if self.op == "drop-synthetic":
+            return (f"{self._at(self.line)}: dropped turnproof's synthetic result for {cid}: the real one at "
+                    f"{self._at(self.twin)} takes its place")
         if self.op == "move":
-            return f"{u} {self.line}: moved result for {self.call_id} up, after {u} {self.after}"
+            return f"{self._at(self.line)}: moved result for {cid} {self.direction or 'up'}, after {self._at(self.after)}"
         if self.op == "synthesize":
-            return f"added synthetic result for {self.call_id} after {u} {self.after}: no result was recorded"
-        return f"{u} {self.line}: dropped torn line (cut short by a crash; Codex skips it)"
+            return f"added synthetic result for {cid} after {self._at(self.after)}: no result was recorded"
+        return f"{self._at(self.line)}: dropped torn line (cut short by a crash; Codex skips it)"
 
     def to_json(self) -> dict:
-        key = "line" if self.unit == "line" else "index"
-        return {"op": self.op, "call_id": self.call_id, key: self.line, "after": self.after}
+        key = {"line": "line", "input item": "index"}.get(self.unit, "pointer")
+        d = {"op": self.op, "call_id": self.call_id if isinstance(self.call_id, str) else None, key: self.line,
+             "after": self.after}
+        if self.direction:
+            d["direction"] = self.direction
+        if self.twin is not None:
+            d["kept"] = self.twin
+        return d
 
 
-def synthetic_line(cid: str, call: Line | None, after: Line | None) -> bytes:
+def flat_emit(units: list, p) -> object:
+    """Where each unit goes when every item lives in a unit of its own file order (lines, input items,
+    chat messages). ``units``: (key, tags) in file order. Yields ("unit", key), ("moved", key, after,
+    direction) and ("synth", call_id, after, call key), ``after`` being the last unit holding items."""
+    order = p.order
+    home = {t: key for key, tags in units for t in tags if t in p.moved}
+    gone: set = set()  # moved units already written (a unit holding several moved results goes once)
+    k = 0
+    last = None
+    call_at: dict = {}
+    for key, tags in units:
+        live = [t for t in tags if t not in p.kept]
+        if not live:
+            yield ("unit", key)
+            continue
+        if live[0] in p.moved or live[0] in p.dropped:
+            continue  # written with its group, or dropped
+        yield ("unit", key)
+        last = key
+        for t in live:
+            it = order[k]
+            if it[2] != t:
+                raise AssertionError(f"repair lost track of the order at {t!r}")
+            if it[0] == CALL:
+                call_at[it[1]] = key
+            k += 1
+        while k < len(order) and (order[k][2] == SYNTHETIC or order[k][2] in p.moved):
+            cid, t = order[k][1], order[k][2]
+            if t == SYNTHETIC:
+                yield ("synth", cid, last, call_at.get(cid))
+            elif id(home[t]) not in gone:
+                gone.add(id(home[t]))
+                yield ("moved", home[t], last, p.moved[t])
+            k += 1
+    if k != len(order):
+        raise AssertionError("repair did not place every item")
+
+
+def conflict_error(path: str, c: Conflict, where) -> CannotRepair:
+    return CannotRepair(f"{path}: call {c.call_id} has two different results ({where(c.kept)} and {where(c.other)}); "
+                        "repair never drops a tool result, so it will not choose one: remove one by hand")
+
+
+# ---- Codex rollouts ------------------------------------------------------------------------------
+def synthetic_line(cid: str, call: Line | None, ts: object) -> bytes:
     """The synthetic result line; its timestamp is the line it follows (the file stays in time order)."""
     out_type = "custom_tool_call_output" if call is not None and call.payload_type == "custom_tool_call" \
         else "function_call_output"
-    ts = next((x.timestamp for x in (after, call) if x is not None and isinstance(x.timestamp, str)),
-              "1970-01-01T00:00:00.000Z")
+    if not isinstance(ts, str):
+        ts = call.timestamp if call is not None and isinstance(call.timestamp, str) else "1970-01-01T00:00:00.000Z"
     doc = {"timestamp": ts, "type": "response_item",
            "payload": {"type": out_type, "call_id": cid, "output": SYNTHETIC_OUTPUT, MARKER: True}}
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
 
 
-def _region(path: str, lines: list, items: tuple, w, edits: list) -> int:
-    """Write one chunk's lines with the chunk normalized; return how many are not blank."""
-    new, changes = normalize_ours_report(items)
-    moved = {c.tag for c in changes if c.op == "move"}
-    dropped = {c.tag for c in changes if c.op in ("drop-orphan", "drop-duplicate")}
-    for c in changes:
-        if c.tag is not None and not isinstance(c.tag, int):
-            raise LintError(f"{path}:{c.tag[0]}: the result for {c.call_id} inside this compacted line's "
+def _nl(raw: bytes) -> bytes:
+    return raw if raw.endswith(b"\n") else raw + b"\n"
+
+
+def moved_line(src: Line, ts: object) -> bytes:
+    """A line that moves: marked in its payload with its line and the time it was recorded (as rescue.py
+    marks it), and given the timestamp of the line it now follows, so the file stays in time order."""
+    obj = json.loads(src.raw)
+    p = obj["payload"] if isinstance(obj.get("payload"), dict) else obj  # early rollouts: the bare item
+    p[MOVED] = {"line": src.n, "timestamp": obj.get("timestamp")}
+    if isinstance(ts, str) and "timestamp" in obj:
+        obj["timestamp"] = ts
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
+
+
+def _payload(lines_by_n: dict, tag: object) -> dict:
+    """The item a tag names: a line's payload (a bare item: the line), or a replacement_history entry."""
+    n, k = (tag, None) if isinstance(tag, int) else tag
+    obj = json.loads(lines_by_n[n].raw)
+    p = obj.get("payload") if isinstance(obj.get("payload"), dict) else obj
+    if k is not None:
+        p = p["replacement_history"][k]
+    return p
+
+
+def _same_result(a: dict, b: dict) -> bool:
+    strip = ("id", MARKER, MOVED)
+    return {k: v for k, v in a.items() if k not in strip} == {k: v for k, v in b.items() if k not in strip}
+
+
+def _chunk(path: str, lines: list, items: tuple, w, edits: list, grouping: str) -> int:
+    """Write one chunk's lines repaired; return how many are not blank."""
+    by_n = {ln.n: ln for ln in lines if ln.tags}
+    cid_of = {it[2]: it[1] for it in items}
+
+    def where(tag: object) -> str:
+        return f"line {tag if isinstance(tag, int) else tag[0]}"
+
+    try:
+        p = plan(items, grouping=grouping,
+                 same=lambda a, b: _same_result(_payload(by_n, a), _payload(by_n, b)),
+                 made_up=lambda t: _payload(by_n, t).get(MARKER) is True)
+    except Conflict as c:
+        raise conflict_error(path, c, where) from None
+    for t in list(p.moved) + list(p.dropped):
+        if not isinstance(t, int):
+            cid = cid_of.get(t)
+            raise LintError(f"{path}:{t[0]}: the result for {cid} inside this compacted line's "
                             "replacement_history would have to move or go: not repaired")
-    by_tag = {ln.n: ln for ln in lines if ln.tags}
-    for c in changes:
-        if c.op in ("drop-orphan", "drop-duplicate"):
-            edits.append(Edit(c.op, c.call_id, c.tag))
-    k = 0
-    written = 0
-    last_call: dict = {}
-    last_line = None
-    last_ln = None
+    for t, d in p.dropped.items():
+        edits.append(Edit(d.op, d.call_id, t, twin=d.twin if isinstance(d.twin, int) else None))
     for ln in lines:
         if ln.torn:
             edits.append(Edit("drop-torn", None, ln.n))
-            continue
-        if not ln.tags:
-            w.write(ln.raw if ln.raw.endswith(b"\n") else ln.raw + b"\n")
+    written = 0
+    ts = None  # the timestamp of the last line written
+    for ev in flat_emit([(ln, ln.tags) for ln in lines if not ln.torn], p):
+        if ev[0] == "unit":
+            ln = ev[1]
+            w.write(_nl(ln.raw))
             written += not ln.raw.isspace()
-            continue
-        if ln.tags[0] in moved or ln.tags[0] in dropped:
-            continue  # written with its group, or dropped
-        w.write(ln.raw if ln.raw.endswith(b"\n") else ln.raw + b"\n")
-        written += 1
-        for tag in ln.tags:
-            it = new[k]
-            if it[2] != tag:
-                raise LintError(f"{path}:{ln.n}: internal error: repair lost track of the line order")
-            if it[0] == CALL:
-                last_call[it[1]] = ln
-            k += 1
-        last_line, last_ln = ln.n, ln
-        while k < len(new) and (new[k][2] == SYNTHETIC or new[k][2] in moved):
-            cid, tag = new[k][1], new[k][2]
-            if tag == SYNTHETIC:
-                w.write(synthetic_line(cid, last_call.get(cid), last_ln))
-                edits.append(Edit("synthesize", cid, None, last_line))
-            else:
-                src = by_tag[tag]
-                w.write(src.raw if src.raw.endswith(b"\n") else src.raw + b"\n")
-                edits.append(Edit("move", cid, tag, last_line))
-            k += 1
-    if k != len(new):
-        raise LintError(f"{path}: internal error: repair did not place every item")
+            if isinstance(ln.timestamp, str):
+                ts = ln.timestamp
+        elif ev[0] == "moved":
+            _, src, after, direction = ev
+            w.write(moved_line(src, ts))
+            written += 1
+            edits.append(Edit("move", cid_of.get(src.n), src.n, after.n, direction=direction))
+        else:
+            _, cid, after, call = ev
+            w.write(synthetic_line(cid, call, ts))
+            written += 1
+            edits.append(Edit("synthesize", cid, None, after.n))
     return written
 
 
-def _write_rollout(path: str, max_line: int, progress, edits: list):
+def _write_rollout(path: str, max_line: int, progress, edits: list, grouping: str = "run"):
     def write(w) -> None:
         reader = RolloutReader(path, max_line, keep_lines=True, progress=progress)
         written = 0
         for ch in reader.chunks():
-            written += _region(path, ch.lines, ch.items, w, edits)
+            written += _chunk(path, ch.lines, ch.items, w, edits, grouping)
         if not written:  # a rollout of blank lines is not a session: lint refuses it
             raise LintError(f"{path}: no line survives the repair (only torn lines); nothing to write")
     return write
@@ -149,11 +239,12 @@ def _lint_error(out_path: str, e: OSError) -> LintError:
     return LintError(f"{out_path}: cannot write: {e.strerror or e}")
 
 
-def repair_to(path: str, out_path: str, max_line: int = DEFAULT_MAX_LINE, progress=None) -> list[Edit]:
+def repair_to(path: str, out_path: str, max_line: int = DEFAULT_MAX_LINE, progress=None,
+              grouping: str = "run") -> list[Edit]:
     """Write the repaired rollout to ``out_path`` atomically (turnproof.fileio); return the edits made."""
     edits: list[Edit] = []
     try:
-        fileio.atomic_write(out_path, _write_rollout(path, max_line, progress, edits), like=path)
+        fileio.atomic_write(out_path, _write_rollout(path, max_line, progress, edits, grouping), like=path)
     except fileio.UnsafePath as e:
         raise LintError(str(e)) from None
     except OSError as e:  # the reader's own errors are LintErrors already: this is the writing
@@ -197,10 +288,11 @@ def replace_in_place(path: str, write, unchanged) -> str | None:
         raise _lint_error(path, e) from None
 
 
-def repair_in_place(path: str, max_line: int = DEFAULT_MAX_LINE, progress=None) -> tuple[list[Edit], str | None]:
+def repair_in_place(path: str, max_line: int = DEFAULT_MAX_LINE, progress=None,
+                    grouping: str = "run") -> tuple[list[Edit], str | None]:
     """Repair ``path`` itself; the original is kept at the returned backup path (None: nothing to do)."""
     edits: list[Edit] = []
-    backup = replace_in_place(path, _write_rollout(path, max_line, progress, edits),
+    backup = replace_in_place(path, _write_rollout(path, max_line, progress, edits, grouping),
                               lambda staged: not edits and _same_bytes(path, staged))
     return edits, backup
 
@@ -215,73 +307,6 @@ def _same_bytes(a: str, b: str) -> bool:
                 return False
             if not x:
                 return True
-
-
-# ---- OpenAI Responses request bodies -------------------------------------------------------------
-def _responses_items(lst: list) -> list:
-    """Items for the model (tag = index in ``input``); None for entries pairing ignores."""
-    out: list = []
-    for i, it in enumerate(lst):
-        t = it.get("type")
-        if t in RESP_CALLS and it.get("call_id") in (None, ""):
-            out.append(None)  # a call without call_id (a local_shell_call with only `id`): lint ignores it too
-        elif t in RESP_CALLS:
-            out.append((CALL, it["call_id"], i))
-        elif t in RESP_OUTPUTS:
-            # no call_id: nothing can pair it, so it goes as an orphan (a private id nobody else has)
-            out.append((OUTPUT, it["call_id"] if it.get("call_id") not in (None, "") else ("no-id", i), i))
-        elif t == "reasoning":
-            out.append((REASONING, None, i))
-        elif t in (None, "message") and isinstance(it.get("role"), str):
-            out.append((TEXT if it["role"] == "assistant" else USER, None, i))
-        else:
-            out.append(None)
-    return out
-
-
-def repair_responses(doc: object, path: str) -> tuple[object, list[Edit]]:
-    """The same normalization on a Responses ``input`` list; returns the new document and the edits.
-
-    ``line`` and ``after`` in the edits are indexes in ``input``. A synthetic result says so in its
-    output text only: the API refuses fields it does not know.
-    """
-    lst, _ = items_of(doc, "openai-responses", path)
-    lint_document(doc, "openai-responses", path)  # the same shape checks as lint: LintError if unreadable
-    slots = _responses_items(lst)
-    items = tuple(it for it in slots if it is not None)
-    new, changes = normalize_ours_report(items)
-    moved = {c.tag for c in changes if c.op == "move"}
-    dropped = {c.tag for c in changes if c.op in ("drop-orphan", "drop-duplicate")}
-    edits = [Edit(c.op, c.call_id if isinstance(c.call_id, str) else None, c.tag, None, "input item")
-             for c in changes if c.op in ("drop-orphan", "drop-duplicate")]
-    out: list = []
-    k = 0
-    for i, slot in enumerate(slots):
-        if slot is None:
-            out.append(lst[i])
-            continue
-        if i in moved or i in dropped:
-            continue
-        if new[k][2] != i:
-            raise LintError(f"{path}: /input/{i}: internal error: repair lost track of the item order")
-        out.append(lst[i])
-        k += 1
-        while k < len(new) and (new[k][2] == SYNTHETIC or new[k][2] in moved):
-            cid, tag = new[k][1], new[k][2]
-            if tag == SYNTHETIC:
-                custom = any(x.get("call_id") == cid and x.get("type") == "custom_tool_call" for x in out)
-                kind = "custom_tool_call_output" if custom else "function_call_output"
-                out.append({"type": kind, "call_id": cid, "output": SYNTHETIC_OUTPUT})
-                edits.append(Edit("synthesize", cid, None, i, "input item"))
-            else:
-                out.append(lst[tag])
-                edits.append(Edit("move", cid, tag, i, "input item"))
-            k += 1
-    if isinstance(doc, dict):
-        doc = dict(doc, input=out)
-    else:
-        doc = out
-    return doc, edits
 
 
 def document_bytes(doc: object, path: str) -> bytes:
