@@ -25,9 +25,9 @@ def items(p) -> tuple:
     return tuple(out)
 
 
-def repaired(capsys, tmp_path, src: str) -> tuple[str, str]:
+def repaired(capsys, tmp_path, src: str, *extra) -> tuple[str, str]:
     out = tmp_path / "out.jsonl"
-    code, text, err = run(capsys, "repair", src, "-o", out)
+    code, text, err = run(capsys, "repair", src, "-o", out, *extra)
     assert code == 0 and err == "", err
     return str(out), text
 
@@ -65,21 +65,14 @@ def test_orphan_is_dropped_and_reported(capsys, tmp_path):
     assert_clean_and_fixed(capsys, tmp_path, out)
 
 
-def on_chat_wire(tmp_path, src: str) -> str:
-    """A copy of ``src`` whose session ran on the chat wire (a local OpenAI-compatible server)."""
-    lines = open(src).read().splitlines()
-    meta = json.loads(lines[0])
-    meta["payload"]["model_provider"] = "ollama"
-    meta["payload"]["cli_version"] = "0.79.0"  # 0.78's chat builder: results follow their call group
-    lines[0] = json.dumps(meta, separators=(",", ":"))
-    p = tmp_path / ("chat-" + os.path.basename(src))
-    p.write_text("\n".join(lines) + "\n")
-    return str(p)
+# for turnproof-proposed's chat (`--for turnproof-proposed`) results follow their call group: repair
+# moves them (on OpenAI's Responses wire a late result is accepted where it is and stays)
+PROPOSED = ("--for", "turnproof-proposed")
 
 
 def test_result_recorded_after_a_user_message_moves_up(capsys, tmp_path):
-    src = on_chat_wire(tmp_path, os.path.join(DATA, "rollout-result-after-user.jsonl"))
-    out, text = repaired(capsys, tmp_path, src)
+    src = os.path.join(DATA, "rollout-result-after-user.jsonl")
+    out, text = repaired(capsys, tmp_path, src, *PROPOSED)
     assert "line 10: moved result for call_F2 up, after line 7" in text
     raw_in = open(src).read().splitlines()
     raw_out = open(out).read().splitlines()
@@ -104,8 +97,8 @@ def test_torn_line_is_dropped_and_reported(capsys, tmp_path):
 
 def test_user_and_assistant_content_is_never_dropped_or_changed(capsys, tmp_path):
     spec = "U R C1 K2 C3 T O3 U E O1 X R C4 O9 T O4 O4 U"
-    src = on_chat_wire(tmp_path, write_rollout(tmp_path, spec, "in.jsonl"))
-    out, text = repaired(capsys, tmp_path, src)
+    src = write_rollout(tmp_path, spec, "in.jsonl")
+    out, text = repaired(capsys, tmp_path, src, *PROPOSED)
     keep = lambda p: [x for x in open(p).read().splitlines() if '"_output"' not in x and "_output" not in x]
     assert keep(src) == keep(out)  # every non-result line, byte for byte, in order
     got = tuple((k, c, None) for k, c in items(out))

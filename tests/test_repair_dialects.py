@@ -18,7 +18,6 @@ from turnproof.lint.repair import MARKER, MOVED, SYNTHETIC_OUTPUT
 REAL = os.path.join(os.path.dirname(DATA), "real")
 CLEAN_REAL = sorted(p for p in glob.glob(os.path.join(REAL, "*")) if not p.endswith(("SOURCES.md",))
                     and "400" not in p and "cut-mid-call" not in p and "real-binary" not in p)
-DEAD = sorted(glob.glob(os.path.join(REAL, "*real-binary*.jsonl")))  # sessions the release's builder rejects
 
 
 def repair(capsys, src, out, *extra):
@@ -43,19 +42,6 @@ def test_clean_real_files_are_left_byte_for_byte(capsys, tmp_path, src):
     code, text, err = run(capsys, "repair", p, "--in-place")
     assert code == 0 and "nothing to repair" in text and p.read_bytes() == open(src, "rb").read()
     assert sorted(os.listdir(tmp_path)) == sorted([out.name, p.name])  # no backup when nothing changed
-
-
-@pytest.mark.parametrize("src", DEAD, ids=os.path.basename)
-def test_dead_sessions_made_by_the_real_binary_are_repaired_for_their_builder(capsys, tmp_path, src):
-    """0.77's per-call builder and 0.79's held text: each result moved to where that release's builder
-    needs it; the repaired file lints clean for the builder that will read it."""
-    assert relint(capsys, src) == 1
-    out = tmp_path / "o.jsonl"
-    code, rep, err = repair(capsys, src, out)
-    assert code == 0 and {e["op"] for e in rep["edits"]} == {"move"}, err
-    assert relint(capsys, out) == 0
-    keep = lambda p: [x for x in open(p).read().splitlines() if "function_call_output" not in x]
-    assert keep(out) == keep(src)  # only results moved
 
 
 @pytest.mark.parametrize("name", ["openai-responses-previous-response-id-200.json",
@@ -220,18 +206,6 @@ def test_mistral_rules_beyond_pairing_are_reported_not_hidden(capsys, tmp_path):
 
 
 # ---- rollouts: nothing lost --------------------------------------------------------------------------
-def chat_rollout(tmp_path, spec: str, name: str = "rollout.jsonl") -> str:
-    """A rollout of a session on the chat wire (a local OpenAI-compatible server): results must follow
-    their call group there, so repair moves them."""
-    p = write_rollout(tmp_path, spec, name)
-    lines = open(p).read().splitlines()
-    meta = json.loads(lines[0])
-    meta["payload"]["model_provider"] = "ollama"
-    lines[0] = json.dumps(meta, separators=(",", ":"))
-    open(p, "w").write("\n".join(lines) + "\n")
-    return p
-
-
 def test_responses_rollout_is_only_changed_where_openai_requires(capsys, tmp_path):
     """On OpenAI's Responses wire order does not matter: a late result or a second copy is accepted
     where it is (Codex Desktop's developer message between a call and its output), a missing one is not."""
@@ -248,8 +222,9 @@ def test_responses_rollout_is_only_changed_where_openai_requires(capsys, tmp_pat
 
 
 def test_result_before_its_call_moves_down(capsys, tmp_path):
-    """Issue 14.2's file: the result written before its call is kept, moved down to it."""
-    src = chat_rollout(tmp_path, "U O1 C1 U")
+    """Issue 14.2's file: the result written before its call is kept, moved down to it (every
+    provider wants a result after its call; a chat-wire rollout goes through rescue.py the same way)."""
+    src = write_rollout(tmp_path, "U O1 C1 U")
     out = tmp_path / "o.jsonl"
     code, rep, err = repair(capsys, src, out)
     assert code == 0 and rep["edits"] == [
@@ -262,7 +237,7 @@ def test_result_before_its_call_moves_down(capsys, tmp_path):
 
 
 def test_a_real_result_replaces_a_synthetic_one(capsys, tmp_path):
-    src = chat_rollout(tmp_path, "U C1 C2 O1")
+    src = write_rollout(tmp_path, "U C1 C2 O1")
     first = tmp_path / "first.jsonl"
     assert repair(capsys, src, first)[0] == 0  # call_2 gets a synthetic result
     late = rollout_text("U O2").splitlines()[2].replace('"out 2"', '"the real output"')
@@ -270,14 +245,14 @@ def test_a_real_result_replaces_a_synthetic_one(capsys, tmp_path):
         f.write(late + "\n")
     out = tmp_path / "o.jsonl"
     code, rep, err = repair(capsys, first, out)
-    assert code == 0 and [e["op"] for e in rep["edits"]] == ["drop-synthetic", "move"]
+    assert code == 0 and [e["op"] for e in rep["edits"]] == ["drop-synthetic"]  # the real one stays where it is
     outs = [json.loads(x)["payload"] for x in out.read_text().splitlines()
             if json.loads(x)["payload"].get("type") == "function_call_output"]
     assert [(o["call_id"], o["output"]) for o in outs] == [("call_1", "out 1"), ("call_2", "the real output")]
 
 
 def test_two_different_results_for_one_call_are_refused(capsys, tmp_path):
-    src = chat_rollout(tmp_path, "U C1 O1 O1")
+    src = write_rollout(tmp_path, "U C1 O1 O1")
     lines = open(src).read().splitlines()
     lines[-1] = lines[-1].replace('"out 1"', '"another output"')
     open(src, "w").write("\n".join(lines) + "\n")
@@ -290,7 +265,7 @@ def test_two_different_results_for_one_call_are_refused(capsys, tmp_path):
 
 
 def test_identical_copy_is_dropped(capsys, tmp_path):
-    src = chat_rollout(tmp_path, "U C1 O1 O1")
+    src = write_rollout(tmp_path, "U C1 O1 O1")
     out = tmp_path / "o.jsonl"
     code, rep, err = repair(capsys, src, out)
     assert code == 0 and rep["edits"] == [
