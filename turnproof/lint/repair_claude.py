@@ -77,19 +77,22 @@ def read(path: str, max_line: int) -> tuple[list, list]:
             raise LintError(f"{path}:{ln.n}: a {t} line without a \"message\" object")
         tags: list = []
         role = o["message"].get("role", t)
+        for j, b in enumerate(_blocks(o)):  # the checks claude.read makes, on every line it reads
+            if not isinstance(b, dict):
+                raise LintError(f"{path}:{ln.n}: message.content[{j}] must be an object, not {_tname(b)}")
+            if b.get("type") == "tool_use" and not isinstance(b.get("id"), str):
+                raise LintError(f"{path}:{ln.n}: tool_use block without an \"id\" string")
+            if b.get("type") == "tool_result" and not isinstance(b.get("tool_use_id"), str):
+                raise LintError(f"{path}:{ln.n}: tool_result block without a \"tool_use_id\" string")
         if role == "assistant":
             tags.append((TEXT, None, (ln.n, "msg")))
             for j, b in enumerate(_blocks(o)):
-                if isinstance(b, dict) and b.get("type") == "tool_use":
-                    if not isinstance(b.get("id"), str):
-                        raise LintError(f"{path}:{ln.n}: tool_use block without an \"id\" string")
+                if b.get("type") == "tool_use":
                     tags.append((CALL, b["id"], (ln.n, j)))
         else:
             user = False
             for j, b in enumerate(_blocks(o)):
-                if isinstance(b, dict) and b.get("type") == "tool_result":
-                    if not isinstance(b.get("tool_use_id"), str):
-                        raise LintError(f"{path}:{ln.n}: tool_result block without a \"tool_use_id\" string")
+                if b.get("type") == "tool_result":
                     tags.append((OUTPUT, b["tool_use_id"], (ln.n, j)))
                 elif not user:
                     tags.append((USER, None, (ln.n, "msg")))
@@ -127,6 +130,11 @@ def repair_claude(path: str, max_line: int) -> tuple[bytes, list]:
             edits.append(Edit(d.op, d.call_id, t[0], twin=None if d.twin is None else d.twin[0]))
         plans.append(p)
     dropped = {t[0] for p in plans for t in p.dropped}
+    main = [ln for ln in lines if ln.obj is not None and ln.obj.get("type") in CONVERSATION
+            and not ln.obj.get("isSidechain")]
+    if main and all(ln.n in dropped for ln in main):
+        # the file would read as a subagent's (all sidechain) and its sidechain lines as its history
+        raise CannotRepair(f"{path}: every main-session line is a result that would be dropped: not repaired")
     units = [(ln, ln.tags) for ln in lines if ln.n not in dropped]
     return _write(list(flat_emit(units, _Merged(plans))), lines, edits), edits
 
