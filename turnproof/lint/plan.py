@@ -18,8 +18,8 @@ and moves down to it. What is left over is either
   server, so the result stays where it is, untouched; otherwise it is dropped (no provider state
   could answer it) and reported.
 
-Order. What remains (a result that goes leaves a boundary where it stood, as in normalize_ours)
-goes through model.normalize.normalize_ours_report, the normalization the
+Order. What remains (a result that goes leaves a placeholder where it stood, so runs are cut as
+normalize_ours cuts them) goes through model.normalize.normalize_ours_report, the normalization the
 model checks for turnproof-proposed and proofs/ proves: each call group is followed directly by
 its results (the ones already there keep their order, late ones move up, missing ones get a
 SYNTHETIC result after them). Nothing but results ever moves, and no user or assistant item is
@@ -62,6 +62,18 @@ def sep(where: object = None) -> tuple:
 
 def is_sep(tag: object) -> bool:
     return isinstance(tag, tuple) and len(tag) == 2 and tag[0] == SEP_TAG
+
+
+GONE_TAG = "turnproof-gone"
+
+
+def _gone(i: int) -> tuple:
+    """Where a result stood that is not written there: an orphan no call answers (normalize_ours drops it)."""
+    return (OUTPUT, (GONE_TAG, i), (GONE_TAG, i))
+
+
+def _is_gone(tag: object) -> bool:
+    return isinstance(tag, tuple) and len(tag) == 2 and tag[0] == GONE_TAG
 
 
 class Conflict(Exception):
@@ -194,9 +206,11 @@ def plan(items: tuple, *, grouping: str = "run", stateful: bool = False, same=No
             raise Conflict(cid, atag, tag)
     # what is written, in file order, then the group boundaries of ``grouping`` on it
     moved: dict = {}
-    # a result that goes (or moves down) still ends the run it stood in, as in normalize_ours: so the
-    # plan of a chunk is the plan of the whole history at its items (rollout.py's chunks rely on it)
-    seq = [sep() if it[2] in dropped or it[2] in kept or i in early else it for i, it in enumerate(items)]
+    # a result that goes, stays or moves down leaves a result-shaped placeholder where it stood, which
+    # normalize_ours drops as an orphan: runs and result runs are cut exactly as normalize_ours cuts them
+    # with the result there, so the plan of a chunk is the plan of the whole history at its items
+    # (rollout.py's chunks rely on it)
+    seq = [_gone(i) if it[2] in dropped or it[2] in kept or i in early else it for i, it in enumerate(items)]
     if early:  # results recorded before their call move down, to just after its group
         mark = {items[ci][2]: [] for ci in early.values()}
         for u, ci in sorted(early.items(), key=lambda x: x[1]):
@@ -225,9 +239,9 @@ def plan(items: tuple, *, grouping: str = "run", stateful: bool = False, same=No
             moved[c.tag] = "up"
         elif c.op == "synthesize":
             synthesized += 1
-        else:  # every leftover result was decided above
+        elif not _is_gone(c.tag):  # every leftover result was decided above
             raise AssertionError(f"repair plan: normalization dropped {c.tag!r}")
-    new = tuple(it for it in new if not is_sep(it[2]))
+    new = tuple(it for it in new if not is_sep(it[2]) and not _is_gone(it[2]))
     return Plan(new, moved, dropped, kept, synthesized)
 
 
@@ -250,4 +264,5 @@ def _in_place(seq: list, answered: set, moved: dict, dropped: dict, kept: set) -
         prev = kind
     out += [(OUTPUT, cid, SYNTHETIC) for cid in missing]
     synthesized += len(missing)
-    return Plan(tuple(it for it in out if not is_sep(it[2])), moved, dropped, kept, synthesized)
+    return Plan(tuple(it for it in out if not is_sep(it[2]) and not _is_gone(it[2])), moved, dropped, kept,
+                synthesized)
