@@ -26,6 +26,7 @@ import uuid as uuidlib
 from turnproof.model.items import CALL, OUTPUT, TEXT, USER
 
 from .bodies import parse_json
+from . import claude
 from .claude import CONVERSATION
 from .findings import LintError
 from .plan import Conflict, plan
@@ -106,6 +107,7 @@ def read(path: str, max_line: int) -> tuple[list, list]:
 
 def repair_claude(path: str, max_line: int) -> tuple[bytes, list]:
     """The repaired file's bytes and the edits (CannotRepair / LintError when it cannot be)."""
+    claude.read(path, max_line)  # lint's own checks first: what lint cannot read, repair refuses alike
     lines, segments = read(path, max_line)
     by_n = {ln.n: ln for ln in lines}
 
