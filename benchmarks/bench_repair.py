@@ -5,7 +5,8 @@ rollout, half of them answered after a user message (so repair moves N/2 results
 synthetic ones), and the same history as an OpenAI Responses body, a chat body and an Anthropic
 body. Each command runs in a fresh process (`python -m turnproof lint|repair`), wall time measured
 around it, so interpreter start-up is included (a few tenths of a second) and the figures are what
-a user waits for. Linear means: ten times the calls, about ten times the time.
+a user waits for. Linear means: ten times the calls, about ten times the time. MB/s is the input
+file's size over the wall time (start-up included, so small files show a low rate).
 
     python benchmarks/bench_repair.py [--sizes 1000,10000,100000]
 """
@@ -81,7 +82,8 @@ def main() -> None:
     sizes = [int(x) for x in args.sizes.split(",")]
     d = tempfile.mkdtemp(prefix="turnproof-bench-")
     try:
-        print(f"{'file':<18} {'calls':>7} {'lint s':>8} {'lint out KB':>11} {'repair s':>9} {'s per 1k calls':>15}")
+        print(f"{'file':<18} {'calls':>7} {'MB':>7} {'lint s':>8} {'lint MB/s':>10} {'lint out KB':>11} "
+              f"{'repair s':>9} {'repair MB/s':>12} {'s per 1k calls':>15}")
         for kind in ("codex-rollout", "openai-responses", "openai-chat", "anthropic"):
             for n in sizes:
                 src = os.path.join(d, f"{kind}-{n}" + (".jsonl" if kind == "codex-rollout" else ".json"))
@@ -91,7 +93,9 @@ def main() -> None:
                 rt, rcode, _ = timed("repair", src, "-o", src + ".out")
                 _, again, _ = timed("lint", src + ".out")
                 assert again == 0, f"{kind} {n}: the repaired file is not clean"
-                print(f"{kind:<18} {n:>7} {lt:>8.2f} {lout / 1024:>11.1f} {rt:>9.2f} {1000 * rt / n:>15.3f}")
+                mb = os.path.getsize(src) / 1e6
+                print(f"{kind:<18} {n:>7} {mb:>7.2f} {lt:>8.2f} {mb / lt:>10.2f} {lout / 1024:>11.1f} "
+                      f"{rt:>9.2f} {mb / rt:>12.2f} {1000 * rt / n:>15.3f}", flush=True)
     finally:
         shutil.rmtree(d)
 

@@ -53,8 +53,12 @@ def test_plan_keeps_everything_and_answers_every_call(items, grouping, stateful)
         assert len(outs) >= 2
         return
     order = p.order
-    # user and assistant items: all there, in their order
-    assert [it for it in order if it[0] != OUTPUT] == [it for it in items if it[0] != OUTPUT]
+    # user and assistant items: all there, in their order but for held text moved before its group
+    assert p.texts <= {it[2] for it in items if it[0] == TEXT} and (grouping == "calls" or not p.texts)
+    kept = [it for it in items if it[0] != OUTPUT]
+    assert [it for it in order if it[0] != OUTPUT and it[2] not in p.texts] == \
+        [it for it in kept if it[2] not in p.texts]
+    assert sorted(map(repr, (it for it in order if it[0] != OUTPUT))) == sorted(map(repr, kept))
     # every result is in the order, kept in place, or dropped for a reason
     called = {it[1] for it in items if it[0] == CALL}
     for it in items:
@@ -135,7 +139,7 @@ def test_stateful_orphans_stay_untouched():
 
 
 @pytest.mark.parametrize("grouping, expect", [
-    ("run", "T Ca T Cb Oa Ob"), ("calls", "T Ca Oa T Cb Ob"), ("set", "T Ca T Cb Oa Ob")])
+    ("run", "T Ca T Cb Oa Ob"), ("calls", "T T Ca Cb Oa Ob"), ("set", "T Ca T Cb Oa Ob")])
 def test_groupings(grouping, expect):
     def parse(s):
         return tuple((TEXT, None, k) if t == "T" else (CALL if t[0] == "C" else OUTPUT, t[1], t)
@@ -171,3 +175,35 @@ def test_repaired_history_is_accepted_on_responses(items):
             {"role": "assistant" if k == TEXT else "user", "content": "x"} if k != REASONING else
             {"type": "reasoning", "summary": []} for k, c, _ in order]
     assert judge_responses(body) == []
+
+
+# ---- held text: one placement, the plan's and rescue.py's -----------------------------------------
+from turnproof.lint import rescue  # noqa: E402
+from turnproof.lint.plan import sep  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None)
+@given(histories())
+def test_held_text_goes_where_rescue_puts_it(items):
+    """Where a group is cut at text (``calls``), the plan lays a history out as rescue.py's grouped
+    layout does for Codex 0.78+ chat: held text before the group. (The two pair a second result
+    differently: the plan refuses a conflict, rescue.py keeps it in place; so results are left out.)"""
+    try:
+        p = plan(items, grouping="calls")
+    except Conflict:
+        return
+    new, changes = rescue.plan(items, rescue.GROUPED)
+    assert [it for it in p.order if it[0] != OUTPUT] == [it for it in new if it[0] != OUTPUT]
+    assert p.texts == {items[c.index][2] for c in changes if c.op == "move-text"}
+
+
+def test_held_text_message_moves_before_its_call_message():
+    """A chat body [assistant{a,b}, assistant{text}, tool a, tool b]: the text message goes first."""
+    A, B, T = (CALL, "a", (0, 0)), (CALL, "b", (0, 1)), (TEXT, None, (1, "text"))
+    Oa, Ob = (OUTPUT, "a", 2), (OUTPUT, "b", 3)
+    p = plan((A, B, sep(1), T, Oa, Ob))
+    assert p.order == (T, A, B, Oa, Ob) and p.texts == {T[2]} and p.moved == {T[2]: "up"}
+    # a message with text and calls is a group of its own: nothing moves but results
+    C = (CALL, "c", (1, 0))
+    p = plan((A, sep(1), T, C, Oa, (OUTPUT, "c", 4)))
+    assert p.order == (A, Oa, T, C, (OUTPUT, "c", 4)) and not p.texts

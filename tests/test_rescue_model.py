@@ -111,10 +111,14 @@ def test_8479_per_call_each_result_right_after_its_call():
     assert all(verify(new, NAMED[n]).ok for n in SHIPPED)
 
 
-def test_per_call_text_between_call_and_result_stays_and_the_result_moves():
+def test_per_call_held_text_goes_before_its_call():
+    """The same placement as the grouped layout and the repair plan (plan.py says why)."""
     d = NAMED["codex-0.77-chat"]
-    new, _ = plan((U, C1, T, O1), PER_CALL)
-    assert new == (U, C1, O1, T) and verify(new, d).ok
+    new, changes = plan((U, C1, T, O1), PER_CALL)
+    assert new == (U, T, C1, O1) and verify(new, d).ok
+    assert [c.op for c in changes] == ["move-text"]
+    new, _ = plan((U, C1, C2, T, O1, O2), PER_CALL)
+    assert new == (U, T, C1, O1, C2, O2) and verify(new, d).ok
 
 
 def test_grouped_held_text_goes_before_the_group():

@@ -40,7 +40,7 @@ ROWS = {
     "0.77.0-three-parallel-calls": Row("0.77.0", (Reply(_calls(3)),),
                                        ops=("move-result", "move-result", "move-result")),
     "0.77.0-one-call-with-text": Row("0.77.0", (Reply([Text("I will run one command."), *_calls(1)]),),
-                                     ops=("move-result",)),
+                                     ops=("move-text",)),
     "0.79.0-three-calls-with-text": Row("0.79.0", (Reply([Text("I will run three commands."), *_calls(3)]),),
                                         ops=("move-text",)),
     "0.79.0-sigkill-mid-drain": Row("0.79.0", (Reply(_calls(3, slow=True)),), KILL, ("call_2",),
@@ -114,6 +114,8 @@ def test_dead_session_is_rescued_on_the_same_binary(name, codex, capsys, tmp_pat
         for i, m in enumerate(msgs):
             if m.startswith("assistant{"):
                 assert msgs[i + 1] == f"tool({m[10:-1]})", msgs
+        if any(isinstance(x, Text) for x in row.script[0].items):  # held text before the calls, where streamed
+            assert msgs[msgs.index("assistant{call_1}") - 1] == "assistant(text)", msgs
     else:  # grouped: one assistant message with every call, then their results
         k = msgs.index("assistant{call_1,call_2,call_3}")
         assert sorted(msgs[k + 1:k + 4]) == ["tool(call_1)", "tool(call_2)", "tool(call_3)"], msgs

@@ -22,8 +22,20 @@ Order. What remains (a result that goes leaves a placeholder where it stood, so 
 normalize_ours cuts them) goes through model.normalize.normalize_ours_report, the normalization the
 model checks for turnproof-proposed and proofs/ proves: each call group is followed directly by
 its results (the ones already there keep their order, late ones move up, missing ones get a
-SYNTHETIC result after them). Nothing but results ever moves, and no user or assistant item is
-dropped.
+SYNTHETIC result after them). No user or assistant item is dropped, and besides results only held
+text moves:
+
+Held text. Where the reader would cut a call group at assistant text (``calls``, and dialects whose
+text is a message of its own between the call message and the results), text that stands after
+the group's first call, before any result or user message, moves to just before that call: the
+same placement rescue.py gives a Codex rollout on the chat wire. Why before and not after the
+results: both orders are accepted by every provider in model/provider.py, but the text is what the
+model streamed with its calls, before any result existed (Codex's chat stream holds it until the
+response completes, codex-rs rust-v0.78.0 codex-api/src/endpoint/chat.rs:158-199, so it is
+recorded late), and put after the results it would read as the model's answer to them; before the
+group it is where it was streamed, and the response's calls stay one group (DeepSeek accepts
+[message, call-a, call-b, out-a, out-b] and rejects [call-a, message, call-b, out-a, out-b]; the
+real codex-cli 0.79.0 resumes a rollout laid out so, tests/test_rescue_realcodex.py).
 
 What a call group is depends on who reads the history (``grouping``):
 
@@ -76,6 +88,56 @@ def _is_gone(tag: object) -> bool:
     return isinstance(tag, tuple) and len(tag) == 2 and tag[0] == GONE_TAG
 
 
+def _assistant_span(it: tuple) -> bool:
+    return it[0] in ASSISTANT_SIDE or is_sep(it[2])
+
+
+def held_text_first(seq: list, by_message: bool) -> tuple[list, list]:
+    """(``seq`` with held text before its call group, the tags of the text items moved).
+
+    A span is a stretch of assistant-side items with nothing else between them (message boundaries,
+    SEP items, allowed). ``by_message``: the span's pieces are the messages between SEP items, and a
+    message holding text and no call moves whole; otherwise every TEXT item is a piece of its own.
+    Pieces after the span's first call that are text move, in their order, to just before the piece
+    holding that call (rescue.py's layouts do the same on Codex's own items)."""
+    out: list = []
+    moved: list = []
+    n = len(seq)
+    i = 0
+    while i < n:
+        if not _assistant_span(seq[i]):
+            out.append(seq[i])
+            i += 1
+            continue
+        j = i
+        while j < n and _assistant_span(seq[j]):
+            j += 1
+        pieces: list = []
+        for it in seq[i:j]:
+            if not pieces or (is_sep(it[2]) if by_message else True):
+                pieces.append([it])
+            else:
+                pieces[-1].append(it)
+        first = next((k for k, pc in enumerate(pieces) if any(it[0] == CALL for it in pc)), None)
+        late = [] if first is None else [
+            k for k in range(first + 1, len(pieces))
+            if not any(it[0] == CALL for it in pieces[k]) and any(it[0] == TEXT for it in pieces[k])
+            and (by_message or pieces[k][0][0] == TEXT)]
+        if late:
+            if by_message and not is_sep(pieces[first][0][2]):
+                pieces[first].insert(0, sep())  # the text message keeps its boundary with the call message
+            gone = set(late)
+            order = list(range(first)) + late + [k for k in range(first, len(pieces)) if k not in gone]
+            for k in late:
+                moved += [it[2] for it in pieces[k] if it[0] == TEXT]
+            for k in order:
+                out += pieces[k]
+        else:
+            out += seq[i:j]
+        i = j
+    return out, moved
+
+
 class Conflict(Exception):
     """A call with two different real results: repair would have to drop one, so it refuses."""
 
@@ -99,6 +161,7 @@ class Plan:
     dropped: dict = field(default_factory=dict)  # tag -> Drop
     kept: set = field(default_factory=set)  # results left exactly where they are (stateful orphans)
     synthesized: int = 0
+    texts: set = field(default_factory=set)  # tags of held text moved before its call group (in ``moved``, "up")
 
     @property
     def changed(self) -> bool:
@@ -211,6 +274,11 @@ def plan(items: tuple, *, grouping: str = "run", stateful: bool = False, same=No
     # with the result there, so the plan of a chunk is the plan of the whole history at its items
     # (rollout.py's chunks rely on it)
     seq = [_gone(i) if it[2] in dropped or it[2] in kept or i in early else it for i, it in enumerate(items)]
+    texts: set = set()
+    if grouping != "set":
+        seq, hoisted = held_text_first(seq, by_message=grouping == "run")
+        texts = set(hoisted)
+        moved.update((t, "up") for t in hoisted)
     if early:  # results recorded before their call move down, to just after its group
         mark = {items[ci][2]: [] for ci in early.values()}
         for u, ci in sorted(early.items(), key=lambda x: x[1]):
@@ -231,7 +299,7 @@ def plan(items: tuple, *, grouping: str = "run", stateful: bool = False, same=No
         seq = list(with_grouping(tuple(seq), grouping))
     if grouping == "set":
         answered = {items[ci][2] for ci in answer}
-        return _in_place(seq, answered, moved, dropped, kept)
+        return _in_place(seq, answered, moved, dropped, kept)  # no text moves: results may stand anywhere
     new, changes = normalize_ours_report(tuple(seq))
     synthesized = 0
     for c in changes:
@@ -242,7 +310,7 @@ def plan(items: tuple, *, grouping: str = "run", stateful: bool = False, same=No
         elif not _is_gone(c.tag):  # every leftover result was decided above
             raise AssertionError(f"repair plan: normalization dropped {c.tag!r}")
     new = tuple(it for it in new if not is_sep(it[2]) and not _is_gone(it[2]))
-    return Plan(new, moved, dropped, kept, synthesized)
+    return Plan(new, moved, dropped, kept, synthesized, texts)
 
 
 def _in_place(seq: list, answered: set, moved: dict, dropped: dict, kept: set) -> Plan:

@@ -55,7 +55,7 @@ class CannotRepair(Exception):
 class Edit:
     """One change, in file terms: ``line`` where the item was, ``after`` what it now follows."""
 
-    op: str  # drop-orphan | drop-duplicate | drop-synthetic | move | synthesize | drop-torn
+    op: str  # drop-orphan | drop-duplicate | drop-synthetic | move | move-text | synthesize | drop-torn
     call_id: object
     line: object  # a line number, an input index, or a JSON pointer
     after: object = None
@@ -78,6 +78,9 @@ class Edit:
                     f"{self._at(self.twin)} takes its place")
         if self.op == "move":
             return f"{self._at(self.line)}: moved result for {cid} {self.direction or 'up'}, after {self._at(self.after)}"
+        if self.op == "move-text":
+            at = f"after {self._at(self.after)}" if self.after is not None else "to the start"
+            return f"{self._at(self.line)}: moved assistant text {at}, before its call group"
         if self.op == "synthesize":
             return f"added synthetic result for {cid} after {self._at(self.after)}: no result was recorded"
         return f"{self._at(self.line)}: dropped torn line (cut short by a crash; Codex skips it)"
@@ -96,13 +99,27 @@ class Edit:
 def flat_emit(units: list, p) -> object:
     """Where each unit goes when every item lives in a unit of its own file order (lines, input items,
     chat messages). ``units``: (key, tags) in file order. Yields ("unit", key), ("moved", key, after,
-    direction) and ("synth", call_id, after, call key), ``after`` being the last unit holding items."""
+    direction), ("text", key, after) for held text moved before its call group, and ("synth", call_id,
+    after, call key), ``after`` being the last unit holding items (None: the start)."""
     order = p.order
+    texts = getattr(p, "texts", ())
     home = {t: key for key, tags in units for t in tags if t in p.moved}
     gone: set = set()  # moved units already written (a unit holding several moved results goes once)
     k = 0
     last = None
     call_at: dict = {}
+
+    def placed():  # what the plan puts here that lives elsewhere in the file
+        nonlocal k
+        while k < len(order) and (order[k][2] == SYNTHETIC or order[k][2] in p.moved):
+            cid, t = order[k][1], order[k][2]
+            if t == SYNTHETIC:
+                yield ("synth", cid, last, call_at.get(cid))
+            elif id(home[t]) not in gone:
+                gone.add(id(home[t]))
+                yield ("text", home[t], last) if t in texts else ("moved", home[t], last, p.moved[t])
+            k += 1
+
     for key, tags in units:
         live = [t for t in tags if t not in p.kept]
         if not live:
@@ -110,6 +127,7 @@ def flat_emit(units: list, p) -> object:
             continue
         if live[0] in p.moved or live[0] in p.dropped:
             continue  # written with its group, or dropped
+        yield from placed()  # held text moved up before this unit
         yield ("unit", key)
         last = key
         for t in live:
@@ -119,14 +137,7 @@ def flat_emit(units: list, p) -> object:
             if it[0] == CALL:
                 call_at[it[1]] = key
             k += 1
-        while k < len(order) and (order[k][2] == SYNTHETIC or order[k][2] in p.moved):
-            cid, t = order[k][1], order[k][2]
-            if t == SYNTHETIC:
-                yield ("synth", cid, last, call_at.get(cid))
-            elif id(home[t]) not in gone:
-                gone.add(id(home[t]))
-                yield ("moved", home[t], last, p.moved[t])
-            k += 1
+        yield from placed()
     if k != len(order):
         raise AssertionError("repair did not place every item")
 
@@ -216,6 +227,11 @@ def _chunk(path: str, lines: list, items: tuple, w, edits: list, grouping: str) 
             w.write(moved_line(src, ts))
             written += 1
             edits.append(Edit("move", cid_of.get(src.n), src.n, after.n, direction=direction))
+        elif ev[0] == "text":
+            _, src, after = ev
+            w.write(moved_line(src, ts))
+            written += 1
+            edits.append(Edit("move-text", None, src.n, None if after is None else after.n, direction="up"))
         else:
             _, cid, after, call = ev
             w.write(synthetic_line(cid, call, ts))

@@ -128,6 +128,10 @@ def _responses(lst: list, base: str, path: str, doc: object, dialect: str, provi
             _, i, after, direction = ev
             out.append(lst[i])
             edits.append(Edit("move", lst[i].get("call_id"), i, after, "input item", direction))
+        elif ev[0] == "text":
+            _, i, after = ev
+            out.append(lst[i])
+            edits.append(Edit("move-text", None, i, after, "input item", "up"))
         else:
             _, cid, after, _call = ev
             t = kinds.get(cid)
@@ -182,6 +186,10 @@ def _chat(msgs: list, base: str, path: str, doc: object, dialect: str, provider:
             out.append(msgs[m])
             cid = msgs[m].get("tool_call_id") or _FN + str(msgs[m].get("name"))
             edits.append(Edit("move", cid, f"{base}/{m}", f"{base}/{after}", "", direction))
+        elif ev[0] == "text":
+            _, m, after = ev
+            out.append(msgs[m])
+            edits.append(Edit("move-text", None, f"{base}/{m}", None if after is None else f"{base}/{after}", "", "up"))
         else:
             _, cid, after, _call = ev
             if isinstance(cid, str) and cid.startswith(_FN):
@@ -287,6 +295,7 @@ def _blocks(msgs: list, base: str, path: str, doc: object, dialect: str, provide
     pending: list = []
     src = [None]
     last = None  # the assistant message the pending results answer
+    prev = None  # the message last written, as numbered in the input
 
     def flush() -> None:
         if pending:
@@ -313,9 +322,13 @@ def _blocks(msgs: list, base: str, path: str, doc: object, dialect: str, provide
         msg = msgs[m]
         if msg.get("role") == d.assistant:
             flush()
+            if tag in p.texts:  # held text: before its call group (plan.py says why)
+                edits.append(Edit("move-text", None, f"{base}/{m}", None if prev is None else f"{base}/{prev}", "",
+                                  "up"))
             out.append(msg)
-            last = m
+            last = prev = m
             continue
+        prev = m
         c = msg.get(d.key)
         if not pending:
             if isinstance(c, list):

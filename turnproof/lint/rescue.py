@@ -7,13 +7,18 @@ accepts. Three layouts, one per builder (model/wire.py):
 - per-call (Codex 0.77 chat, codex-rs rust-v0.77.0 codex-api/src/requests/chat.rs
   `ChatRequestBuilder::build`: one assistant message per call): each result right after its call,
   so ``[C1,C2,O1,O2]`` becomes ``[C1,O1,C2,O2]`` and every ``assistant{call}`` is followed by its
-  ``tool`` message. Text stays where it is: after a call's result it breaks nothing.
+  ``tool`` message.
 - grouped (Codex 0.78+ chat, rust-v0.78.0 `push_tool_call_message`: consecutive calls share one
-  assistant message, text starts a new one): the results of a call group right after the group,
-  and assistant text that landed inside or after the group (sse/chat.rs holds it until the stream
-  completes) moved to just before the group's first call, where it was streamed.
+  assistant message, text starts a new one): the results of a call group right after the group.
 - as recorded (Responses, and turnproof-proposed's run grouping): results right after their
   assistant run, text in place.
+
+On chat (both layouts) assistant text that landed inside or after a call group (the chat stream
+holds it until the response completes, rust-v0.77.0 codex-api/src/endpoint/chat.rs:155-204) moves
+to just before the group's first call, where it was streamed: ``[C1,T,O1]`` becomes ``[T,C1,O1]``.
+After the results it would also be accepted, but it would read as the model's answer to results
+it never saw; plan.py (the repair of every other dialect) places held text the same way and says
+more.
 
 In every layout a call with no result anywhere gets a synthetic result (marked as made up) after
 its group's results, so the release's normalization (normalize.rs `ensure_call_outputs_present`,
@@ -151,7 +156,8 @@ def plan(items: tuple, layout: str, ours=_is_ours, same=_never) -> tuple[tuple, 
             out += [items[k] for k in run]
             i = j
             continue
-        if layout == GROUPED:
+        late: list = []
+        if layout in (GROUPED, PER_CALL):  # held text before the group (the module docstring says why)
             first = calls[0]
             late = [k for k in run if k > first and items[k][0] == TEXT]
             for k in late:
@@ -167,7 +173,10 @@ def plan(items: tuple, layout: str, ours=_is_ours, same=_never) -> tuple[tuple, 
                     changes.append(Change("synthesize", items[k][1], None))
                     out.append((OUTPUT, items[k][1], SYNTHETIC))
                 else:
-                    if o != k + 1:
+                    nxt = k + 1
+                    while nxt in late:  # held text that went before the group leaves no gap
+                        nxt += 1
+                    if o != nxt:
                         changes.append(Change("move-result", items[k][1], o))
                     out.append(items[o])
         else:
