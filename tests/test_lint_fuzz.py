@@ -105,14 +105,20 @@ def test_mutated_rollouts(cli, data):
         rout = os.path.join(d, "out.jsonl")
         rcode, rtext, rerr = cli("repair", src, "-o", rout)
         assert rcode in (0, 1, 2) and "Traceback" not in rerr
-        if rcode == 1:  # refused: a call with two different results (repair never drops a tool result)
-            assert "has two different results" in rerr and not os.path.exists(rout)
+        if rcode == 1 and os.path.exists(rout):  # written, but the release still does not send it: it says why
+            assert "still not sent" in rtext
+            assert cli("lint", rout)[0] == 1
+            return
+        if rcode == 1:  # refused, nothing written (a call with two different results; no order the release sends)
+            assert "has two different results" in rerr or "cannot be rescued" in rtext, \
+                (rtext, rerr)
         elif code == 2:
             assert rcode == 2 and len(rerr.splitlines()) == 1
-            assert rerr.split(": error: ", 1)[1] == err.split(": error: ", 1)[1]  # the same one-line reason
+            # the same one-line reason, unless repair, reading in one pass, stopped earlier on its own
+            assert rerr.split(": error: ", 1)[1] == err.split(": error: ", 1)[1] or "not repaired" in rerr, rerr
         elif rcode == 2:
             # what lint reads and repair declines: a move inside a compacted line, a file of torn lines
-            assert "compacted" in rerr or "only torn lines" in rerr
+            assert "compacted" in rerr or "only torn lines" in rerr or "lint names every one" in rerr, rerr
         if rcode:
             assert not os.path.exists(rout)
         else:
@@ -162,7 +168,7 @@ def mutated_documents(draw) -> bytes:
     return data
 
 
-@settings(max_examples=examples(700), deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(700), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @example(b'[{"type": [], "call_id": "c"}]', None)  # an unhashable type once crashed detection
 @given(mutated_documents(), st.sampled_from([None, "openai-chat", "openai-responses", "anthropic", "gemini"]))
 def test_mutated_request_bodies(cli, data, dialect):

@@ -219,8 +219,13 @@ def check(cli, fmt: str, data: bytes, dialect: str | None) -> None:
         rcode, rout, rerr = cli("repair", src, "-o", out_path, *forced)
         _no_crash(rerr)
         assert rcode in (0, 1, 2)
+        if code == 2:  # what lint cannot read, repair refuses alike
+            assert rcode == 2, (err, rout)
         if rcode == 2 or (rcode == 1 and "still rejected" not in rout):
             assert len(rerr.splitlines()) == 1 and not os.path.exists(out_path), rerr
+        else:  # written: clean for the provider, or exactly as rejected as repair said
+            lcode, lout, lerr = cli("lint", out_path, *forced)
+            assert lcode == rcode, (rout, lout, lerr)
         with open(src, "rb") as f:
             assert f.read() == data
         after = os.stat(src)

@@ -282,6 +282,34 @@ def test_duplicate_keys_are_not_guessed_at(capsys, tmp_path):
     assert code == 2 and "appears twice" in err and not (tmp_path / "o.json").exists()
 
 
+def test_duplicate_keys_in_a_rollout_are_not_guessed_at(capsys, tmp_path):
+    """Issue 14.12 on a rollout: a call line with two call_ids; json.loads keeps "b", and repair used to
+    drop a's real result as an orphan and answer b with a synthetic one. Lint names the line; repair
+    refuses (exit 2), whichever wire resumes the file."""
+    lines = rollout_text("U C1 O1").splitlines()
+    lines[2] = lines[2].replace('"call_id":"call_1"', '"call_id":"call_1","call_id":"call_9"')
+    assert lines[2].count('"call_id"') == 2
+    for version, provider in (("0.122.0", "openai"), ("0.77.0", "scripted")):  # the pairing path, the rescue
+        lines[0] = json.dumps({"timestamp": "2025-12-20T10:00:00.000Z", "type": "session_meta",
+                               "payload": {"id": "s", "cli_version": version, "model_provider": provider}})
+        src = tmp_path / f"r-{version}.jsonl"
+        src.write_text("\n".join(lines) + "\n")
+        code, doc = lint_json(capsys, src)
+        assert code == 1 and any(f["rule"] == "duplicate-key" and f["line"] == 3 for f in doc["files"][0]["findings"])
+        out = tmp_path / "o.jsonl"
+        code, text, err = run(capsys, "repair", src, "-o", out)
+        assert code == 2 and "appears twice" in err and ":3:" in err and not out.exists(), err
+
+
+def test_nan_with_nothing_to_repair_is_refused_too(capsys, tmp_path):
+    """Repair exits 0 only for a file that lints clean: NaN is not, and it is not a pairing repair."""
+    p = tmp_path / "b.json"
+    p.write_text('{"temperature": NaN, "input": [{"type": "function_call", "call_id": "a", "name": "f", '
+                 '"arguments": "{}"}, {"type": "function_call_output", "call_id": "a", "output": "ok"}]}')
+    code, text, err = run(capsys, "repair", p, "-o", tmp_path / "o.json")
+    assert code == 2 and "NaN" in err and not (tmp_path / "o.json").exists()
+
+
 def test_nan_is_never_written_back(capsys, tmp_path):
     p = tmp_path / "b.json"
     p.write_text('{"temperature": NaN, "input": [{"type": "function_call", "call_id": "a", "name": "f", '

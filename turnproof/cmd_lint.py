@@ -1,9 +1,12 @@
 """`turnproof lint` and `turnproof repair`: the command-line side of turnproof/lint/.
 
 lint exit codes: 0 no findings, 1 findings, 2 a file could not be read (the others are still
-linted and reported). repair exit codes: 0 written (or nothing to repair), 2 unreadable input or
-usage error, and then nothing is written. repair takes Codex rollouts and OpenAI Responses input
-lists (or bodies); a repaired Responses document is written back as indented JSON.
+linted and reported). repair (every dialect lint reads) exit codes, as turnproof/exitcodes.py
+defines them: 0 written (or nothing to repair) and clean for the provider; 1 refused with nothing
+written (a tool result would be lost, or no order is sent by the release that resumes a rollout),
+or written but still rejected for a reason that is not pairing; 2 unreadable input (whatever lint
+refuses, and keys that appear twice) or usage error, nothing written. A repaired JSON document is
+written back as indented JSON.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from turnproof.exitcodes import EXIT_OK, EXIT_USAGE as EXIT_INPUT, EXIT_VIOLATED
 from turnproof.lint import DEFAULT_MAX_LINE, DIALECTS, FileReport, LintError, expand, lint_path, sniff
 from turnproof.fileio import spooled
 from turnproof.lint.bodies import UNKNOWN, detect, load_document_strict
-from turnproof.lint.findings import DUPLICATE_KEY
+from turnproof.lint.findings import DUPLICATE_KEY, NONSTANDARD
 from turnproof.lint.repair import (CannotRepair, document_bytes, repair_in_place, repair_to, replace_in_place,
                                    write_document)
 from turnproof.lint.repair_bodies import repair_document
@@ -299,9 +302,11 @@ def _repair_file(path: str, shown: str, args, max_line: int, to_stdout: bool) ->
             dialect = dialect or detect(doc)
             if dialect is None:
                 raise LintError(f"{path}: {UNKNOWN}; name the dialect with --dialect ({', '.join(DIALECTS)})")
-            dupes = [f for f in strict if f.rule == DUPLICATE_KEY]
-            if dupes:  # which value a reader takes is a guess: repairing on it could drop a real result
-                raise LintError(f"{path}: {dupes[0].message}: not repaired (lint names every one)")
+            # a key twice: which value a reader takes is a guess, and repairing on it could drop a real
+            # result; NaN / Infinity: no provider accepts the file, and no repair of pairing changes that
+            odd = [f for f in strict if f.rule in (DUPLICATE_KEY, NONSTANDARD)]
+            if odd:
+                raise LintError(f"{path}: {odd[0].message}: not repaired (lint names every one)")
             new, edits, left = repair_document(doc, dialect, path, args.provider)
             data = document_bytes(new, path) if edits else None  # any error comes before anything is written
         if args.in_place:

@@ -248,6 +248,7 @@ def _lint_rollout(path: str, designs: tuple, max_line: int, progress, provider: 
                      info=[f for f in hj.findings if f.wire is not None])
     rep.findings += [Finding(TORN, None, n, message="line cut short (a crash tore the write); Codex skips it "
                              "on load, so what it held is lost") for n in reader.torn]
+    rep.findings += reader.strict
     rep.resume = resume_verdict(path, in_use, used, why, next(bv for bv in hj.builders if bv.design == in_use),
                                 max_line)
     for bv in hj.builders:

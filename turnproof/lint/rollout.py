@@ -137,10 +137,23 @@ class RolloutReader:
         self.keep_lines = keep_lines
         self.progress = progress
         self.torn: list[int] = []  # lines cut short
+        self.strict: list = []  # Findings: NaN / Infinity, a key twice (lint reports them; a writer refuses)
         self.bounded = True  # False once an id pass 1 missed turned cutting off
 
     def fail(self, n: int, msg: str) -> LintError:
         return LintError(f"{self.path}:{n}: {msg}")
+
+    def _strict(self, n: int, raw: bytes) -> None:
+        """A line that pairs (it names a call id) or may hold NaN / Infinity, read again strictly: a key
+        twice means readers disagree on which call or result the line is (json.loads keeps the last
+        value, and repair would drop the real result of the other as an orphan). Only such lines pay
+        for the slower strict parse. Lint reports them; a reader that writes (repair) refuses the file."""
+        from .bodies import parse_json, strict_findings
+
+        found = strict_findings(parse_json(raw, f"{self.path}:{n}")[1], line=n)
+        if found and self.keep_lines:
+            raise self.fail(n, f"{found[0].message}: not repaired (lint names every one)")
+        self.strict += found
 
     def _parse(self, n: int, raw: bytes):
         """One line: (line type, items, payload type, timestamp); line type None for blank and torn lines."""
@@ -160,6 +173,8 @@ class RolloutReader:
             raise self.fail(n, f"not valid JSON ({getattr(e, 'msg', e)}, column {getattr(e, 'colno', '?')})") from None
         if type(obj) is not dict:
             raise self.fail(n, f"a rollout line must be a JSON object, not {_tname(obj)}")
+        if b"call_id" in raw or b"NaN" in raw or b"Infinity" in raw:
+            self._strict(n, raw)
         ltype = obj.get("type")
         payload = obj.get("payload")
         if ltype is None and payload is None:
