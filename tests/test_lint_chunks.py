@@ -9,7 +9,6 @@ import tempfile
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from turnproof.model.normalize import normalize_ours
 from turnproof.lint.check import HistoryJudge, default_builders
 from turnproof.lint.plan import plan
 from turnproof.lint.repair import repair_to

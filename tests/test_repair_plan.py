@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from turnproof.lint.plan import GROUPINGS, Conflict, plan, with_grouping
-from turnproof.model.items import ASSISTANT_SIDE, CALL, OUTPUT, REASONING, SYNTHETIC, TEXT, USER
+from turnproof.model.items import CALL, OUTPUT, REASONING, SYNTHETIC, TEXT, USER
 from turnproof.model.normalize import normalize_ours, normalize_ours_report
 
 
