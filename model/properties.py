@@ -34,6 +34,9 @@ class Property:
     judge: Callable[..., object] | None = None
     # always: the verdict depends only on the request the step sends (so it is judged once per request)
     per_request: bool = False
+    # always: the verdict depends only on the request the step sends and on what this returns for the
+    # state (hashable; so it is judged once per pair)
+    also_reads: Callable[[tuple], tuple] | None = None
     # can: the step that must stay reachable, as (action, arg)
     goal: tuple[str, object] | None = None
     # eventually: the states that fulfil it (it must stay reachable, and no cycle may avoid it)
@@ -133,7 +136,7 @@ PROPERTIES: dict[str, Property] = {p.id: p for p in (
     Property("results-kept", "always",
              "A tool result that reached the rollout file (or its write queue) is never replaced or "
              "dropped later: every later request carries it unchanged.",
-             on=SENT, judge=_results_kept),
+             on=SENT, judge=_results_kept, also_reads=lambda s: (s[FILE], s[QUEUE])),
     Property("results-recorded", "always",
              "When a tool has finished (done, or failed with an error output) while the process is "
              "alive, its real output is recorded in history before the next request is sent, never "
@@ -183,16 +186,18 @@ class TurnLoopSpec:
 
     def __init__(self, model: TurnLoop):
         self.m = model
-        self._verdicts: dict = {}  # (property id, id(request)) -> verdict, for per-request judges
+        # (property id, id(request)[, what else it reads]) -> verdict, for per-request judges
+        self._verdicts: dict = {}
         self._keep: list = []  # the requests judged: keeps their ids unique while cached
 
     def judge(self, p: Property, s: tuple, action: str, arg: object, t: tuple) -> object:
-        """``p``'s judge on one step, once per request for a per-request property."""
+        """``p``'s judge on one step, once per request (and what else it reads) for a per-request
+        property."""
         assert p.judge is not None
-        if not p.per_request:
+        if not (p.per_request or p.also_reads):
             return p.judge(self.m, s, action, arg, t)
         r = self.m.request(s)
-        key = (p.id, id(r))
+        key = (p.id, id(r)) + p.also_reads(s) if p.also_reads else (p.id, id(r))
         found = self._verdicts.get(key, _MISSING)
         if found is _MISSING:
             found = self._verdicts[key] = p.judge(self.m, s, action, arg, t)

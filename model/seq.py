@@ -25,13 +25,14 @@ from typing import Iterable, Iterator
 class Seq:
     """An immutable sequence of items, interned: equal sequences are one object."""
 
-    __slots__ = ("parent", "last", "n", "children", "_items")
+    __slots__ = ("parent", "last", "n", "children", "_items", "_joins")
 
     parent: Seq | None
     last: object
     n: int
     children: dict
     _items: tuple | None
+    _joins: dict | None
 
     def __init__(self, parent: Seq | None, last: object) -> None:
         self.parent = parent
@@ -39,9 +40,21 @@ class Seq:
         self.n = 0 if parent is None else parent.n + 1
         self.children = {}  # item -> the sequence one item longer
         self._items = None if parent is not None else ()
+        self._joins = None  # Seq -> self + that Seq (a crash appends the whole queue to the file)
 
     # ---- building -----------------------------------------------------------------------------
     def __add__(self, other: Iterable) -> Seq:
+        if isinstance(other, Seq):
+            joins = self._joins
+            if joins is None:
+                joins = self._joins = {}
+            done = joins.get(other)
+            if done is None:
+                done = joins[other] = self._extend(other.items)
+            return done
+        return self._extend(other)
+
+    def _extend(self, other: Iterable) -> Seq:
         node = self
         for it in other:
             nxt = node.children.get(it)

@@ -87,6 +87,7 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field, fields, replace
+from functools import partial
 from typing import Annotated, Any, Callable, Mapping, NamedTuple, get_type_hints
 
 from . import items as I
@@ -205,6 +206,10 @@ def _set(s: tuple, changes: dict) -> tuple:
     return tuple(lst)
 
 
+def _first(f: Callable, *args: object) -> object:
+    return f(*args)[0]
+
+
 def _response_items(s: tuple) -> tuple:
     """The rollout file's history items (turn_aborted events are not replayed)."""
     return tuple(it for it in s[FILE] if it[0] != "turn_aborted")
@@ -271,8 +276,15 @@ class Request:
     """What a SendRequest step sent (or, for RefuseRequest, would have sent)."""
 
     items: tuple  # the normalized history
-    body: list  # as built for the wire
     rejections: tuple[Rejection, ...]  # empty if accepted
+    # builds the body again: a search judges tens of thousands of requests, and their bodies (lists
+    # of dicts) were most of its memory; only a report reads one
+    make_body: Callable[[], list] = field(repr=False, compare=False)
+
+    @property
+    def body(self) -> list:
+        """As built for the wire."""
+        return self.make_body()
 
 
 # ---- actions ----------------------------------------------------------------------------------
@@ -371,9 +383,11 @@ class TurnLoop:
                 prov = None if prov == "default" else prov
                 if self._build is not None:  # a build_request hook: judge the items its body carries
                     body, sent = self._build(items)
+                    make = partial(_first, self._build, items)
                 else:
-                    body, sent = build_request(items, self.d.wire, self.d.chat_grouping, prov), items
-                r = Request(sent, body, tuple(judge(self.d.wire, body, prov)))
+                    make = partial(build_request, items, self.d.wire, self.d.chat_grouping, prov)
+                    body, sent = make(), items
+                r = Request(sent, tuple(judge(self.d.wire, body, prov)), make)
                 self._items_cache[items] = r
             self._req_cache[hist] = r
         self._last_state, self._last_request = s, r
