@@ -186,8 +186,8 @@ class TurnLoopSpec:
 
     def __init__(self, model: TurnLoop):
         self.m = model
-        # (property id, id(request)[, what else it reads]) -> verdict, for per-request judges
-        self._verdicts: dict = {}
+        # property id -> {id(request), or (id(request), what else it reads): verdict}, for per-request judges
+        self._verdicts: dict = {p.id: {} for p in self.properties if p.per_request or p.also_reads}
         self._keep: list = []  # the requests judged: keeps their ids unique while cached
 
     def judge(self, p: Property, s: tuple, action: str, arg: object, t: tuple) -> object:
@@ -197,10 +197,11 @@ class TurnLoopSpec:
         if not (p.per_request or p.also_reads):
             return p.judge(self.m, s, action, arg, t)
         r = self.m.request(s)
-        key = (p.id, id(r)) + p.also_reads(s) if p.also_reads else (p.id, id(r))
-        found = self._verdicts.get(key, _MISSING)
+        key = (id(r),) + p.also_reads(s) if p.also_reads else id(r)
+        verdicts = self._verdicts[p.id]
+        found = verdicts.get(key, _MISSING)
         if found is _MISSING:
-            found = self._verdicts[key] = p.judge(self.m, s, action, arg, t)
+            found = verdicts[key] = p.judge(self.m, s, action, arg, t)
             self._keep.append(r)
         return found
 

@@ -30,7 +30,7 @@ class Seq:
     parent: Seq | None
     last: object
     n: int
-    children: dict
+    children: dict | None
     _items: tuple | None
     _joins: dict | None
 
@@ -38,7 +38,7 @@ class Seq:
         self.parent = parent
         self.last = last  # the last item (None for the root)
         self.n = 0 if parent is None else parent.n + 1
-        self.children = {}  # item -> the sequence one item longer
+        self.children = None  # item -> the sequence one item longer (made at the first one)
         self._items = None if parent is not None else ()
         self._joins = None  # Seq -> self + that Seq (a crash appends the whole queue to the file)
 
@@ -57,9 +57,12 @@ class Seq:
     def _extend(self, other: Iterable) -> Seq:
         node = self
         for it in other:
-            nxt = node.children.get(it)
+            children = node.children
+            if children is None:
+                children = node.children = {}
+            nxt = children.get(it)
             if nxt is None:
-                nxt = node.children[it] = Seq(node, it)
+                nxt = children[it] = Seq(node, it)
             node = nxt
         return node
 
@@ -69,18 +72,18 @@ class Seq:
     # ---- reading, as a tuple --------------------------------------------------------------------
     @property
     def items(self) -> tuple:
-        """The items as a tuple (made once)."""
+        """The items as a tuple (made once, kept by this node only: a tuple on every ancestor would
+        cost memory quadratic in the length)."""
         if self._items is not None:
             return self._items
-        chain = []
+        tail = []
         node: Seq | None = self
         while node is not None and node._items is None:
-            chain.append(node)
+            tail.append(node.last)
             node = node.parent
-        t: tuple = node._items if node is not None and node._items is not None else ()
-        for nd in reversed(chain):
-            t = t + (nd.last,)
-            nd._items = t
+        tail.reverse()
+        t: tuple = (node._items if node is not None and node._items is not None else ()) + tuple(tail)
+        self._items = t
         return t
 
     def __len__(self) -> int:
