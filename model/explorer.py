@@ -11,6 +11,22 @@
 No reduction is applied beyond the model's own (the lazy rollout writer; see turnloop.py): calls
 are not symmetric (the drain order and the request order depend on the call index), so merging
 states by permuting calls would be unsound.
+
+Memory: a state is one flat tuple (its item sequences are interned, model/seq.py), held once by
+the index dict and once by the discovery-order list; the BFS parent of each state and the
+successor lists are flat ``array('i')`` buffers (4 bytes an entry, no int objects), successors
+back to back with an offset per state, and the reverse edges of the graph phase the same way.
+A truncated search (``max_states``) stops after a whole state's successors: the buffers stay
+consistent, the violations found are real, and nothing else is judged. The state bound is the
+memory bound: benchmarks/bench_model.py prints the bytes per state.
+
+One search runs on one core. Splitting it across processes would be sound for the verdicts
+(states partitioned by a content hash, BFS layer by layer, each new state's rank taken from its
+parent's rank and its successor position, so the first violation found and its path are the
+ones this search reports), but the states would have to cross between processes: a state and
+its three item sequences pickle to hundreds of bytes, costing more than generating it, and the
+graph properties need the whole graph in one process. ``turnproof matrix --jobs`` runs whole
+searches in parallel instead, which needs no exchange.
 """
 
 from __future__ import annotations
