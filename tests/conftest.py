@@ -13,11 +13,18 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import settings
 
 from realcodex_util import codex  # noqa: F401  (the fixture, for every test that asks for it)
 from turnproof.cli import main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# CI (.ci/run sets HYPOTHESIS_PROFILE=ci) draws the same examples on every run, so a landing is judged
+# on the code, never on the luck of the draw; a day's work and TURNPROOF_FUZZ draw new ones.
+settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True)
+if os.environ.get("HYPOTHESIS_PROFILE"):
+    settings.load_profile(os.environ["HYPOTHESIS_PROFILE"])
 
 
 def run_cli(*argv) -> tuple[int, str, str]:
