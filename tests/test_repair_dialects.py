@@ -353,3 +353,19 @@ def test_anthropic_held_text_message_goes_before_the_tool_use_message(capsys, tm
     assert code == 0, err
     assert json.loads(out.read_text())["messages"] == [body["messages"][0], text, tu, res]
     assert [e["op"] for e in rep["edits"]] == ["move-text"] and relint(capsys, out) == 0
+
+
+def test_claude_code_nan_on_a_summary_line_is_refused_like_any_dialects(capsys, tmp_path):
+    """Found by the dialect fuzz: a summary line of a real session with `"leafUuid": NaN` lints as a
+    finding, and repair wrote the file unchanged with exit 0 ("nothing to repair")."""
+    lines = open(os.path.join(REAL, "claude-code-summary-lines.jsonl"), encoding="utf-8").read().splitlines()
+    k = next(i for i, ln in enumerate(lines) if '"type":"summary"' in ln.replace(" ", ""))
+    lines[k] = json.dumps({"type": "summary", "summary": "s", "leafUuid": "x"}).replace('"x"', "NaN")
+    src = tmp_path / "s.jsonl"
+    src.write_text("\n".join(lines) + "\n")
+    code, doc = lint_json(capsys, src)
+    assert code == 1 and any(f["rule"] == "non-standard-json" and f["line"] == k + 1
+                             for f in doc["files"][0]["findings"])
+    out = tmp_path / "o.jsonl"
+    code, text, err = run(capsys, "repair", src, "-o", out)
+    assert code == 2 and f":{k + 1}:" in err and "NaN" in err and not out.exists(), err

@@ -28,7 +28,7 @@ from turnproof.model.items import CALL, OUTPUT, TEXT, USER
 from .bodies import parse_json
 from . import claude
 from .claude import CONVERSATION
-from .findings import LintError
+from .findings import DUPLICATE_KEY, NONSTANDARD, LintError
 from .plan import Conflict, plan
 from .repair import MARKER, MOVED, SYNTHETIC_OUTPUT, CannotRepair, Edit, conflict_error, flat_emit
 from .rollout import _open_lines, _tname
@@ -107,7 +107,11 @@ def read(path: str, max_line: int) -> tuple[list, list]:
 
 def repair_claude(path: str, max_line: int) -> tuple[bytes, list]:
     """The repaired file's bytes and the edits (CannotRepair / LintError when it cannot be)."""
-    claude.read(path, max_line)  # lint's own checks first: what lint cannot read, repair refuses alike
+    _, _, strict = claude.read(path, max_line)  # lint's checks first: what lint cannot read, repair refuses
+    # a key twice or NaN / Infinity on any line: refused as for every other dialect (cmd_lint's bodies path)
+    odd = [f for f in strict if f.rule in (DUPLICATE_KEY, NONSTANDARD)]
+    if odd:
+        raise LintError(f"{path}:{odd[0].line}: {odd[0].message}: not repaired (lint names every one)")
     lines, segments = read(path, max_line)
     by_n = {ln.n: ln for ln in lines}
 
