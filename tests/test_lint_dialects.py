@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -223,3 +224,14 @@ def test_turnproof_proposed_builder_accepts_every_rollout(capsys, name):
     code, f = findings(capsys, name, "--design", "turnproof-proposed")
     assert builder(f, "turnproof-proposed")["accepted"]
     assert not any(x.get("design") == "turnproof-proposed" for x in f["findings"])
+
+
+def test_an_indented_document_with_one_line_values_inside_is_one_document(capsys, tmp_path):
+    """Found by the fuzz campaign: a repaired Gemini body, written indented, has lines such as `{}` and
+    `"a"` that parse on their own; it was taken for a rollout and refused (exit 2)."""
+    body = {"contents": [{"role": "user", "parts": [{"text": "x"}]}], "tools": [{}], "x": ["TEXT", "a"]}
+    p = tmp_path / "b.json"
+    p.write_text(json.dumps(body, indent=2))
+    assert "\n    {}\n" in p.read_text()
+    code, doc = lint_json(capsys, p)
+    assert code == 0 and doc["files"][0]["dialect"] == "gemini"

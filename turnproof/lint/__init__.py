@@ -86,10 +86,23 @@ def _codex_line(o: object) -> bool:
     return isinstance(t, str) and t in ITEM_TYPES and "payload" not in o and "message" not in o  # early: bare items
 
 
+def _parses(line: bytes) -> bool:
+    try:
+        json.loads(line)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
 def sniff(path: str) -> str | None:
     """The JSONL session dialect by content (codex-rollout, claude-code), None for one JSON document;
     a LintError ("not a session format I know") for JSON lines no dialect fits."""
     objs, head = _head_objects(path)
+    first = next((ln for ln in head.split(b"\n") if ln.strip()), b"")
+    if not path.endswith(".jsonl") and first.lstrip()[:1] in (b"{", b"[") and not _parses(first):
+        # one JSON document spread over lines (indented, as repair writes it): an inner line such as
+        # `{}` parses on its own, but the first line of a JSONL file is a whole value
+        return None
     if not any(isinstance(o, dict) for o in objs):
         # nothing readable to tell by: the rollout reader names the line (binary, bad UTF-8, torn, blank)
         return "codex-rollout" if path.endswith(".jsonl") or b"\n{" in head.strip() else None
