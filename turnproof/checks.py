@@ -21,9 +21,10 @@ from turnproof.resolve import check_provider, provider_of, resolve_design
 
 # The bounds `check`, `matrix` and `verify` use unless told otherwise.
 DEFAULT_BOUNDS = {"calls": 3, "turns": 2, "max_faults": 2, "retries": 1, "rounds": 2}
-# A guard against runs that would exhaust memory (about 1 GB per million states): the default
-# bounds need under 250,000 states for every named design, --calls 4 under 800,000; --calls 5 on
-# codex-0.122-responses needs 2.3 million (2.4 GB, a minute), --calls 6 many more.
+# A guard against runs that would exhaust memory (about 0.5-0.8 GB per million states, which
+# benchmarks/bench_model.py prints as bytes/state): the default bounds need under 250,000 states
+# for every named design, --calls 4 under 800,000; --calls 5 on codex-0.122-responses needs 2.3
+# million, --calls 6 many more.
 DEFAULT_MAX_STATES = 1_500_000
 
 

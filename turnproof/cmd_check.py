@@ -79,7 +79,7 @@ def progress_on(args) -> bool:
 
 def _max_states_arg(p) -> None:
     p.add_argument("--max-states", type=int, default=checks.DEFAULT_MAX_STATES, metavar="N",
-                   help=f"stop a search past N states, about 1 GB each million (default "
+                   help=f"stop a search past N states, under 1 GB each million (default "
                         f"{checks.DEFAULT_MAX_STATES:,}; 0: no limit)")
 
 
