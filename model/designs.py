@@ -15,6 +15,11 @@ from .provider import NAMES as PROVIDER_NAMES
 from .wire import GROUPINGS, WIRES
 
 
+COMPACTION_WHEN = ("never", "between-turns", "after-drain", "in-flight")
+COMPACTION_KEEPS = ("summary", "drop-oldest-items", "drop-oldest-pairs", "tail-any", "tail-user", "tail-atomic",
+                    "last-n", "cline-range", "cline-range-7225")
+
+
 def knob(default: object, values: tuple, doc: str, notes: dict | None = None) -> Any:
     """A design knob: its default (codex-0.77-chat's value), the values it may take, what it
     decides, and a note per value where one helps (docs/SPEC.md renders all four)."""
@@ -123,6 +128,75 @@ class Design:
     hard_abort_drain: bool = knob(True, (False, True),
                                   "handle_task_abort: after the 100 ms grace the task is aborted, even mid-drain "
                                   "(rust-v0.78.0 core/src/tasks/mod.rs:39, :223-231; rust-v0.122.0 :589-597)")
+    # ---- removal: history that shrinks (compaction, truncation, rollback); the defaults remove nothing
+    compaction: str = knob("never", COMPACTION_WHEN,
+                           "when a compaction may run (at most once per session: the `compaction` fault, the "
+                           "context window filling up or the user asking for it)",
+                           {"never": "no removal from history (the default)",
+                            "between-turns": "only while no turn is active: Codex's pre-turn compaction "
+                                             "(rust-v0.78.0 codex-rs/core/src/codex.rs:2241-2249) and manual /compact "
+                                             "(the TUI offers it only between turns, tui/src/slash_command.rs:72-83)",
+                            "after-drain": "also before a follow-up request, after drain_in_flight has recorded "
+                                           "every result: Codex's mid-turn compaction (rust-v0.78.0 "
+                                           "codex-rs/core/src/codex.rs:2328-2335, run_turn returns after the drain "
+                                           ":2738; rust-v0.122.0 codex-rs/core/src/session/turn.rs:482-525)",
+                            "in-flight": "also while tool calls are in flight (streaming or draining): gemini-cli "
+                                         "before PR #8691 (\"compress everything while waiting for a "
+                                         "functionResponse\")"})
+    compaction_keeps: str = knob("summary", COMPACTION_KEEPS, "what a compaction keeps of history",
+                                 {"summary": "the user messages and a summary (a user message); every call and "
+                                             "result goes: Codex local compaction (rust-v0.78.0 "
+                                             "codex-rs/core/src/compact.rs:158-172,209-291; rust-v0.122.0 "
+                                             ":252-273,394-531)",
+                                  "drop-oldest-items": "the oldest k items go, one by one, partner or not",
+                                  "drop-oldest-pairs": "the oldest k items go, each with its partner (goose "
+                                                       "OldestFirstTruncation, context_mgmt/truncate.rs)",
+                                  "tail-any": "a summary, then the items from any index on",
+                                  "tail-user": "a summary, then the items from a user message that holds no result "
+                                               "(gemini-cli findCompressSplitPoint after PR #8691); everything only "
+                                               "when the last item is an assistant message with no call",
+                                  "tail-atomic": "a summary, then the items from a boundary no call/result pair "
+                                                 "straddles, a call still running included (OpenHands condenser "
+                                                 "View.manipulation_indices)",
+                                  "last-n": "a summary, then the last N messages for any N (a message: a run of "
+                                            "assistant items, or of user messages and results): OpenHarness "
+                                            "`newer = messages[-preserve_recent:]` (HKUDS/OpenHarness #191)",
+                                  "cline-range": "messages 0-1 kept, an even-length range from message 2 ending on an "
+                                                 "assistant message removed (Cline ContextManager "
+                                                 "getNextTruncationRange)",
+                                  "cline-range-7225": "cline-range, then the tool_result blocks of the first message "
+                                                      "after the range are removed (cline/cline PR #7225)"})
+    compaction_request: str = knob("none", ("none", "raw", "normalized"),
+                                   "the summary request a compaction sends first (judged like every request)",
+                                   {"none": "none (a local cut, or not modelled)",
+                                    "raw": "history plus the compact prompt, as recorded: rust-v0.47.0 "
+                                           "codex-rs/core/src/codex/compact.rs:74-76 (turn_input_with_history, a "
+                                           "plain concat, codex.rs:1048-1054; the regular turn's \"aborted\" patch, "
+                                           "codex.rs:2128-2180, is not applied)",
+                                    "normalized": "through the design's normalization: rust-v0.48.0 "
+                                                  "codex-rs/core/src/codex/compact.rs:88 (history.get_history)"})
+    compaction_trim: str = knob("none", ("none", "drop-oldest-items", "drop-oldest-pairs"),
+                                "what the summary request drops each time the provider answers that the context "
+                                "window is exceeded (the request only: history is untouched)",
+                                {"none": "nothing",
+                                 "drop-oldest-items": "turn_input.remove(0): rust-v0.47.0 "
+                                                      "codex-rs/core/src/codex/compact.rs:116-122",
+                                 "drop-oldest-pairs": "remove_first_item and remove_corresponding_for: rust-v0.48.0 "
+                                                      "codex-rs/core/src/codex/compact.rs:112-117, "
+                                                      "conversation_history.rs:37-58,242"})
+    late_result: str = knob("append", ("append", "drop"),
+                            "a result that arrives after its call was compacted away",
+                            {"append": "recorded as any result (gemini-cli before PR #8691: the functionResponse "
+                                       "is the next user message)",
+                             "drop": "discarded"})
+    rollback: bool = knob(False, (False, True),
+                          "Op::ThreadRollback: the user drops the last n user turns while no turn is active "
+                          "(rust-v0.79.0 codex-rs/core/src/codex.rs:2089-2127, context_manager/history.rs:167-189; "
+                          "rust-v0.122.0 codex-rs/core/src/session/handlers.rs:665-775)")
+    truncate_outputs: bool = knob(False, (False, True),
+                                  "a result's content is truncated when recorded (process_item: rust-v0.78.0 "
+                                  "codex-rs/core/src/context_manager/history.rs:227-265; rust-v0.122.0 :375-409): "
+                                  "content only, the item stays")
     retry_rejected: bool = knob(False, (False, True),
                                 "test-only knob for the liveness check: retry a request the provider rejected "
                                 "(Codex never does: a 400 is CodexErr::InvalidRequest, core/src/api_bridge.rs:38-45, "
@@ -130,6 +204,15 @@ class Design:
     title: str = ""
     description: str = ""
     hooks: Hooks | None = None  # code in place of knobs (design files' [hooks]); None: the knobs alone
+
+    @property
+    def compacts(self) -> bool:
+        return self.compaction != "never"
+
+    @property
+    def removes(self) -> bool:
+        """Some mechanism may remove items from history (compaction or rollback)."""
+        return self.compaction != "never" or self.rollback
 
     def knobs(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in NOT_KNOBS}
@@ -201,6 +284,97 @@ _add(replace(with_knobs(_077, "turnproof-proposed", chat_grouping="response", ea
                          "normalization pairs each call group with its outputs; chat sends one "
                          "assistant message per assistant run."))
 
+# ---- history that shrinks: Codex's removal mechanisms and the field's (`turnproof matrix --field`) ----
+# Not in NAMED: the default matrix, its pinned counts and the z3 stage cover the loop without removal
+# (z3 does not encode removal: `turnproof prove` answers unknown for these designs).
+FIELD: dict[str, Design] = {}
+
+
+def _field(base: Design, name: str, title: str, description: str, **knobs: object) -> None:
+    FIELD[name] = replace(with_knobs(base, name, **knobs), title=title, description=description)
+
+
+_0122 = NAMED["codex-0.122-responses"]
+_CODEX_COMPACT = dict(compaction="after-drain", compaction_keeps="summary", compaction_request="normalized",
+                      compaction_trim="drop-oldest-pairs")
+_field(NAMED["codex-0.77-responses"], "codex-0.47-compact",
+       "Codex rust-v0.47.0 compaction (openai/codex #5385)",
+       "Auto-compaction after a turn's items are recorded (codex.rs:1919-1940) and /compact between turns "
+       "(codex.rs:1516-1525); the summary request is history plus the prompt as recorded, with no "
+       "\"aborted\" patch (codex/compact.rs:74-76), trimmed by remove(0) (:116-122). The regular turn's "
+       "patch (codex.rs:2128-2180) is modelled as Codex's normalization.",
+       compaction="after-drain", compaction_keeps="summary", compaction_request="raw",
+       compaction_trim="drop-oldest-items")
+_field(NAMED["codex-0.77-responses"], "codex-0.78-compact",
+       "Codex rust-v0.78.0 local compaction on the Responses wire",
+       "Pre-turn and mid-turn (after the drain) compaction; the summary request is normalized and trimmed "
+       "pair-aware (remove_first_item, since rust-v0.48.0); history keeps the user messages and the summary.",
+       **_CODEX_COMPACT)
+_field(_0122, "codex-0.122-compact",
+       "Codex rust-v0.122.0: compaction, thread rollback, tool-output truncation",
+       "codex-0.122-responses with local compaction (pre-turn, mid-turn after the drain), /thread rollback at "
+       "user-turn boundaries while no turn is active (since rust-v0.79.0), and results truncated in content "
+       "only; resume replays the compacted and thread_rolled_back lines.",
+       rollback=True, truncate_outputs=True, **_CODEX_COMPACT)
+_field(_0122, "gemini-cli-pre-8691",
+       "gemini-cli before PR #8691 (google-gemini/gemini-cli #8586, #3814)",
+       "Compression may run while a functionResponse is awaited and may compress everything; the response then "
+       "lands as the next user message, after its call was compressed away (PR #8691's description). No repair "
+       "before sending. The rest of the loop is Codex's.",
+       wire="gemini", compaction="in-flight", compaction_keeps="last-n", normalization="none")
+_field(_0122, "gemini-cli",
+       "gemini-cli after PR #8691 (findCompressSplitPoint)",
+       "The split point is a user content with no functionResponse; everything only when the last content is a "
+       "model turn with no functionCall (chatCompressionService.ts). No repair before sending.",
+       wire="gemini", compaction="in-flight", compaction_keeps="tail-user", normalization="none")
+_field(_0122, "cline-pre-7225",
+       "Cline before PR #7225 (native tool calling)",
+       "Before a request, getNextTruncationRange removes an even-length range of messages from message 2 "
+       "ending on an assistant message; the next user message may hold tool_result blocks for the removed "
+       "tool_use blocks. No repair before sending.",
+       wire="anthropic", compaction="after-drain", compaction_keeps="cline-range", normalization="none")
+_field(_0122, "cline",
+       "Cline after PR #7225",
+       "The truncation drops the tool_result blocks of the first message after the range; "
+       "ensureToolResultsFollowToolUse answers a tool_use left without result with \"result missing\".",
+       wire="anthropic", compaction="after-drain", compaction_keeps="cline-range-7225", normalization="placeholder")
+_field(_0122, "opencode",
+       "opencode: prune and compaction (anomalyco/opencode session/compaction.ts, message-v2.ts)",
+       "A call and its result live in one tool part, so the tail kept after a summary (tail_start_id) starts at "
+       "a message no pair straddles; prune clears old results' content only; a pending or running tool part "
+       "is sent as the error \"[Tool execution was interrupted]\" (toModelMessages).",
+       wire="anthropic", compaction="after-drain", compaction_keeps="tail-atomic", normalization="placeholder",
+       truncate_outputs=True)
+_field(_0122, "goose",
+       "goose: OldestFirstTruncation and fix_conversation (aaif-goose/goose context_mgmt)",
+       "The oldest messages go, each tool request with its response (by tool id); fix_conversation removes "
+       "orphaned tool responses and requests before sending.",
+       wire="anthropic", compaction="after-drain", compaction_keeps="drop-oldest-pairs", normalization="drop-both")
+_field(_0122, "openhands",
+       "OpenHands: atomic-unit condenser (openhands-sdk context/view.py)",
+       "Forgetting only between atomic units (an action batch and its observations); unmatched tool calls and "
+       "results are filtered out on both sides before sending.",
+       wire="chat", chat_grouping="response", compaction="after-drain", compaction_keeps="tail-atomic",
+       normalization="drop-both")
+_field(_0122, "keep-last-n",
+       "A plain keep-the-last-N-messages window (HKUDS/OpenHarness #191)",
+       "Compaction keeps a summary and messages[-N:] for whatever N fits, cut at any message, with no pair "
+       "guard and no repair.",
+       wire="anthropic", compaction="after-drain", compaction_keeps="last-n", normalization="none")
+_field(_0122, "keep-last-n-paired",
+       "keep-last-N with a pair guard (what OpenHarness #191 asks for; not a shipped release)",
+       "The cut moves to a message boundary no call/result pair straddles.",
+       wire="anthropic", compaction="after-drain", compaction_keeps="tail-atomic", normalization="none")
+_field(NAMED["turnproof-proposed"], "turnproof-proposed-compact",
+       "turnproof-proposed with its removal policy",
+       "turnproof-proposed, compacting only after the drain (no call in flight; a result whose call is gone is "
+       "dropped), keeping user messages and a summary (every pair goes whole), a summary request normalized "
+       "and trimmed pair-aware; rollback at user-turn boundaries between turns; results truncated in content "
+       "only.",
+       compaction="after-drain", compaction_keeps="summary", compaction_request="normalized",
+       compaction_trim="drop-oldest-pairs", late_result="drop", rollback=True, truncate_outputs=True)
+
+
 def on_provider(d: Design, provider: str) -> Design:
     """``d`` judged by ``provider``, on the wire that provider serves when it does not serve ``d``'s."""
     from .provider import PROVIDERS_BY_NAME
@@ -219,6 +393,7 @@ SHIPPED = ("codex-0.77-chat", "codex-0.77-responses", "codex-0.78-chat", "codex-
 
 def get(name: str) -> Design:
     try:
-        return NAMED[name]
+        return NAMED[name] if name in NAMED else FIELD[name]
     except KeyError:
-        raise ValueError(f"unknown design {name!r}; named designs: {', '.join(NAMED)}") from None
+        raise ValueError(f"unknown design {name!r}; named designs: {', '.join(NAMED)}, "
+                         f"{', '.join(FIELD)}") from None

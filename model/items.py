@@ -28,8 +28,10 @@ OK = "ok"  # the tool ran and returned
 USER_ABORT = "aborted-by-user"  # tools/parallel.rs: the tool saw the cancellation token
 CODEX_ABORTED = "aborted"  # normalize.rs ensure_call_outputs_present: inserted, never persisted
 SYNTHETIC = "synthetic"  # turnproof: "no result was recorded", marked as made up
-ORIGINS = (OK, USER_ABORT, CODEX_ABORTED, SYNTHETIC)
-MADE_UP = frozenset((CODEX_ABORTED, SYNTHETIC))
+TRUNCATED = "truncated"  # a real result whose content was truncated when recorded (the same result)
+PLACEHOLDER = "placeholder"  # a field agent's repair: opencode "[Tool execution was interrupted]", Cline "result missing"
+ORIGINS = (OK, USER_ABORT, CODEX_ABORTED, SYNTHETIC, PLACEHOLDER, TRUNCATED)
+MADE_UP = frozenset((CODEX_ABORTED, SYNTHETIC, PLACEHOLDER))
 
 ASSISTANT_SIDE = frozenset((REASONING, TEXT, CALL))
 
@@ -41,6 +43,16 @@ WRITTEN = "written"
 EMPTY = ""
 # A user message's tag: v0.122's <turn_aborted> marker, recorded when a turn is interrupted
 TURN_ABORTED_MARKER = "turn_aborted"
+# A user message's tag: the summary a compaction leaves (Codex records it as a user message,
+# rust-v0.78.0 codex-rs/core/src/compact.rs:158-172), and the prompt that asks for it (never in history)
+SUMMARY = "summary"
+COMPACT_PROMPT = "compact-prompt"
+# user messages that are not a user's turn: no turn boundary (rollback, tail cuts), not kept as users
+NOT_A_TURN = frozenset((TURN_ABORTED_MARKER, SUMMARY, COMPACT_PROMPT))
+
+# Rollout lines that are no history item: ("compacted", None, replacement history) and
+# ("thread_rolled_back", None, number of turns); resume applies them (turnloop.replay)
+COMPACTED, ROLLED_BACK = "compacted", "thread_rolled_back"
 
 Item = tuple  # (kind, call_id | None, tag)
 
@@ -105,9 +117,19 @@ def show(item: Item) -> str:
         return f"O{short_id(cid)}" if tag == OK else f"O{short_id(cid)}({tag})"
     if kind == TEXT and tag == EMPTY:
         return "T(empty)"
-    if kind == USER and tag == TURN_ABORTED_MARKER:
-        return "U(turn_aborted)"
+    if kind == USER and tag in NOT_A_TURN:
+        return f"U({tag})"
     return {USER: "U", REASONING: "R", TEXT: "T"}.get(kind, kind)
+
+
+def is_turn_start(item: Item) -> bool:
+    """A user message that starts a user turn (not a marker, a summary or a compaction prompt)."""
+    return item[0] == USER and item[2] not in NOT_A_TURN
+
+
+def result_key(item: Item) -> tuple:
+    """What identifies a result: a truncated one is the same result as the whole one."""
+    return (item[0], item[1], OK if item[2] == TRUNCATED else item[2])
 
 
 def show_all(items: tuple) -> str:

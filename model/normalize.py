@@ -15,6 +15,13 @@ Three modes, chosen by a design's ``normalization`` knob:
   outputs recorded further away are moved up, and missing ones get a SYNTHETIC output at the end of
   the run, in call order. Nothing else moves and no user or assistant item is dropped. The result
   is a fixed point: normalizing twice changes nothing.
+- ``drop-both`` (OpenHands ``ConversationMemory._filter_unmatched_tool_calls`` and the SDK's
+  ``View.filter_unmatched_tool_calls``; goose ``fix_conversation`` -> ``fix_tool_calling``): a
+  result with no earlier call is dropped, and so is a call with no later result.
+- ``placeholder`` (opencode ``toModelMessages``: a pending or running tool part is sent as an error
+  "[Tool execution was interrupted]"; Cline ``ensureToolResultsFollowToolUse``: "result missing"):
+  a call with no later result gets a PLACEHOLDER result at the end of its assistant run; results
+  with no call are left alone.
 
 All functions are pure and take and return tuples of items (model/items.py).
 """
@@ -24,9 +31,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .items import ASSISTANT_SIDE, CALL, CODEX_ABORTED, OUTPUT, SYNTHETIC
+from .items import ASSISTANT_SIDE, CALL, CODEX_ABORTED, OUTPUT, PLACEHOLDER, SYNTHETIC
 
-MODES = ("none", "codex", "ours")
+MODES = ("none", "codex", "ours", "drop-both", "placeholder")
 
 
 @dataclass(frozen=True)
@@ -129,6 +136,50 @@ def normalize_ours(items: tuple) -> tuple:
     return normalize_ours_report(items, report=False)[0]
 
 
+def _answered_later(items: tuple) -> set:
+    """Indexes of calls that a later result answers (the earliest unanswered call with its id)."""
+    waiting: dict = {}
+    done: set = set()
+    for i, it in enumerate(items):
+        if it[0] == CALL:
+            waiting.setdefault(it[1], []).append(i)
+        elif it[0] == OUTPUT and waiting.get(it[1]):
+            done.add(waiting[it[1]].pop(0))
+    return done
+
+
+def normalize_drop_both(items: tuple) -> tuple:
+    """drop-both: results with no earlier call, and calls with no later result, are dropped."""
+    answered = _answered_later(items)
+    seen: set = set()
+    out: list = []
+    for i, it in enumerate(items):
+        if it[0] == CALL:
+            seen.add(it[1])
+            if i not in answered:
+                continue
+        elif it[0] == OUTPUT and it[1] not in seen:
+            continue
+        out.append(it)
+    return tuple(out)
+
+
+def normalize_placeholder(items: tuple) -> tuple:
+    """placeholder: a call with no later result gets one at the end of its assistant run."""
+    answered = _answered_later(items)
+    out: list = []
+    pending: list = []
+    for i, it in enumerate(items):
+        if it[0] not in ASSISTANT_SIDE and pending:
+            out += [(OUTPUT, c, PLACEHOLDER) for c in pending]
+            pending = []
+        out.append(it)
+        if it[0] == CALL and i not in answered:
+            pending.append(it[1])
+    out += [(OUTPUT, c, PLACEHOLDER) for c in pending]
+    return tuple(out)
+
+
 @lru_cache(maxsize=1 << 16)
 def normalize(items: tuple, mode: str) -> tuple:
     """Normalize per design (memoized: the explorer asks for the same histories many times)."""
@@ -138,6 +189,10 @@ def normalize(items: tuple, mode: str) -> tuple:
         return normalize_codex(items)
     if mode == "ours":
         return normalize_ours(items)
+    if mode == "drop-both":
+        return normalize_drop_both(items)
+    if mode == "placeholder":
+        return normalize_placeholder(items)
     raise ValueError(f"unknown normalization {mode!r}; allowed: {', '.join(MODES)}")
 
 

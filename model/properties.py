@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from typing import Callable
 
 from . import items as I
-from .turnloop import (ACTIONS, DRAIN, DRAINED, FAULT_ACTIONS, FILE, IN_FLIGHT, PHASE, QUEUE, REFUSED, UNRECORDED,
-                       TurnLoop, is_turn_over)
+from .removal import split_pairs
+from .turnloop import (ACTIONS, DRAIN, DRAINED, FAULT_ACTIONS, FILE, HISTORY, IN_FLIGHT, PHASE, QUEUE, REFUSED,
+                       UNRECORDED, TurnLoop, is_turn_over)
 
 
 @dataclass(frozen=True)
@@ -71,9 +72,17 @@ def orphan_results(items: tuple) -> list:
 
 
 def dropped_results(kept: tuple, items: tuple) -> list:
-    """results-kept: real results of ``kept`` missing (or replaced) in the request ``items``."""
-    present = set(it[:3] for it in items if it[0] == I.OUTPUT)
-    return [it[1] for it in kept if I.is_real_output(it) and it[:3] not in present]
+    """results-kept: real results of ``kept`` missing (or replaced) in the request ``items``,
+    unless their call is gone too (a removal took the pair)."""
+    present = set(I.result_key(it) for it in items if it[0] == I.OUTPUT)
+    calls = {it[1] for it in items if it[0] == I.CALL}
+    return [it[1] for it in kept if I.is_real_output(it) and I.result_key(it) not in present
+            and (it[1] in calls or not _removes_any(kept))]
+
+
+def _removes_any(lines: tuple) -> bool:
+    """The rollout holds a removal (a compacted or thread_rolled_back line)."""
+    return any(it[0] in (I.COMPACTED, I.ROLLED_BACK) for it in lines)
 
 
 
@@ -83,18 +92,33 @@ def _ids(m: TurnLoop, cids) -> str:
 
 
 def _calls_answered(m: TurnLoop, s: tuple, action: str, arg: object, t: tuple) -> str | None:
-    bad = unanswered_or_duplicated(m.request(s).items)
+    r = m.request_at(s, action, arg)
+    bad = unanswered_or_duplicated(r.items) if r else ()
     return "; ".join(f"call {I.wire_id(c, m.d.wire)} has {n} results" for c, n in bad) if bad else None
 
 
 def _no_orphan_results(m: TurnLoop, s: tuple, action: str, arg: object, t: tuple) -> str | None:
-    orph = orphan_results(m.request(s).items)
+    r = m.request_at(s, action, arg)
+    orph = orphan_results(r.items) if r else ()
     return "results with no earlier call: " + _ids(m, orph) if orph else None
 
 
 def _wire_valid(m: TurnLoop, s: tuple, action: str, arg: object, t: tuple) -> object:
-    r = m.request(s)
-    return r.rejections[0] if r.rejections else None
+    r = m.request_at(s, action, arg)
+    return r.rejections[0] if r and r.rejections else None
+
+
+def _removal_keeps_pairs(m: TurnLoop, s: tuple, action: str, arg: object, t: tuple) -> str | None:
+    split = split_pairs(s[HISTORY], t[HISTORY])
+    if split:
+        return "a call and its result split: one kept, one removed: " + _ids(m, split)
+    if m.d.late_result == "append":  # a call removed while its result is still to come
+        infl, k = s[IN_FLIGHT], s[DRAINED]
+        gone = [c for c in (m.cid(s, i) for i in range(k, len(infl))) if I.call(c) in s[HISTORY]
+                and I.call(c) not in t[HISTORY]]
+        if gone:
+            return "a call removed while its tool runs: its result will land without it: " + _ids(m, gone)
+    return None
 
 
 def _results_kept(m: TurnLoop, s: tuple, action: str, arg: object, t: tuple) -> str | None:
@@ -120,22 +144,25 @@ def _interrupt_during_drain(m: TurnLoop, s: tuple, action: str, arg: object, t: 
 
 
 SENT = frozenset(("SendRequest",))
+SENT_OR_SUMMARY = frozenset(("SendRequest", "Compact"))  # a compaction may send a summary request
+REMOVAL = frozenset(("Compact", "Rollback", "TruncateOutput"))
 ACCEPTED = ("SendRequest", "accepted")
 NO_ACCEPTED = "no accepted request is reachable from here without further faults"
 
 PROPERTIES: dict[str, Property] = {p.id: p for p in (
     Property("calls-answered", "always",
              "In every request sent, each tool call has exactly one result.",
-             on=SENT, judge=_calls_answered, per_request=True),
+             on=SENT_OR_SUMMARY, judge=_calls_answered, per_request=True),
     Property("no-orphan-results", "always",
              "In every request sent, each result answers a call earlier in it.",
-             on=SENT, judge=_no_orphan_results, per_request=True),
+             on=SENT_OR_SUMMARY, judge=_no_orphan_results, per_request=True),
     Property("wire-valid", "always",
              "Every request sent is accepted by the configured provider's rules.",
-             on=SENT, judge=_wire_valid, per_request=True),
+             on=SENT_OR_SUMMARY, judge=_wire_valid, per_request=True),
     Property("results-kept", "always",
              "A tool result that reached the rollout file (or its write queue) is never replaced or "
-             "dropped later: every later request carries it unchanged.",
+             "dropped later: every later request carries it unchanged, unless a removal (compaction, "
+             "rollback) took it together with its call (a truncated content is the same result).",
              on=SENT, judge=_results_kept, also_reads=lambda s: (s[FILE], s[QUEUE])),
     Property("results-recorded", "always",
              "When a tool has finished (done, or failed with an error output) while the process is "
@@ -148,6 +175,11 @@ PROPERTIES: dict[str, Property] = {p.id: p for p in (
              "what a5783f90c fixed. A tool future that fails without an output (FunctionCallError::"
              "Fatal, a panic) has no real output to record.",
              on=SENT, judge=_results_recorded),
+    Property("removal-keeps-pairs", "always",
+             "A step that shrinks history (compaction, rollback, truncation) removes a call and its "
+             "result together or neither, and never removes a call whose tool is still running while "
+             "its result would be recorded when it lands.",
+             on=REMOVAL, judge=_removal_keeps_pairs),
     Property("resumable", "can",
              "After any crash or interrupt, the session can again send an accepted request "
              "(without relying on further faults).",
@@ -196,7 +228,9 @@ class TurnLoopSpec:
         assert p.judge is not None
         if not (p.per_request or p.also_reads):
             return p.judge(self.m, s, action, arg, t)
-        r = self.m.request(s)
+        r = self.m.request_at(s, action, arg)
+        if r is None:
+            return None
         key = (id(r),) + p.also_reads(s) if p.also_reads else id(r)
         verdicts = self._verdicts[p.id]
         found = verdicts.get(key, _MISSING)

@@ -170,8 +170,11 @@ PROVIDERS_BY_NAME: dict[str, Provider] = {p.name: p for p in (
        "source; such results are reported by the pairing properties only."),
     Provider("gemini", "Google Gemini", ("gemini",), (
         Rule("gemini-count-mismatch", GEMINI_COUNT,
-             "a model turn with N functionCall parts is followed by one turn with N functionResponse parts",
-             "https://github.com/google-gemini/gemini-cli/issues/16415 (HTTP 400, INVALID_ARGUMENT)"),
+             "a model turn with N functionCall parts is followed by one turn with N functionResponse parts, "
+             "and functionResponse parts follow only such a turn",
+             "https://github.com/google-gemini/gemini-cli/issues/16415 (HTTP 400, INVALID_ARGUMENT); after a "
+             "compression that removed the call: https://github.com/google-gemini/gemini-cli/issues/3814 and "
+             "https://github.com/google-gemini/gemini-cli/pull/8691"),
     )),
 )}
 NAMES = tuple(PROVIDERS_BY_NAME)
@@ -453,6 +456,13 @@ def judge_gemini(contents: list, provider: str | None = None) -> list[Rejection]
                     if g in calls:
                         calls.remove(g)
                 out.append(Rejection("gemini-count-mismatch", GEMINI_COUNT, i, tuple(calls)))
+        elif _d(c).get("role") == "user":  # responses after a turn with no calls: counts 0 and n differ
+            prev = contents[i - 1] if i > 0 else {}
+            got = [_s(_d(p.get("functionResponse")).get("id") or _d(p.get("functionResponse")).get("name"))
+                   for p in _parts(c, "parts") if isinstance(p, dict) and "functionResponse" in p]
+            if got and not (_d(prev).get("role") == "model"
+                            and any(isinstance(p, dict) and "functionCall" in p for p in _parts(prev, "parts"))):
+                out.append(Rejection("gemini-count-mismatch", GEMINI_COUNT, i, tuple(got)))
     return out
 
 

@@ -93,14 +93,18 @@ from typing import Annotated, Any, Callable, Mapping, NamedTuple, get_type_hints
 from . import items as I
 from .designs import Design
 from .normalize import normalize, unanswered_calls
+from .removal import cuts, trimmed_requests
 from .provider import Rejection, judge
 from .seq import EMPTY, Seq, seq
 from .wire import build_request
 
 # ---- faults: the environment's misbehaviour, each enabling one action (``@action(fault=...)``) ----
-FAULTS = ("stream-error", "stream-closed", "tool-failure", "interrupt", "crash")
+# compaction and rollback are events of the environment too (the context window fills up, the user
+# asks): each happens at most once per session, counts as a fault, and only in designs that have it
+FAULTS = ("stream-error", "stream-closed", "tool-failure", "interrupt", "crash", "compaction", "rollback")
 FAULT_BIT = {f: 1 << i for i, f in enumerate(FAULTS)}  # faults_used is a bit set in this order
-STREAM_ERROR, STREAM_CLOSED, TOOL_FAILURE, INTERRUPT, CRASH = (FAULT_BIT[f] for f in FAULTS)
+STREAM_ERROR, STREAM_CLOSED, TOOL_FAILURE, INTERRUPT, CRASH, COMPACTION, ROLLBACK = (FAULT_BIT[f] for f in FAULTS)
+REMOVAL_FAULTS = ("compaction", "rollback")
 
 # ---- the values a field takes ---------------------------------------------------------------------
 # phase
@@ -210,9 +214,37 @@ def _first(f: Callable, *args: object) -> object:
     return f(*args)[0]
 
 
+def drop_last_user_turns(hist: tuple, n: int) -> tuple:
+    """drop_last_n_user_turns: history cut before the n-th user turn from the end (rust-v0.79.0
+    codex-rs/core/src/context_manager/history.rs:167-189; rust-v0.122.0 :240-263)."""
+    starts = [i for i, it in enumerate(hist) if I.is_turn_start(it)]
+    return hist[:starts[-n]] if 0 < n <= len(starts) else hist
+
+
+def replay(lines: tuple) -> tuple:
+    """History rebuilt from rollout lines: items are appended, a `compacted` line replaces history
+    with its replacement, a `thread_rolled_back` line drops the last n user turns, turn_aborted
+    events are skipped (rust-v0.78.0 codex-rs/core/src/codex.rs:1193-1226; rust-v0.122.0
+    codex-rs/core/src/session/rollout_reconstruction.rs:110-133,236-284)."""
+    if not any(it[0] in _MARKERS for it in lines):
+        return tuple(it for it in lines if it[0] != "turn_aborted")
+    hist: tuple = ()
+    for it in lines:
+        if it[0] == I.COMPACTED:
+            hist = it[2]
+        elif it[0] == I.ROLLED_BACK:
+            hist = drop_last_user_turns(hist, it[2])
+        elif it[0] != "turn_aborted":
+            hist += (it,)
+    return hist
+
+
+_MARKERS = frozenset((I.COMPACTED, I.ROLLED_BACK))
+
+
 def _response_items(s: tuple) -> tuple:
-    """The rollout file's history items (turn_aborted events are not replayed)."""
-    return tuple(it for it in s[FILE] if it[0] != "turn_aborted")
+    """The history the rollout file resumes to (turn_aborted events are not replayed)."""
+    return replay(s[FILE])
 
 
 def is_turn_over(s: tuple) -> bool:
@@ -314,6 +346,21 @@ def action(cites: str, fault: str | None = None, needs: str | None = None, event
     return mark
 
 
+class CompactArg(NamedTuple):
+    """A Compact step's argument: where it cut, and, when a summary request is sent, how many
+    context-window errors trimmed it (None: no request) and whether the provider accepted it."""
+
+    cut: str
+    trimmed: int | None = None
+    accepted: bool = True
+
+    def __str__(self) -> str:
+        if self.trimmed is None:
+            return self.cut
+        req = "summary request" + (f" trimmed {self.trimmed}" if self.trimmed else "")
+        return f"{self.cut}; {req}" if self.accepted else f"{req} rejected"
+
+
 # What an early close is, per the design's early_close knob (StreamClosed's event)
 CLOSE_EVENTS = {
     "completed": "the connection closed before the response was complete; the chat parser completes "
@@ -376,22 +423,40 @@ class TurnLoop:
             hist = hist[: s[PROMPT_LEN]]  # v0.77: a retry reuses the prompt built before attempt 1
         r = self._req_cache.get(hist)
         if r is None:
-            items = self._repair(tuple(hist))
-            r = self._items_cache.get(items)
-            if r is None:
-                prov = getattr(self.d, "provider", "default")
-                prov = None if prov == "default" else prov
-                if self._build is not None:  # a build_request hook: judge the items its body carries
-                    body, sent = self._build(items)
-                    make = partial(_first, self._build, items)
-                else:
-                    make = partial(build_request, items, self.d.wire, self.d.chat_grouping, prov)
-                    body, sent = make(), items
-                r = Request(sent, tuple(judge(self.d.wire, body, prov)), make)
-                self._items_cache[items] = r
-            self._req_cache[hist] = r
+            r = self._req_cache[hist] = self._judged(self._repair(tuple(hist)))
         self._last_state, self._last_request = s, r
         return r
+
+    def _judged(self, items: tuple) -> Request:
+        """The request that carries ``items`` (already normalized), built for the wire and judged."""
+        r = self._items_cache.get(items)
+        if r is None:
+            prov = getattr(self.d, "provider", "default")
+            prov = None if prov == "default" else prov
+            if self._build is not None:  # a build_request hook: judge the items its body carries
+                body, sent = self._build(items)
+                make = partial(_first, self._build, items)
+            else:
+                make = partial(build_request, items, self.d.wire, self.d.chat_grouping, prov)
+                body, sent = make(), items
+            r = Request(sent, tuple(judge(self.d.wire, body, prov)), make)
+            self._items_cache[items] = r
+        return r
+
+    def compact_request(self, s: tuple, trimmed: int) -> Request:
+        """The summary request a compaction sends in state ``s`` after ``trimmed`` context-window
+        errors: history plus the compact prompt, trimmed (knob compaction_trim), normalized or raw."""
+        items = trimmed_requests(s[HISTORY], self.d.compaction_trim)[trimmed][1]
+        return self._judged(self._repair(items) if self.d.compaction_request == "normalized" else items)
+
+    def request_at(self, s: tuple, action: str, arg: object) -> Request | None:
+        """The request a step sends: SendRequest's (and RefuseRequest's), or a compaction's summary
+        request (None when the design's compaction sends none)."""
+        if action == "Compact":
+            if not isinstance(arg, CompactArg) or arg.trimmed is None:
+                return None
+            return self.compact_request(s, arg.trimmed)
+        return self.request(s)
 
     # ---- effects shared by several actions ----------------------------------------------------
     def _record(self, s: tuple, *items: tuple) -> dict:
@@ -704,12 +769,16 @@ class TurnLoop:
     def DrainOutput(self, s: tuple, out: list) -> None:
         """Guard: draining or cancelled (`phase`), and the head of `in_flight` (after the `drained`
         ones) has finished or was aborted by the user.
-        Effect: the head's output is recorded (call order, not completion order)."""
+        Effect: the head's output is recorded (call order, not completion order); with late_result
+        drop, not if its call is no longer in history (compacted away)."""
         infl, k = s[IN_FLIGHT], s[DRAINED]
         if not (k < len(infl) and (infl[k] == DONE or infl[k] == ABORTED)):
             return
         cid = self.cid(s, k)
         o = I.output(cid, I.OK if infl[k] == DONE else I.USER_ABORT)
+        if self.d.late_result == "drop" and I.call(cid) not in s[HISTORY]:  # its call was compacted away
+            out.append(("DrainOutput", cid, self._after_drain(_set(s, {DRAINED: k + 1}))))
+            return
         out.append(("DrainOutput", cid, self._after_drain(_set(s, {DRAINED: k + 1, **self._record(s, o)}))))
 
     @action("rust-v0.77.0 codex-rs/core/src/codex.rs:2497-2499 drain_in_flight (`error_or_panic`, no "
@@ -814,6 +883,85 @@ class TurnLoop:
             return
         out.append(("ResumeRefused", None, _set(s, {PHASE: REFUSED})))
 
+    # ---- removal: compaction, rollback, truncation (designs.py's removal knobs) --------------------
+    @action("rust-v0.78.0 codex-rs/core/src/compact.rs:64-103 (the summary request, drain_to_completed), :121-131 "
+            "(context window exceeded: remove_first_item on the request's clone), :158-179 (history replaced, then "
+            "the Compacted line); triggers codex.rs:2241-2249 (pre-turn), :2328-2335 (mid-turn, after the drain); "
+            "rust-v0.122.0 codex-rs/core/src/compact.rs:151-283, session/turn.rs:148-157,482-525; rust-v0.47.0 "
+            "codex-rs/core/src/codex/compact.rs:74-76,116-122 (the request raw, remove(0))",
+            fault="compaction", needs="compacts",
+            event="the context window fills up (auto-compaction at 90% of it: rust-v0.78.0 "
+                  "codex-rs/core/src/models_manager/model_family.rs:142-149), or the user asks for /compact")
+    def Compact(self, s: tuple, out: list) -> None:
+        """Guard: the design compacts at this point (`phase` idle: every compacting design; ready for a
+        new request, not a retry (`retries_left` whole): after the drain or in flight; stream or drain:
+        in flight only), `history` has something to cut, and `faults_used` leaves room for a compaction.
+        Effect: with a summary request (compaction_request), history plus the compact prompt is sent,
+        trimmed after k context-window errors (compaction_trim), raw or normalized, and judged like
+        every request; rejected, the compaction fails (an error ends the turn). Otherwise history is
+        replaced by what compaction_keeps leaves (one successor per cut), the prompt is rebuilt from
+        it, and a `compacted` line with the replacement goes to the rollout writer after the memory
+        replace. Tools in flight keep running; their results land after it (late_result)."""
+        ph, w = s[PHASE], self.d.compaction
+        if not (ph == IDLE or (ph == READY and w in ("after-drain", "in-flight") and s[RETRIES_LEFT] == self.p.retries)
+                or (ph != READY and w == "in-flight")):
+            return
+        options = cuts(s[HISTORY], self.d.compaction_keeps)
+        if not (options and self.allowed[s[FAULTS_USED]] & COMPACTION):
+            return
+        used = s[FAULTS_USED] | COMPACTION
+        if self.d.compaction_request == "none":
+            for label, h in options:
+                out.append(("Compact", CompactArg(label), self._compacted(s, h, used)))
+            return
+        for k, _ in trimmed_requests(s[HISTORY], self.d.compaction_trim):
+            if self.compact_request(s, k).rejections:
+                t = _set(s, {FAULTS_USED: used})
+                out.append(("Compact", CompactArg("", k, False), t if ph == IDLE else self._end_turn(t)))
+                continue
+            for label, h in options:
+                out.append(("Compact", CompactArg(label, k), self._compacted(s, h, used)))
+
+    def _compacted(self, s: tuple, hist: tuple, used: int) -> tuple:
+        return _set(s, {HISTORY: hist, QUEUE: s[QUEUE] + ((I.COMPACTED, None, hist),), FAULTS_USED: used,
+                        PROMPT_LEN: NO_PROMPT})
+
+    @action("rust-v0.79.0 codex-rs/core/src/codex.rs:2089-2127 thread_rollback (refused while a turn is active), "
+            "context_manager/history.rs:167-189 drop_last_n_user_turns, resume :1238-1274; rust-v0.122.0 "
+            "codex-rs/core/src/session/handlers.rs:665-775, context_manager/history.rs:240-263",
+            fault="rollback", needs="rollback",
+            event="the user rolls the thread back n turns (TUI Esc-Esc, rust-v0.122.0 "
+                  "codex-rs/tui/src/app_backtrack.rs:190-218)")
+    def Rollback(self, s: tuple, out: list) -> None:
+        """Guard: no turn is active (`phase` idle), `history` has a user turn, and `faults_used`
+        leaves room for a rollback; argument n: the turns dropped.
+        Effect: history is cut before the n-th user turn from the end; a `thread_rolled_back` line
+        goes to the rollout writer; the user gets at least one more turn (`turns_left`)."""
+        turns = sum(1 for it in s[HISTORY] if I.is_turn_start(it))
+        if not (turns and self.allowed[s[FAULTS_USED]] & ROLLBACK):
+            return
+        for n in range(1, turns + 1):
+            hist = drop_last_user_turns(s[HISTORY], n)
+            out.append(("Rollback", n, _set(s, {HISTORY: hist, QUEUE: s[QUEUE] + ((I.ROLLED_BACK, None, n),),
+                                                 FAULTS_USED: s[FAULTS_USED] | ROLLBACK,
+                                                 TURNS_LEFT: max(1, s[TURNS_LEFT])})))
+
+    @action("rust-v0.78.0 codex-rs/core/src/context_manager/history.rs:227-265 process_item (truncate.rs:14-81); "
+            "rust-v0.122.0 codex-rs/core/src/context_manager/history.rs:375-409,459-476", needs="truncate_outputs")
+    def TruncateOutput(self, s: tuple, out: list) -> None:
+        """Guard: no request is streaming (`phase` idle or ready), the design truncates results, and
+        `history` holds a result whose content is whole.
+        (Codex truncates at record time; a later step over-approximates it.)
+        Effect: that result's content is truncated in history (the item stays; the rollout keeps the
+        whole content, and resume truncates again)."""
+        whole = [i for i, it in enumerate(s[HISTORY]) if it[0] == I.OUTPUT and it[2] == I.OK]
+        if not whole:
+            return
+        h = s[HISTORY]
+        for i in whole:
+            cut = h[:i] + (I.output(h[i][1], I.TRUNCATED),) + h[i + 1:]
+            out.append(("TruncateOutput", h[i][1], _set(s, {HISTORY: cut})))
+
     # ---- counterexamples --------------------------------------------------------------------------
     def concretize(self, path: list) -> list:
         """A path of the reduced search, [(action, arg, state)] from an initial state, as a path of
@@ -844,11 +992,11 @@ class TurnLoop:
     # (the order of successors, so it decides which of several shortest counterexamples the search
     # reports: keep it stable)
     PHASE_TABLE: dict[str, tuple[str, ...]] = {
-        IDLE: ("UserMessage", "Crash"),
-        READY: ("SendRequest", "RefuseRequest", "Crash"),
+        IDLE: ("UserMessage", "Crash", "Compact", "Rollback", "TruncateOutput"),
+        READY: ("SendRequest", "RefuseRequest", "Crash", "Compact", "TruncateOutput"),
         STREAM: ("StreamReasoning", "StreamText", "StreamToolCall", "StreamCompleted", "StreamClosed",
-                 "StreamError", "Interrupt", "ToolFinish", "ToolFail", "Crash"),
-        DRAIN: ("DrainOutput", "DrainFailed", "Interrupt", "ToolFinish", "ToolFail", "Crash"),
+                 "StreamError", "Interrupt", "ToolFinish", "ToolFail", "Crash", "Compact"),
+        DRAIN: ("DrainOutput", "DrainFailed", "Interrupt", "ToolFinish", "ToolFail", "Crash", "Compact"),
         CANCEL: ("DrainOutput", "DrainFailed", "HardAbort", "TurnAborted", "ToolFinish", "ToolAbort", "ToolFail",
                  "Crash"),
         DOWN: ("Resume", "ResumeRefused"),

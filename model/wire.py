@@ -44,7 +44,8 @@ SYSTEM = "You are a coding agent."  # Codex sends its instructions first (chat: 
 
 
 _OUTPUT_TEXT = {"aborted": "aborted", "synthetic": "aborted (synthetic: no result was recorded)",
-                "aborted-by-user": "Wall time: 0.1 seconds\naborted by user"}
+                "aborted-by-user": "Wall time: 0.1 seconds\naborted by user",
+                "placeholder": "[Tool execution was interrupted]"}
 _ITEM_TEXT = {USER: "user message", TEXT: "assistant text"}
 
 

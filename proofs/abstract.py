@@ -68,8 +68,9 @@ BOOLS = ("first_turn_next", "calls_ok", "reasoned", "has_prompt", "text_after_dr
          "prompt_calls_answered", "prompt_no_orphans", "prompt_wire_valid", "well_formed", "rollout_well_formed",
          "in_flight_recorded", "used_stream_error", "used_stream_closed", "used_tool_failure", "used_interrupt",
          "used_crash", "unrecorded")
-# faults_used, one flag per kind (model/turnloop.py FAULTS order)
-USED = {f: "used_" + f.replace("-", "_") for f in M.FAULTS}
+# faults_used, one flag per kind (model/turnloop.py FAULTS order); the removal faults (compaction,
+# rollback) have no step here: a design that removes is not proved (turnproof/checks.py)
+USED = {f: "used_" + f.replace("-", "_") for f in M.FAULTS if f not in M.REMOVAL_FAULTS}
 FIELDS = INTS + BOOLS + ("in_flight",)
 # exact only while orderly holds
 HIST_FIELDS = ("automaton", "pending_lo", "pending_hi", "run_calls", "run_text_after_call", "groups_ok")
@@ -209,6 +210,9 @@ def ok_props(d: Design, s: dict) -> dict:
         "results-kept": conj(s["results_in_history"], disj(s["orderly"], w), ite(fr, True, s["prompt_quiet"])),
         # no finished tool lost its result since the last request (the model's own field, exact)
         "results-recorded": neg(s["unrecorded"]),
+        # the abstraction has no removal step (a design with one is not proved: checks.prove_goals),
+        # and the model removes nothing without one
+        "removal-keeps-pairs": z3.BoolVal(True),
     }
 
 

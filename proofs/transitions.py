@@ -368,11 +368,29 @@ class Encoding:
             return []
         return [(z3.And(s["phase"] == DOWN, self._unanswered(s, c)), _set(s, phase=REFUSED))]
 
+    # ---- removal (model/removal.py) is not encoded: no case for a design without it, and a design
+    # with it is refused before any proof (turnproof/checks.py prove_goals) -------------------------
+    def _no_removal(self, used: bool) -> list:
+        if used:
+            raise NotImplementedError(f"design {self.d.name}: the z3 encoding has no removal step")
+        return []
+
+    def Compact(self, s, p, c):
+        return self._no_removal(self.d.compacts)
+
+    def Rollback(self, s, p, c):
+        return self._no_removal(self.d.rollback)
+
+    def TruncateOutput(self, s, p, c):
+        return self._no_removal(self.d.truncate_outputs)
+
     # ---- the relation ------------------------------------------------------------------------------
     def cases(self, action: str, s: dict, p: SymbolicParams, tag: str = "") -> tuple[list, Choices]:
         c = Choices(action, tag)
         cases = getattr(self, action)(s, p, c)
         fault = self.counted_fault(action)
+        if fault in M.REMOVAL_FAULTS:  # no case (above): nothing to count
+            return cases, c
         spent = z3.Sum(*[z3.If(s[x], 1, 0) for x in USED.values()])
         if fault is not None:  # the fault is recorded as used; with a budget, it must be left
             u = USED[fault]

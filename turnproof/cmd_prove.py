@@ -79,6 +79,8 @@ def run_prove(args) -> int:
     fault_names = sorted(faults, key=FAULTS.index)
     if design.hooks:
         return _opaque(design, fault_names, args.json)
+    if design.removes or design.truncate_outputs:
+        return _opaque(design, fault_names, args.json, REMOVAL_REASON)
     res, traces, verdicts = prove_goals(design, faults, int(args.timeout * 1000), args.max_calls)
     if all(v == "proved" for v in verdicts.values()):
         code = EXIT_OK
@@ -139,13 +141,19 @@ def run_prove(args) -> int:
     return code
 
 
-def _opaque(design, fault_names, as_json: bool) -> int:
-    """A design with hooks: z3 cannot reason about a Python function, so every goal is unknown."""
-    from turnproof.hooks import describe
+REMOVAL_REASON = ("the z3 encoding has no removal step (compaction, rollback, truncation): prove does not "
+                  "reason about this design's removal; `turnproof check` explores it for bounded calls")
 
-    reason = (f"the design's hooks ({describe(design.hooks)}) are code, opaque to z3: prove reasons "
-              "only about the model's own steps; `turnproof check` explores the design for bounded "
-              "calls, and `turnproof fuzz` checks a repair function on its own")
+
+def _opaque(design, fault_names, as_json: bool, reason: str | None = None) -> int:
+    """A design z3 cannot reason about (a Python function in its hooks, a removal step the
+    encoding lacks): every goal is unknown."""
+    if reason is None:
+        from turnproof.hooks import describe
+
+        reason = (f"the design's hooks ({describe(design.hooks)}) are code, opaque to z3: prove reasons "
+                  "only about the model's own steps; `turnproof check` explores the design for bounded "
+                  "calls, and `turnproof fuzz` checks a repair function on its own")
     if as_json:
         print(json.dumps(document("prove", {
             "design": design.name, "wire": design.wire, "verdict": "unknown", "faults": fault_names,

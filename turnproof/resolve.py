@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 
-from turnproof.model.designs import NAMED, Design, with_knobs
+from turnproof.model.designs import FIELD, NAMED, Design, with_knobs
 from turnproof.model.provider import DEFAULT_FOR_WIRE, NAMES as PROVIDER_NAMES, PROVIDERS as WIRE_TITLES, PROVIDERS_BY_NAME
 
 # what a named design's report compares its knobs with (a design file names its own base)
@@ -16,7 +16,7 @@ _stdin_design: tuple | None = None  # `-` is read once, however often it is reso
 
 
 def is_design_file(arg: str) -> bool:
-    return arg not in NAMED and (arg == "-" or arg.endswith(".toml") or os.sep in arg or os.path.exists(arg))
+    return arg not in NAMED and arg not in FIELD and (arg == "-" or arg.endswith(".toml") or os.sep in arg or os.path.exists(arg))
 
 
 def _from_stdin() -> tuple[Design, str]:
@@ -63,8 +63,8 @@ def resolve_design_and_base(arg: str, wire: str | None = None, provider: str | N
     """The design, and the named design its knobs are best compared with: the base a design file
     names, else codex-0.77-chat."""
     base = REFERENCE
-    if arg in NAMED:
-        d = NAMED[arg]
+    if arg in NAMED or arg in FIELD:
+        d = NAMED[arg] if arg in NAMED else FIELD[arg]
     elif arg == "-":
         d, base = _from_stdin()
     elif is_design_file(arg):
@@ -74,7 +74,8 @@ def resolve_design_and_base(arg: str, wire: str | None = None, provider: str | N
             raise ValueError(f"{arg}: design files are not supported in this build") from None
         d, base = load_design_file_and_base(arg)
     else:
-        raise ValueError(f"unknown design {arg!r}; named designs: {', '.join(NAMED)} (or a path to a .toml design file)")
+        raise ValueError(f"unknown design {arg!r}; named designs: {', '.join(NAMED)}, {', '.join(FIELD)} (or a "
+                         "path to a .toml design file)")
     if wire is not None and wire != d.wire:
         if d.hooks:
             raise ValueError(f"{arg}: --wire {wire}: the design's hooks are written for the {d.wire} wire; "
