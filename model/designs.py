@@ -221,6 +221,10 @@ class Design:
 NOT_KNOBS = frozenset(("name", "title", "description", "hooks"))
 
 
+# the knobs of removal (compaction, rollback, truncation): the reference loop does not have them yet
+REMOVAL_KNOBS = ("compaction", "compaction_keeps", "compaction_request", "compaction_trim", "late_result",
+                 "rollback", "truncate_outputs")
+
 KNOB_FIELDS = {f.name: f for f in fields(Design) if "values" in f.metadata}
 KNOB_VALUES: dict[str, tuple] = {k: f.metadata["values"] for k, f in KNOB_FIELDS.items()}
 KNOBS = tuple(KNOB_VALUES)
@@ -373,6 +377,11 @@ _field(NAMED["turnproof-proposed"], "turnproof-proposed-compact",
        "only.",
        compaction="after-drain", compaction_keeps="summary", compaction_request="normalized",
        compaction_trim="drop-oldest-pairs", late_result="drop", rollback=True, truncate_outputs=True)
+
+
+# The agents other than Codex and turnproof: only their removal is modelled (the rest of the loop is
+# Codex's), so the field table explores them with the removal faults only (REMOVAL_FAULTS of turnloop.py).
+FIELD_AGENTS = frozenset(n for n in FIELD if not n.startswith(("codex-", "turnproof-")))
 
 
 def on_provider(d: Design, provider: str) -> Design:

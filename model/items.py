@@ -30,7 +30,9 @@ CODEX_ABORTED = "aborted"  # normalize.rs ensure_call_outputs_present: inserted,
 SYNTHETIC = "synthetic"  # turnproof: "no result was recorded", marked as made up
 TRUNCATED = "truncated"  # a real result whose content was truncated when recorded (the same result)
 PLACEHOLDER = "placeholder"  # a field agent's repair: opencode "[Tool execution was interrupted]", Cline "result missing"
-ORIGINS = (OK, USER_ABORT, CODEX_ABORTED, SYNTHETIC, PLACEHOLDER, TRUNCATED)
+ORIGINS = (OK, USER_ABORT, CODEX_ABORTED, SYNTHETIC)
+# origins only removal designs make (a repair's placeholder, a truncated content): hooks never see them
+REMOVAL_ORIGINS = (PLACEHOLDER, TRUNCATED)
 MADE_UP = frozenset((CODEX_ABORTED, SYNTHETIC, PLACEHOLDER))
 
 ASSISTANT_SIDE = frozenset((REASONING, TEXT, CALL))

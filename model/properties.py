@@ -175,11 +175,6 @@ PROPERTIES: dict[str, Property] = {p.id: p for p in (
              "what a5783f90c fixed. A tool future that fails without an output (FunctionCallError::"
              "Fatal, a panic) has no real output to record.",
              on=SENT, judge=_results_recorded),
-    Property("removal-keeps-pairs", "always",
-             "A step that shrinks history (compaction, rollback, truncation) removes a call and its "
-             "result together or neither, and never removes a call whose tool is still running while "
-             "its result would be recorded when it lands.",
-             on=REMOVAL, judge=_removal_keeps_pairs),
     Property("resumable", "can",
              "After any crash or interrupt, the session can again send an accepted request "
              "(without relying on further faults).",
@@ -193,6 +188,11 @@ PROPERTIES: dict[str, Property] = {p.id: p for p in (
              "From every reachable state a turn can end and hand control back (without relying on "
              "faults), and no cycle exists, such as retrying the same rejected request forever.",
              end=is_turn_over, failure="no end of turn is reachable from here without faults"),
+    Property("removal-keeps-pairs", "always",
+             "A step that shrinks history (compaction, rollback, truncation) removes a call and its "
+             "result together or neither, and never removes a call whose tool is still running while "
+             "its result would be recorded when it lands.",
+             on=REMOVAL, judge=_removal_keeps_pairs),
 )}
 SAFETY = tuple(p for p, v in PROPERTIES.items() if v.kind == "always")
 

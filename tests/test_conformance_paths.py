@@ -18,7 +18,7 @@ from functools import lru_cache
 import pytest
 
 from conformance_util import FAULT_STEPS, Mismatch, designs, drive, make_model, run_schedule
-from turnproof.model.designs import NAMED
+from turnproof.model.designs import NAMED, REMOVAL_KNOBS, Design
 from turnproof.model.explorer import Explorer
 from turnproof.model.properties import TurnLoopSpec
 from turnproof.model.turnloop import FAULT_ACTIONS, Params, TurnLoop
@@ -56,8 +56,12 @@ async def _replay(name: str, model, path: list, tmp_path, check_enabled: bool = 
 def test_named_designs_have_the_same_knobs():
     from turnproof.reference.designs import NAMED as REF
     assert list(REF) == list(NAMED)
+    default = Design("default")
     for n, d in NAMED.items():
-        assert REF[n].knobs() == d.knobs(), n
+        # the reference loop has no removal yet (issue 13): the named designs remove nothing
+        model = {k: v for k, v in d.knobs().items() if k not in REMOVAL_KNOBS}
+        assert REF[n].knobs() == model, n
+        assert all(getattr(d, k) == getattr(default, k) for k in REMOVAL_KNOBS), n
 
 
 @pytest.mark.parametrize("name", DESIGNS)

@@ -170,6 +170,8 @@ def test_every_action_is_taken_by_some_design():
     seen = set()
     for name in NAMED:
         seen |= set(explore(name, 2, "all")[1].coverage)
+    for name in ("codex-0.122-compact",):  # the removal steps: a design of the field table
+        seen |= set(explore(name, 1, "compaction,rollback")[1].coverage)
     assert seen == set(ACTIONS)
 
 
@@ -195,7 +197,7 @@ def test_reductions_keep_verdicts_and_lengths_at_calls_3(design):
 
 def test_property_ids_are_the_public_contract():
     assert list(PROPERTIES) == ["calls-answered", "no-orphan-results", "wire-valid", "results-kept",
-                                "results-recorded", "resumable", "can-proceed", "turn-ends"]
+                                "results-recorded", "resumable", "can-proceed", "turn-ends", "removal-keeps-pairs"]
 
 
 def test_the_explorer_names_no_property_and_judges_any_it_is_given():
@@ -311,7 +313,7 @@ def test_every_codex_action_and_knob_cites_a_line():
             continue
         assert re.search(r"\.rs:\d+", a.cites), name
     ours = {"wire", "provider", "drain_before_completed", "validate_before_send", "refuse_unanswered_resume",
-            "persist_synthetic"}
+            "persist_synthetic", "late_result"}  # late_result: what the field's agents do (Codex never compacts in flight)
     for k, f in KNOB_FIELDS.items():
         if k in ours:
             continue

@@ -52,7 +52,7 @@ def test_codex_077_chat_is_refuted_with_a_replayed_trace():
     r = prove(d)
     failed = {(o.action, o.clause) for o in r.failures}
     assert ("DrainOutput", "wire-valid") in failed
-    assert r.proved_goals == ["calls-answered", "no-orphan-results", "results-kept"]
+    assert r.proved_goals == ["calls-answered", "no-orphan-results", "results-kept", "removal-keeps-pairs"]
     traces = find_traces(d, ["wire-valid"], max_calls=2)
     tr = traces["wire-valid"]
     assert replay(tr.model, tr.violation.path, "wire-valid")

@@ -12,10 +12,12 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Callable
 
 from turnproof.exitcodes import EXIT_OK, EXIT_UNKNOWN, EXIT_VIOLATED
-from turnproof.model.designs import NAMED, Design
+from dataclasses import replace
+
+from turnproof.model.designs import FIELD, FIELD_AGENTS, NAMED, Design
 from turnproof.model.explorer import Explorer
 from turnproof.model.properties import PROPERTIES, TurnLoopSpec
-from turnproof.model.turnloop import FAULTS, Params, TurnLoop, parse_faults
+from turnproof.model.turnloop import FAULTS, REMOVAL_FAULTS, Params, TurnLoop, parse_faults
 from turnproof.model.provider import NAMES as PROVIDER_NAMES, PROVIDERS_BY_NAME
 from turnproof.resolve import check_provider, provider_of, resolve_design
 
@@ -87,6 +89,15 @@ def matrix_rows(provider: str | None = None) -> list[tuple[str, str | None, str 
     return rows
 
 
+def field_params(design: Design, params: Params) -> Params:
+    """The bounds the field table explores ``design`` with: an agent other than Codex and turnproof
+    has only its removal modelled, so only the removal faults (compaction, rollback) of ``params``."""
+    base = design.name.rsplit("@", 1)[0]
+    if base in FIELD_AGENTS:
+        return replace(params, faults=frozenset(f for f in params.faults if f in REMOVAL_FAULTS))
+    return params
+
+
 def verdict(v, truncated: bool = False) -> dict:
     """One property's verdict, as `check` and `matrix` JSON both write it: ``verdict`` is holds,
     violated (with the shortest counterexample's length) or unknown (the search stopped at
@@ -117,6 +128,7 @@ def matrix_cell(job: tuple) -> dict:
     design, params, max_states = job
     model, result = check_design(design, params, max_states=max_states)
     return {"design": design.name, "wire": design.wire, "provider": provider_of(design), "states": result.states,
+            "faults": fault_names(params),
             "truncated": result.truncated,
             "seconds": round(result.seconds + result.graph_seconds, 2),
             "properties": verdicts(result),
@@ -125,7 +137,8 @@ def matrix_cell(job: tuple) -> dict:
 
 
 def run_matrix(params: Params, extra: tuple = (), jobs: int = 1, max_states: int | None = DEFAULT_MAX_STATES,
-               on_cell: Callable | None = None, provider: str | None = None) -> tuple[list[dict], float]:
+               on_cell: Callable | None = None, provider: str | None = None,
+               field: bool = False) -> tuple[list[dict], float]:
     """Every matrix row (and a row per ``extra`` design name or file): (cells in row order, seconds).
 
     ``provider`` is None (the default matrix), a provider name or "all" (see matrix_rows); the
@@ -138,8 +151,9 @@ def run_matrix(params: Params, extra: tuple = (), jobs: int = 1, max_states: int
     # (stdin) is read once
     rows = []
     for p in PROVIDER_NAMES if provider == "all" else (provider,):
-        rows += [resolve_design(n, w, p) for n, w, p in matrix_rows(p)] + [resolve_design(x, None, p) for x in extra]
-    todo = [(d, params, max_states) for d in rows]
+        named = [(n, None, p) for n in FIELD] if field else matrix_rows(p)
+        rows += [resolve_design(n, w, p) for n, w, p in named] + [resolve_design(x, None, p) for x in extra]
+    todo = [(d, field_params(d, params) if field else params, max_states) for d in rows]
     t0 = time.perf_counter()
     cells: list = [None] * len(todo)
     if jobs > 1 and len(todo) > 1:

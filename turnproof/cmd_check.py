@@ -295,6 +295,9 @@ def add_matrix_arguments(p) -> None:
                    help=f"judge every design by this provider ({', '.join(PROVIDER_NAMES)}), turnproof-proposed "
                         "on every wire it serves; `all`: those rows for every provider in turn (about 70 rows, "
                         "minutes); default: each wire's own provider")
+    p.add_argument("--field", action="store_true",
+                   help="the second table: history that shrinks (Codex compaction, rollback, truncation, and "
+                        "other agents' removal policies, each explored with the removal faults only)")
     p.add_argument("--jobs", type=int, default=min(os.cpu_count() or 1, MAX_JOBS), metavar="J",
                    help=f"parallel processes, 1 to {MAX_JOBS} (default: the number of CPUs)")
     _max_states_arg(p)
@@ -315,7 +318,7 @@ def run_matrix(args) -> int:
             print(f"turnproof matrix: [{done}/{total}] {cell['design']} ({cell['provider']}): {cell['states']:,} states, "
                   f"{cell['seconds']:.1f} s", file=sys.stderr, flush=True)
     cells, wall = checks.run_matrix(params, tuple(args.design), jobs=args.jobs, max_states=max_states(args),
-                                    on_cell=on_cell, provider=provider)
+                                    on_cell=on_cell, provider=provider, field=args.field)
     for c in cells:
         if c["truncated"]:
             print(f"turnproof matrix: {c['design']}: stopped after {c['states']:,} states (--max-states): "
@@ -331,16 +334,17 @@ def run_matrix(args) -> int:
             "calls": params.calls, "rounds": params.rounds, "turns": params.turns, "faults": faults,
             "max_faults": params.max_faults,
             "retries": params.retries, "text": params.text, "reduce": params.reduce, "provider": provider,
-            "holds": code == EXIT_OK, "seconds": round(wall, 2), "rows": cells}), indent=2))
+            "holds": code == EXIT_OK, "seconds": round(wall, 2), "rows": cells, "field": args.field}), indent=2))
         return code
     props = list(PROPERTIES)
     # the provider column only when asked for: the default table keeps its shape
     head = ["design", "wire"] + (["provider"] if provider else []) + props + ["states"]
     body = [[c["design"], c["wire"]] + ([c["provider"]] if provider else []) + [_cell(c["properties"][p]) for p in props]
             + [f"{c['states']:,}"] for c in cells]
-    title = (f"turnproof matrix: calls {params.calls}, rounds {params.rounds}, faults {','.join(faults) or 'none'} "
-             f"(at most {params.max_faults} per session), " + (f"provider {provider}, " if provider else "")
-             + f"{wall:.1f} s")
+    title = (f"turnproof matrix{' --field' if args.field else ''}: calls {params.calls}, rounds {params.rounds}, "
+             f"faults {','.join(faults) or 'none'} (at most {params.max_faults} per session"
+             + ("; agents other than Codex and turnproof: the removal faults only" if args.field else "") + "), "
+             + (f"provider {provider}, " if provider else "") + f"{wall:.1f} s")
     if fmt == "markdown":
         print(f"**{title}**\n")
         print("| " + " | ".join(head) + " |")

@@ -261,7 +261,7 @@ def items_section() -> list[str]:
     from turnproof.model import items
 
     return ["From `model/items.py`:", "", _doc(items), "",
-            "Origins of a result (`model.items.ORIGINS`): " + ", ".join(f"`{o}`" for o in items.ORIGINS)
+            "Origins of a result (`model.items.ORIGINS`): " + ", ".join(f"`{o}`" for o in items.ORIGINS + items.REMOVAL_ORIGINS)
             + "; made up by a normalization: " + ", ".join(f"`{o}`" for o in sorted(items.MADE_UP)) + "."]
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from turnproof import model as model_package
-from turnproof.model.designs import NAMED
+from turnproof.model.designs import FIELD, NAMED
 from turnproof.model.properties import PROPERTIES, SAFETY, SOMETIMES
 
 EXPECTED = os.path.join(os.path.dirname(os.path.abspath(model_package.__file__)), "expected.toml")
@@ -59,7 +59,7 @@ def design_known(name: str) -> bool:
     from turnproof.model.wire import WIRES
 
     base, _, wire = name.partition("@")
-    return base in NAMED and (not wire or wire in WIRES)
+    return (base in NAMED or base in FIELD) and (not wire or wire in WIRES)
 
 
 def load_manifest(path: str = EXPECTED) -> Manifest:
@@ -128,7 +128,8 @@ def _explore(name: str, bounds: dict) -> tuple[dict, list]:
 
     base, _, wire = name.partition("@")
     params = checks.make_params(**{**checks.DEFAULT_BOUNDS, **bounds})
-    _, result = checks.check_design(resolve_design(base, wire or None), params)
+    design = resolve_design(base, wire or None)
+    _, result = checks.check_design(design, checks.field_params(design, params))
     found = {p: "violated" if p in result.violations else "holds" for p in PROPERTIES}
     notes = []
     if result.truncated:
@@ -174,15 +175,17 @@ def run_stage(job: tuple) -> Outcome:
 
 def jobs(manifest: Manifest, designs: list[str] | None = None, stages: tuple = STAGES) -> list[tuple]:
     """Every (design, stage) to run: each design the manifest names, and each named design it does
-    not (with no expectation, so it shows as a difference)."""
-    names = list(manifest.designs) + [n for n in NAMED if n not in manifest.designs]
+    not (with no expectation, so it shows as a difference). A design of the field table (FIELD)
+    runs only the stages the manifest has a table for: z3 and the reference loop have no removal."""
+    names = list(manifest.designs) + [n for n in list(NAMED) + list(FIELD) if n not in manifest.designs]
     if designs:
         unknown = [d for d in designs if d not in names]
         if unknown:
             raise ValueError(f"--design {unknown[0]!r} is not in {manifest.path}; there: {', '.join(names)}")
         names = [n for n in names if n in designs]
     return [(n, st, dict(manifest.designs.get(n, {}).get(_TABLE[st], {})), manifest.bounds)
-            for n in names for st in stages]
+            for n in names for st in stages
+            if not (n.partition("@")[0] in FIELD and _TABLE[st] not in manifest.designs.get(n, {"check": {}}))]
 
 
 def run_verify(todo: list[tuple], workers: int = 1, on_outcome: Callable | None = None) -> list[Outcome]:
