@@ -315,11 +315,15 @@ _field(NAMED["codex-0.77-responses"], "codex-0.78-compact",
        "pair-aware (remove_first_item, since rust-v0.48.0); history keeps the user messages and the summary.",
        **_CODEX_COMPACT)
 _field(_0122, "codex-0.122-compact",
-       "Codex rust-v0.122.0: compaction, thread rollback, tool-output truncation",
-       "codex-0.122-responses with local compaction (pre-turn, mid-turn after the drain), /thread rollback at "
-       "user-turn boundaries while no turn is active (since rust-v0.79.0), and results truncated in content "
-       "only; resume replays the compacted and thread_rolled_back lines.",
-       rollback=True, truncate_outputs=True, **_CODEX_COMPACT)
+       "Codex rust-v0.122.0: local compaction",
+       "codex-0.122-responses with local compaction (pre-turn, and mid-turn after the drain); resume replays "
+       "the compacted line (the replacement history).",
+       **_CODEX_COMPACT)
+_field(_0122, "codex-0.122-rollback",
+       "Codex rust-v0.122.0: thread rollback and tool-output truncation",
+       "codex-0.122-responses with thread rollback at user-turn boundaries while no turn is active (since "
+       "rust-v0.79.0; resume replays the thread_rolled_back line) and results truncated in content only.",
+       rollback=True, truncate_outputs=True)
 _field(_0122, "gemini-cli-pre-8691",
        "gemini-cli before PR #8691 (google-gemini/gemini-cli #8586, #3814)",
        "Compression may run while a functionResponse is awaited and may compress everything; the response then "

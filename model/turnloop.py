@@ -949,18 +949,18 @@ class TurnLoop:
     @action("rust-v0.78.0 codex-rs/core/src/context_manager/history.rs:227-265 process_item (truncate.rs:14-81); "
             "rust-v0.122.0 codex-rs/core/src/context_manager/history.rs:375-409,459-476", needs="truncate_outputs")
     def TruncateOutput(self, s: tuple, out: list) -> None:
-        """Guard: no request is streaming (`phase` idle or ready), the design truncates results, and
-        `history` holds a result whose content is whole.
-        (Codex truncates at record time; a later step over-approximates it.)
-        Effect: that result's content is truncated in history (the item stays; the rollout keeps the
-        whole content, and resume truncates again)."""
-        whole = [i for i, it in enumerate(s[HISTORY]) if it[0] == I.OUTPUT and it[2] == I.OK]
-        if not whole:
-            return
+        """Guard: between turns (`phase` idle), the design truncates results, `history` holds a
+        result whose content is whole and none truncated yet. (Codex truncates every result at record
+        time; pairing never reads content, so one truncated result between turns stands for all, and
+        keeps the states few.)
+        Effect: the oldest such result's content is truncated in history (the item stays; the rollout
+        keeps the whole content, and resume truncates again)."""
         h = s[HISTORY]
-        for i in whole:
-            cut = h[:i] + (I.output(h[i][1], I.TRUNCATED),) + h[i + 1:]
-            out.append(("TruncateOutput", h[i][1], _set(s, {HISTORY: cut})))
+        i = next((i for i, it in enumerate(h) if it[0] == I.OUTPUT and it[2] == I.OK), None)
+        if i is None or any(it[2] == I.TRUNCATED for it in h if it[0] == I.OUTPUT):
+            return
+        cut = h[:i] + (I.output(h[i][1], I.TRUNCATED),) + h[i + 1:]
+        out.append(("TruncateOutput", h[i][1], _set(s, {HISTORY: cut})))
 
     # ---- counterexamples --------------------------------------------------------------------------
     def concretize(self, path: list) -> list:
@@ -993,7 +993,7 @@ class TurnLoop:
     # reports: keep it stable)
     PHASE_TABLE: dict[str, tuple[str, ...]] = {
         IDLE: ("UserMessage", "Crash", "Compact", "Rollback", "TruncateOutput"),
-        READY: ("SendRequest", "RefuseRequest", "Crash", "Compact", "TruncateOutput"),
+        READY: ("SendRequest", "RefuseRequest", "Crash", "Compact"),
         STREAM: ("StreamReasoning", "StreamText", "StreamToolCall", "StreamCompleted", "StreamClosed",
                  "StreamError", "Interrupt", "ToolFinish", "ToolFail", "Crash", "Compact"),
         DRAIN: ("DrainOutput", "DrainFailed", "Interrupt", "ToolFinish", "ToolFail", "Crash", "Compact"),

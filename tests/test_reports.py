@@ -181,7 +181,7 @@ def test_markdown_when_everything_holds(capsys, cli):
     code, md, _ = cli("check", "--design", "examples/designs/turnproof-proposed.toml",
                           "--calls", "2", "--format", "markdown")
     assert code == 0
-    assert md.startswith("### turnproof check: `turnproof-proposed`: all 8 properties hold")
+    assert md.startswith("### turnproof check: `turnproof-proposed`: all 9 properties hold")
     assert "```mermaid" not in md and "VIOLATED" not in md
     assert "**turnproof-proposed: pair by position, on every path**" in md
 

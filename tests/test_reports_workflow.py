@@ -71,7 +71,7 @@ def test_workflow_check_step_reports_every_design(tmp_path):
     assert summary == comment
     assert comment.startswith(WORKFLOW["env"]["TURNPROOF_MARKER"] + "\n")  # hidden in the rendered comment
     assert "### turnproof check: `pr-8556`: 4 of 8 properties violated" in summary
-    assert "### turnproof check: `turnproof-proposed`: all 8 properties hold" in summary
+    assert "### turnproof check: `turnproof-proposed`: all 9 properties hold" in summary
     assert summary.count("```mermaid\nsequenceDiagram") == 4
     itf = sorted(os.listdir(tmp_path / "turnproof-out"))
     assert [f for f in itf if f.endswith(".itf.json")] == [

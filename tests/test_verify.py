@@ -58,7 +58,7 @@ def test_a_result_that_differs_exits_1_and_is_listed(tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 1
     assert "codex-0.77-chat explore calls-answered: expected violated, found holds" in out
-    assert re.search(r"codex-0.77-chat +explore +5 violated, 3 hold; 3 reached +4 violated, 4 hold; 3 reached .*DIFFERS", out)
+    assert re.search(r"codex-0.77-chat +explore +5 violated, 4 hold; 3 reached +4 violated, 5 hold; 3 reached .*DIFFERS", out)
 
 
 def test_results_as_expected_exit_0_with_json(tmp_path, capsys):

@@ -17,6 +17,7 @@ import json
 import os
 from dataclasses import dataclass
 
+from turnproof.model.designs import REMOVAL_KNOBS
 from turnproof.reference.designs import from_knobs as ref_from_knobs, get as ref_get
 from turnproof.reference.proc import ProcessRun, run_process
 from turnproof.reference.rollout import new_session_file
@@ -109,7 +110,11 @@ def reference_design(arg: str | None, scenario: Scenario) -> tuple[object, list]
         if md.hooks:
             raise ValueError(f"{arg}: reproduce runs the reference loop, which runs no hooks; "
                              f"explore the design with `turnproof check --design {arg}`") from None
-        return ref_from_knobs(md.name, md.knobs()), ["--knobs", json.dumps(md.knobs())]
+        if md.removes or md.truncate_outputs:
+            raise ValueError(f"{arg}: reproduce runs the reference loop, which has no compaction, rollback or "
+                             f"truncation yet; explore the design with `turnproof check --design {arg}`") from None
+        knobs = {k: v for k, v in md.knobs().items() if k not in REMOVAL_KNOBS}  # all at their defaults here
+        return ref_from_knobs(md.name, knobs), ["--knobs", json.dumps(knobs)]
 
 
 def session_file(directory: str) -> str:

@@ -1,0 +1,164 @@
+"""History that shrinks (issue 13): the removal policies, the repairs, the rollout lines, and each
+field design's incident as a shortest counterexample with the provider's exact text."""
+
+from __future__ import annotations
+
+import pytest
+
+from turnproof.model import items as I
+from turnproof.model.designs import FIELD, FIELD_AGENTS, NAMED, REMOVAL_KNOBS, Design
+from turnproof.model.normalize import normalize
+from turnproof.model.provider import GEMINI_COUNT, judge
+from turnproof.model.removal import cuts, remove_first_item, split_pairs, trimmed_requests
+from turnproof.model.turnloop import FILE, QUEUE, Params, TurnLoop, drop_last_user_turns, replay
+from turnproof.model.wire import build_request
+from model_helpers import explore
+
+U, S, T = I.user(), I.user(I.SUMMARY), I.text()
+C1, C2, O1, O2 = I.call(1), I.call(2), I.output(1), I.output(2)
+REMOVAL = "compaction,rollback"
+
+
+# ---- the policies, on histories ------------------------------------------------------------------
+def test_remove_first_item_takes_the_partner_and_remove_0_does_not():
+    h = (C1, O1, U)
+    assert remove_first_item(h) == (U,)
+    assert dict(trimmed_requests(h, "drop-oldest-items"))[1][0] == O1  # v0.47: the output is left alone
+    assert all(it[0] != I.OUTPUT or I.call(it[1]) in req for _, req in trimmed_requests(h, "drop-oldest-pairs")
+               for it in req)
+
+
+def test_codex_summary_keeps_the_user_messages_and_drops_every_pair():
+    (label, h), = cuts((U, C1, O1, T, U, C2, O2), "summary")
+    assert h == (U, U, S) and not split_pairs((U, C1, O1, T, U, C2, O2), h)
+
+
+def test_tail_user_never_cuts_inside_a_pair_and_compresses_all_only_after_a_plain_answer():
+    h = (U, C1, O1, T, U, C2)  # C2 still running
+    assert [lbl for lbl, _ in cuts(h, "tail-user")] == ["keep from 4"]
+    assert [lbl for lbl, _ in cuts(h + (O2, T), "tail-user")] == ["keep from 4", "keep from 8"]
+
+
+def test_cline_range_is_even_from_message_2_and_ends_on_an_assistant_message():
+    h = (U, C1, O1, C2, O2)  # messages: U | C1 | O1 | C2 | O2
+    assert cuts(h, "cline-range") == [("range 2..3", (U, C1, O2))]
+    assert cuts(h, "cline-range-7225") == [("range 2..3", (U, C1))]  # PR #7225: message 2's results go
+
+
+def test_tail_atomic_cuts_only_where_no_pair_straddles():
+    h = (U, C1, C2, O1, O2, U)
+    assert [h2 for _, h2 in cuts(h, "tail-atomic")] == [(S,) + h[i:] for i in (1, 5, 6)]
+
+
+def test_split_pairs_sees_one_side_kept():
+    assert split_pairs((U, C1, O1), (U, C1)) == [1]
+    assert split_pairs((U, C1, O1), (U,)) == []
+
+
+# ---- the repairs -------------------------------------------------------------------------------
+def test_drop_both_and_placeholder():
+    h = (U, C1, C2, O2, U, I.output(3))
+    assert normalize(h, "drop-both") == (U, C2, O2, U)
+    assert normalize(h, "placeholder") == (U, C1, C2, I.output(1, I.PLACEHOLDER), O2, U, I.output(3))
+    assert "[Tool execution was interrupted]" in str(build_request(normalize(h, "placeholder"), "anthropic"))
+
+
+def test_gemini_rejects_responses_after_a_turn_with_no_calls():
+    body = build_request((S, O1), "gemini")
+    assert [r.text for r in judge("gemini", body)] == [GEMINI_COUNT]
+    assert judge("gemini", build_request((U, C1, O1), "gemini")) == []
+
+
+# ---- the rollout lines ---------------------------------------------------------------------------
+def test_replay_applies_compacted_and_thread_rolled_back_lines():
+    lines = (U, C1, O1, (I.COMPACTED, None, (U, S)), U, T, U, T, (I.ROLLED_BACK, None, 1), U)
+    assert replay(lines) == (U, S, U, T, U)
+    assert drop_last_user_turns((U, C1, O1, U, T), 1) == (U, C1, O1)
+    assert replay((U, ("turn_aborted", None, None), T)) == (U, T)
+
+
+def test_a_crash_before_the_compacted_line_resumes_the_whole_history():
+    """Memory is replaced before the line is written (the crash window): unreduced, a crash may
+    leave the line unwritten, and resume then has the history from before the compaction."""
+    m = TurnLoop(FIELD["codex-0.122-compact"], Params(calls=1, faults=frozenset({"compaction", "crash"}),
+                                                       reduce=False, turns=1))
+    seen = set()
+    todo, done = m.init_states(), set()
+    while todo:
+        s = todo.pop()
+        if s in done:
+            continue
+        done.add(s)
+        for a, arg, t in m.successors(s):
+            if a == "Crash" and any(it[0] == I.COMPACTED for it in s[QUEUE]):  # the line was queued
+                written = any(it[0] == I.COMPACTED for it in t[FILE])
+                seen.add((written, any(it[0] == I.CALL for it in replay(t[FILE]))))
+            todo.append(t)
+    # the line written: the calls are gone; the window: the whole history, calls included, comes back
+    assert {(True, False), (False, True)} <= seen
+
+
+# ---- the designs ---------------------------------------------------------------------------------
+def test_named_designs_remove_nothing_and_field_designs_are_apart():
+    default = Design("default")
+    for d in NAMED.values():
+        assert all(getattr(d, k) == getattr(default, k) for k in REMOVAL_KNOBS) and not d.removes
+    assert not set(FIELD) & set(NAMED)
+    assert all(d.removes or d.truncate_outputs for d in FIELD.values())
+    assert FIELD_AGENTS == set(FIELD) - {n for n in FIELD if n.startswith(("codex-", "turnproof-"))}
+
+
+def _first_rejection(m, v, rule):
+    a, arg = v.path[-1][0], v.path[-1][1]
+    r = m.request_at(v.path[-2][2], a, arg)
+    return next(x for x in r.rejections if x.rule == rule)
+
+
+def test_codex_047_reproduces_5385():
+    m, r = explore("codex-0.47-compact", 1, "all")
+    v = r.violations["calls-answered"]
+    assert [a for a, _, _ in v.path[1:]][-1] == "Compact"
+    assert _first_rejection(m, v, "responses-missing-output").text == "No tool output found for function call call_1."
+    assert "calls-answered" not in explore("codex-0.78-compact", 1, "all")[1].violations
+
+
+def test_gemini_cli_before_8691_sends_a_response_whose_call_was_compressed_away():
+    m, r = explore("gemini-cli-pre-8691", 2, REMOVAL)
+    assert _first_rejection(m, r.violations["wire-valid"], "gemini-count-mismatch").text == GEMINI_COUNT
+    v = r.violations["removal-keeps-pairs"]  # the compression that runs while the call is awaited
+    assert v.path[-1][0] == "Compact" and v.path[-2][2][0] in ("stream", "drain")
+    assert not explore("gemini-cli", 2, REMOVAL)[1].violations
+
+
+def test_cline_before_7225_sends_an_orphan_tool_result_in_message_2():
+    m, r = explore("cline-pre-7225", 2, REMOVAL)
+    rej = _first_rejection(m, r.violations["wire-valid"], "anthropic-unexpected-result")
+    assert rej.text.startswith("messages.2.content.0: unexpected `tool_use_id` found in `tool_result` blocks: toolu_")
+    fixed = explore("cline", 2, REMOVAL)[1].violations
+    assert set(fixed) == {"results-kept", "removal-keeps-pairs"}  # valid requests; message 1's result is lost
+
+
+def test_keep_last_n_cuts_a_pair_and_the_pair_guard_holds():
+    m, r = explore("keep-last-n", 2, REMOVAL)
+    assert "unexpected `tool_use_id`" in _first_rejection(m, r.violations["wire-valid"],
+                                                          "anthropic-unexpected-result").text
+    assert not explore("keep-last-n-paired", 2, REMOVAL)[1].violations
+
+
+@pytest.mark.parametrize("name", ["opencode", "goose", "openhands", "codex-0.122-rollback"])
+def test_pair_aware_policies_hold(name):
+    faults = REMOVAL if name in FIELD_AGENTS else "all"
+    assert not explore(name, 2 if name in FIELD_AGENTS else 1, faults)[1].violations
+
+
+def test_truncation_and_rollback_cannot_change_pairing():
+    """The property that holds: every TruncateOutput and Rollback step is judged by
+    removal-keeps-pairs, and the steps are taken."""
+    m, r = explore("codex-0.122-rollback", 2, REMOVAL)
+    assert {"TruncateOutput", "Rollback"} <= set(r.coverage) and not r.violations
+
+
+@pytest.mark.slow
+def test_turnproof_proposed_holds_every_property_with_its_removal_policy():
+    m, r = explore("turnproof-proposed-compact", 2, "all")
+    assert {"Compact", "Rollback", "TruncateOutput"} <= set(r.coverage) and not r.violations
