@@ -93,8 +93,8 @@ from typing import Annotated, Any, Callable, Mapping, NamedTuple, get_type_hints
 from . import items as I
 from .designs import Design
 from .normalize import normalize, unanswered_calls
-from .removal import cuts, trimmed_requests
 from .provider import Rejection, judge
+from .removal import cuts, trimmed_requests
 from .seq import EMPTY, Seq, seq
 from .wire import build_request
 
@@ -446,7 +446,7 @@ class TurnLoop:
     def compact_request(self, s: tuple, trimmed: int) -> Request:
         """The summary request a compaction sends in state ``s`` after ``trimmed`` context-window
         errors: history plus the compact prompt, trimmed (knob compaction_trim), normalized or raw."""
-        items = trimmed_requests(s[HISTORY], self.d.compaction_trim)[trimmed][1]
+        items = trimmed_requests(tuple(s[HISTORY]), self.d.compaction_trim)[trimmed][1]
         return self._judged(self._repair(items) if self.d.compaction_request == "normalized" else items)
 
     def request_at(self, s: tuple, action: str, arg: object) -> Request | None:
@@ -906,7 +906,7 @@ class TurnLoop:
         if not (ph == IDLE or (ph == READY and w in ("after-drain", "in-flight") and s[RETRIES_LEFT] == self.p.retries)
                 or (ph != READY and w == "in-flight")):
             return
-        options = cuts(s[HISTORY], self.d.compaction_keeps)
+        options = cuts(tuple(s[HISTORY]), self.d.compaction_keeps)
         if not (options and self.allowed[s[FAULTS_USED]] & COMPACTION):
             return
         used = s[FAULTS_USED] | COMPACTION
@@ -914,7 +914,7 @@ class TurnLoop:
             for label, h in options:
                 out.append(("Compact", CompactArg(label), self._compacted(s, h, used)))
             return
-        for k, _ in trimmed_requests(s[HISTORY], self.d.compaction_trim):
+        for k, _ in trimmed_requests(tuple(s[HISTORY]), self.d.compaction_trim):
             if self.compact_request(s, k).rejections:
                 t = _set(s, {FAULTS_USED: used})
                 out.append(("Compact", CompactArg("", k, False), t if ph == IDLE else self._end_turn(t)))
@@ -923,7 +923,7 @@ class TurnLoop:
                 out.append(("Compact", CompactArg(label, k), self._compacted(s, h, used)))
 
     def _compacted(self, s: tuple, hist: tuple, used: int) -> tuple:
-        return _set(s, {HISTORY: hist, QUEUE: s[QUEUE] + ((I.COMPACTED, None, hist),), FAULTS_USED: used,
+        return _set(s, {HISTORY: seq(hist), QUEUE: s[QUEUE] + ((I.COMPACTED, None, hist),), FAULTS_USED: used,
                         PROMPT_LEN: NO_PROMPT})
 
     @action("rust-v0.79.0 codex-rs/core/src/codex.rs:2089-2127 thread_rollback (refused while a turn is active), "
@@ -941,7 +941,7 @@ class TurnLoop:
         if not (turns and self.allowed[s[FAULTS_USED]] & ROLLBACK):
             return
         for n in range(1, turns + 1):
-            hist = drop_last_user_turns(s[HISTORY], n)
+            hist = seq(drop_last_user_turns(tuple(s[HISTORY]), n))
             out.append(("Rollback", n, _set(s, {HISTORY: hist, QUEUE: s[QUEUE] + ((I.ROLLED_BACK, None, n),),
                                                  FAULTS_USED: s[FAULTS_USED] | ROLLBACK,
                                                  TURNS_LEFT: max(1, s[TURNS_LEFT])})))
@@ -955,12 +955,12 @@ class TurnLoop:
         keeps the states few.)
         Effect: the oldest such result's content is truncated in history (the item stays; the rollout
         keeps the whole content, and resume truncates again)."""
-        h = s[HISTORY]
+        h = tuple(s[HISTORY])
         i = next((i for i, it in enumerate(h) if it[0] == I.OUTPUT and it[2] == I.OK), None)
         if i is None or any(it[2] == I.TRUNCATED for it in h if it[0] == I.OUTPUT):
             return
         cut = h[:i] + (I.output(h[i][1], I.TRUNCATED),) + h[i + 1:]
-        out.append(("TruncateOutput", h[i][1], _set(s, {HISTORY: cut})))
+        out.append(("TruncateOutput", h[i][1], _set(s, {HISTORY: seq(cut)})))
 
     # ---- counterexamples --------------------------------------------------------------------------
     def concretize(self, path: list) -> list:

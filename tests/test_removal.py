@@ -89,7 +89,7 @@ def test_a_crash_before_the_compacted_line_resumes_the_whole_history():
         if s in done:
             continue
         done.add(s)
-        for a, arg, t in m.successors(s):
+        for a, _arg, t in m.successors(s):
             if a == "Crash" and any(it[0] == I.COMPACTED for it in s[QUEUE]):  # the line was queued
                 written = any(it[0] == I.COMPACTED for it in t[FILE])
                 seen.add((written, any(it[0] == I.CALL for it in replay(t[FILE]))))
