@@ -36,9 +36,8 @@ def step_script(name: str) -> str:
 
 
 def _turnproof_on_path(tmp_path) -> str:
-    """A folder with a `turnproof` command: the installed one, else this checkout's, run by this Python."""
-    if shutil.which("turnproof"):
-        return os.path.dirname(shutil.which("turnproof"))
+    """A folder with a `turnproof` command: this checkout's, run by this Python (an installed one may be
+    an older build)."""
     d = tmp_path / "tp-bin"
     d.mkdir(exist_ok=True)
     (d / "turnproof").write_text(f"#!/bin/sh\nPYTHONPATH={ROOT} exec {sys.executable} -m turnproof \"$@\"\n")
@@ -70,7 +69,7 @@ def test_workflow_check_step_reports_every_design(tmp_path):
     assert outputs["status"] == "1"  # PR #8556 alone leaves wire-valid violated
     assert summary == comment
     assert comment.startswith(WORKFLOW["env"]["TURNPROOF_MARKER"] + "\n")  # hidden in the rendered comment
-    assert "### turnproof check: `pr-8556`: 4 of 8 properties violated" in summary
+    assert "### turnproof check: `pr-8556`: 4 of 9 properties violated" in summary
     assert "### turnproof check: `turnproof-proposed`: all 9 properties hold" in summary
     assert summary.count("```mermaid\nsequenceDiagram") == 4
     itf = sorted(os.listdir(tmp_path / "turnproof-out"))
