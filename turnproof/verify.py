@@ -87,8 +87,15 @@ def load_manifest(path: str = EXPECTED) -> Manifest:
         if not design_known(name):
             raise ManifestError(f"{path}: unknown design {name!r}; named designs: {', '.join(NAMED)} (or NAME@WIRE)")
         for table, entries in tables.items():
+            if table == "bounds":  # the design's own bounds for its check, over [bounds]
+                for k in entries:
+                    if k not in BOUND_KEYS:
+                        raise ManifestError(f"{path}: design {name!r}, bounds: unknown key {k!r}; allowed: "
+                                            f"{', '.join(BOUND_KEYS)}")
+                continue
             if table not in _TABLE.values():
-                raise ManifestError(f"{path}: design {name!r}: unknown table {table!r}; allowed: check, prove, reproduce")
+                raise ManifestError(f"{path}: design {name!r}: unknown table {table!r}; allowed: check, prove, "
+                                    "reproduce, bounds")
             allowed = _values(table)
             for k, v in entries.items():
                 if k not in allowed:
@@ -183,7 +190,8 @@ def jobs(manifest: Manifest, designs: list[str] | None = None, stages: tuple = S
         if unknown:
             raise ValueError(f"--design {unknown[0]!r} is not in {manifest.path}; there: {', '.join(names)}")
         names = [n for n in names if n in designs]
-    return [(n, st, dict(manifest.designs.get(n, {}).get(_TABLE[st], {})), manifest.bounds)
+    return [(n, st, dict(manifest.designs.get(n, {}).get(_TABLE[st], {})),
+             {**manifest.bounds, **manifest.designs.get(n, {}).get("bounds", {})})
             for n in names for st in stages
             if not (n.partition("@")[0] in FIELD and _TABLE[st] not in manifest.designs.get(n, {"check": {}}))]
 
