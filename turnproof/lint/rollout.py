@@ -144,10 +144,11 @@ class RolloutReader:
         return LintError(f"{self.path}:{n}: {msg}")
 
     def _strict(self, n: int, raw: bytes) -> None:
-        """A line that pairs (it names a call id) or may hold NaN / Infinity, read again strictly: a key
-        twice means readers disagree on which call or result the line is (json.loads keeps the last
+        """A line that may name a call id or a type twice, or hold NaN / Infinity, read again strictly: a
+        key twice means readers disagree on which call or result the line is (json.loads keeps the last
         value, and repair would drop the real result of the other as an orphan). Only such lines pay
-        for the slower strict parse. Lint reports them; a reader that writes (repair) refuses the file."""
+        for the slower strict parse (a key twice elsewhere, which pairing does not read, is not
+        looked for). Lint reports them; a reader that writes (repair) refuses the file."""
         from .bodies import parse_json, strict_findings
 
         found = strict_findings(parse_json(raw, f"{self.path}:{n}")[1], line=n)
@@ -173,7 +174,10 @@ class RolloutReader:
             raise self.fail(n, f"not valid JSON ({getattr(e, 'msg', e)}, column {getattr(e, 'colno', '?')})") from None
         if type(obj) is not dict:
             raise self.fail(n, f"a rollout line must be a JSON object, not {_tname(obj)}")
-        if b"call_id" in raw or b"NaN" in raw or b"Infinity" in raw:
+        # the keys pairing reads (call_id, type) twice, or NaN / Infinity maybe: only then the strict parse
+        # (a call or result line has one call_id and two "type" keys, line and payload)
+        if (raw.count(b'"call_id"') > 1 or (b'"call_id"' in raw and raw.count(b'"type"') > 2)
+                or b"NaN" in raw or b"Infinity" in raw):
             self._strict(n, raw)
         ltype = obj.get("type")
         payload = obj.get("payload")
