@@ -33,9 +33,11 @@ results: both orders are accepted by every provider in model/provider.py, but th
 model streamed with its calls, before any result existed (Codex's chat stream holds it until the
 response completes, codex-rs rust-v0.78.0 codex-api/src/endpoint/chat.rs:158-199, so it is
 recorded late), and put after the results it would read as the model's answer to them; before the
-group it is where it was streamed, and the response's calls stay one group (DeepSeek accepts
-[message, call-a, call-b, out-a, out-b] and rejects [call-a, message, call-b, out-a, out-b]; the
-real codex-cli 0.79.0 resumes a rollout laid out so, tests/test_rescue_realcodex.py).
+group it is where it was streamed, and the response's calls stay one group. DeepSeek's /responses
+answered [message, call-a, message, call-b, out-a, out-b] with 400 and [message, message, call-a,
+call-b, out-a, out-b] with 200 (pydantic-ai's cassettes, tests/data/real/SOURCES.md): the second is
+what this plan makes of the first. The real codex-cli 0.77.0 and 0.79.0 resume rollouts laid out
+so (tests/test_rescue_realcodex.py).
 
 What a call group is depends on who reads the history (``grouping``):
 
