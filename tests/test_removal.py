@@ -9,6 +9,7 @@ from turnproof.model import items as I
 from turnproof.model.designs import FIELD, FIELD_AGENTS, NAMED, REMOVAL_KNOBS, Design
 from turnproof.model.normalize import normalize
 from turnproof.model.provider import GEMINI_COUNT, judge
+from turnproof.model.properties import SAFETY
 from turnproof.model.removal import cuts, remove_first_item, split_pairs, trimmed_requests
 from turnproof.model.turnloop import FILE, QUEUE, Params, TurnLoop, drop_last_user_turns, replay
 from turnproof.model.wire import build_request
@@ -162,3 +163,33 @@ def test_truncation_and_rollback_cannot_change_pairing():
 def test_turnproof_proposed_holds_every_property_with_its_removal_policy():
     m, r = explore("turnproof-proposed-compact", 2, "all")
     assert {"Compact", "Rollback", "TruncateOutput"} <= set(r.coverage) and not r.violations
+
+
+# ---- pinned counts and the reductions, for the field table's designs -----------------------------
+FIELD_COUNTS = __import__("json").loads(
+    (__import__("pathlib").Path(__file__).parent / "golden" / "field_state_counts.json").read_text())
+
+
+def _count_cases(slow_codex: bool) -> list:
+    return [pytest.param(n, c, marks=pytest.mark.slow) if (n not in FIELD_AGENTS and slow_codex) else (n, c)
+            for n, per in FIELD_COUNTS.items() for c in map(int, per)]
+
+
+@pytest.mark.parametrize("design,calls", _count_cases(slow_codex=False))
+def test_field_state_counts_are_pinned(design, calls):
+    """Like tests/test_model_counts.py: regenerate tests/golden/field_state_counts.json only for an
+    intended change of the model, and say why in the commit."""
+    want = FIELD_COUNTS[design][str(calls)]
+    m, r = explore(design, calls, want["faults"])
+    assert (r.states, r.edges) == (want["states"], want["steps"])
+    assert sorted(p for p in r.violations if p in SAFETY) == want["violated"]
+
+
+@pytest.mark.parametrize("design,calls", _count_cases(slow_codex=True))
+def test_reductions_keep_verdicts_and_lengths_with_removal(design, calls):
+    """The two reductions (turnloop.py) stay sound with removal: a compaction in flight, a crash in
+    the window before the compacted line."""
+    faults = FIELD_COUNTS[design][str(calls)]["faults"]
+    full = explore(design, calls, faults, reduce=False)[1]
+    red = explore(design, calls, faults, reduce=True)[1]
+    assert {p: len(v.path) for p, v in full.violations.items()} == {p: len(v.path) for p, v in red.violations.items()}

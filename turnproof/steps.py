@@ -79,10 +79,11 @@ def steps(model: TurnLoop, path: list, start: int = 1) -> list[dict]:
         event = model.event(action)
         if event:
             step["event"] = event
-        if action in ("SendRequest", "RefuseRequest"):
-            r = model.request(s)
-            step["request"] = I.show_all(r.items)
-            step["verdict"] = "accepted" if not r.rejections else r.rejections[0].text
+        if action in ("SendRequest", "RefuseRequest", "Compact"):
+            r = model.request_at(s, action, arg)  # a compaction's summary request, if it sends one
+            if r is not None:
+                step["request"] = I.show_all(r.items)
+                step["verdict"] = "accepted" if not r.rejections else r.rejections[0].text
         out.append(step)
     return out
 
