@@ -82,6 +82,7 @@ def cuts(hist: tuple, keeps: str) -> list[tuple[str, tuple]]:
                 rest = [tuple(it for it in rest[0] if it[0] != I.OUTPUT)] + rest[1:]
             out.append((f"range 2..{e}", sum(msgs[:2], ()) + sum(rest, ())))
         return out
+    at: list[int] | range
     if keeps == "tail-any":
         at = range(1, n + 1)
     elif keeps == "last-n":

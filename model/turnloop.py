@@ -433,9 +433,10 @@ class TurnLoop:
         if r is None:
             prov = getattr(self.d, "provider", "default")
             prov = None if prov == "default" else prov
+            make: Callable[[], list]
             if self._build is not None:  # a build_request hook: judge the items its body carries
                 body, sent = self._build(items)
-                make = partial(_first, self._build, items)
+                make = partial(_first, self._build, items)  # type: ignore[assignment]  # returns the body
             else:
                 make = partial(build_request, items, self.d.wire, self.d.chat_grouping, prov)
                 body, sent = make(), items
