@@ -98,9 +98,9 @@ def test_matrix_markdown_and_json(capsys):
 
 
 def test_designs_lists_every_named_design(capsys):
-    from turnproof.model.designs import NAMED
+    from turnproof.model.designs import FIELD, NAMED
     code, out, err = run(capsys, "designs")
-    assert code == 0 and all(n in out for n in NAMED)
+    assert code == 0 and all(n in out for n in NAMED) and all(n in out for n in FIELD)
 
 
 def test_module_entry_point_runs():

@@ -10,7 +10,7 @@ import sys
 from turnproof import __version__, checks
 from turnproof.exitcodes import EXIT_OK, EXIT_UNKNOWN, EXIT_VIOLATED, UsageError
 from turnproof.jsondoc import document
-from turnproof.model.designs import NAMED
+from turnproof.model.designs import FIELD, NAMED
 from turnproof.model.properties import PROPERTIES, SOMETIMES
 from turnproof.model.turnloop import FAULTS, Params
 from turnproof.model.wire import WIRES
@@ -45,13 +45,16 @@ def add_designs_arguments(p) -> None:
 
 
 def run_designs(args) -> int:
+    every = {**NAMED, **FIELD}  # the field table's designs (history that shrinks) after the named ones
     if args.json:
         print(json.dumps(document("designs", {"designs": {n: {"title": d.title, "description": d.description,
-                                                               "knobs": d.knobs()} for n, d in NAMED.items()}}),
+                                                               "knobs": d.knobs()} for n, d in every.items()}}),
                          indent=2))
         return EXIT_OK
     base = NAMED["codex-0.77-chat"].knobs()
-    for n, d in NAMED.items():
+    for n, d in every.items():
+        if n == next(iter(FIELD)):
+            print("\nhistory that shrinks (`turnproof matrix --field`):")
         changed = {k: v for k, v in d.knobs().items() if v != base[k]}
         print(f"{n:<22} {d.title}")
         if n == "codex-0.77-chat":
