@@ -193,3 +193,22 @@ def test_reductions_keep_verdicts_and_lengths_with_removal(design, calls):
     full = explore(design, calls, faults, reduce=False)[1]
     red = explore(design, calls, faults, reduce=True)[1]
     assert {p: len(v.path) for p, v in full.violations.items()} == {p: len(v.path) for p, v in red.violations.items()}
+
+
+def test_manual_compact_mid_turn_is_an_interrupt_then_a_compaction_and_holds():
+    """/compact while a turn runs (app-server thread/compact/start): abort_all_tasks(Replaced), the
+    interrupt the model has, then a compaction between turns (rust-v0.122.0
+    codex-rs/core/src/session/handlers.rs:590-603). Reachable, and every property holds."""
+    m = TurnLoop(FIELD["codex-0.78-compact"], Params(calls=2, faults=frozenset({"interrupt", "compaction"})))
+    todo, seen, after_abort = m.init_states(), set(), False
+    while todo:
+        s = todo.pop()
+        if s in seen:
+            continue
+        seen.add(s)
+        for a, _arg, t in m.successors(s):
+            if a == "TurnAborted":
+                after_abort |= any(b == "Compact" for b, _, _ in m.successors(t))
+            todo.append(t)
+    assert after_abort
+    assert not explore("codex-0.78-compact", 2, "interrupt,compaction")[1].violations
