@@ -19,6 +19,11 @@ One Session is one process's view of a Codex session:
 - ``interrupt`` (handle_task_abort): cancels the token, gives the task 100 ms to finish its drain,
   then cancels it (hard abort), then persists a turn_aborted event (v0.122, ``turn_aborted_marker``:
   after recording a ``<turn_aborted>`` user message in history and the rollout).
+- ``compact`` (Codex v0.48+ local compaction, between turns): the summary request is normalized
+  history plus the compact prompt, judged like every request; accepted, history becomes the user
+  messages and a summary, and a ``compacted`` line with the replacement follows the memory replace
+  (a crash in between resumes the whole history). ``rollback`` (Op::ThreadRollback, between turns):
+  history is cut before the n-th user turn from the end and a ``thread_rolled_back`` event follows.
 - ``crash``: the process dies (memory, tasks and queued rollout lines are gone).
 - ``resume``: history is rebuilt from the file's response_items and normalized, in memory.
 
@@ -35,7 +40,7 @@ from . import items as It
 from .designs import Design
 from .normalize import normalize, unanswered
 from .provider import InvalidRequest, judge
-from .rollout import Recorder, read
+from .rollout import SUMMARY_PREFIX, Recorder, drop_last_user_turns, is_turn_start, read
 from .sched import FreeScheduler, ToolError
 from .tools import ScriptedModel, Tool
 from .wire import build
@@ -176,6 +181,36 @@ class Session:
         self._set_phase("cancel")
         self._emit("Interrupt")
         self.abort_task = asyncio.ensure_future(self._handle_task_abort())
+
+    def compact(self) -> bool:
+        """Local compaction between turns (rust-v0.78.0 codex-rs/core/src/compact.rs:64-179): True
+        if the summary request was accepted and history replaced."""
+        if self.phase != "idle":
+            raise RuntimeError(f"compaction runs between turns here (phase {self.phase})")
+        prompt = normalize(self.history, self.d.normalization) + [It.user("Summarize the conversation.")]
+        body = build(prompt, self.d.wire, self.d.chat_grouping)
+        verdict = judge(self.d.wire, body)
+        self.requests.append((prompt, body, verdict))
+        if verdict is not None:
+            self.rejections.append(verdict)
+            self.errors.append(verdict.message)
+            self._emit("Compact", "rejected")
+            return False
+        summary = SUMMARY_PREFIX + "the work so far"
+        replacement = [it for it in self.history if is_turn_start(it)] + [It.user(summary)]
+        self.history = replacement  # memory first, then the line (the crash window)
+        self.recorder.record("compacted", {"message": summary, "replacement_history": list(replacement)})
+        self._emit("Compact", "summary")
+        return True
+
+    def rollback(self, num_turns: int) -> None:
+        """Op::ThreadRollback, refused while a turn is active (rust-v0.122.0
+        codex-rs/core/src/session/handlers.rs:665-775)."""
+        if self.phase != "idle":
+            raise RuntimeError("Cannot rollback while a turn is in progress.")
+        self.history = drop_last_user_turns(self.history, num_turns)
+        self.recorder.record("event_msg", {"type": "thread_rolled_back", "num_turns": num_turns})
+        self._emit("Rollback", num_turns)
 
     def crash(self, torn: bool = False) -> int:
         """The process is killed: returns (and logs) how many queued model lines reached the disk."""

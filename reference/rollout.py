@@ -7,11 +7,13 @@ queued lines, and can leave a torn last line.
 
 Line format: ``{"timestamp": "...Z", "type": T, "payload": P}`` with T in session_meta,
 turn_context, response_item, event_msg. Only response_items and the turn_aborted event matter to
-the pairing question; ``records`` / ``written`` count those ("model lines").
+the pairing question, with the compacted and thread_rolled_back lines that shrink history;
+``records`` / ``written`` count those ("model lines").
 
 Reading: every line that is not a JSON object of that shape is skipped and reported (a torn last
 line is the usual case); response_items are replayed in order; a ``compacted`` line replaces the
-history so far (with its replacement_history, or else with the user messages and the summary).
+history so far (with its replacement_history, or else with the user messages and the summary); a
+``thread_rolled_back`` event drops the last n user turns.
 """
 
 from __future__ import annotations
@@ -33,7 +35,27 @@ def line(kind: str, payload: dict) -> str:
 
 
 def is_model_line(kind: str, payload: dict) -> bool:
-    return kind == "response_item" or (kind == "event_msg" and payload.get("type") == "turn_aborted")
+    return kind in ("response_item", "compacted") or (
+        kind == "event_msg" and payload.get("type") in ("turn_aborted", "thread_rolled_back"))
+
+
+SUMMARY_PREFIX = "[summary] "  # the reference's summary message (a user message, as Codex records it)
+
+
+def is_turn_start(it: dict) -> bool:
+    """A user message that starts a user turn: not a summary, not the <turn_aborted> marker."""
+    if not (it.get("type") == "message" and it.get("role") == "user"):
+        return False
+    c = it.get("content")
+    text = "".join(b.get("text", "") for b in c if isinstance(b, dict)) if isinstance(c, list) else str(c or "")
+    return not (text.startswith(SUMMARY_PREFIX) or text.startswith("<turn_aborted>"))
+
+
+def drop_last_user_turns(items: list, n: int) -> list:
+    """drop_last_n_user_turns: cut before the n-th user turn from the end (rust-v0.122.0
+    codex-rs/core/src/context_manager/history.rs:240-263)."""
+    starts = [i for i, it in enumerate(items) if is_turn_start(it)]
+    return items[:starts[-n]] if 0 < n <= len(starts) else items
 
 
 class Recorder:
@@ -170,6 +192,10 @@ def read(path: str) -> Loaded:
                 users = [p for p in out.items if p.get("type") == "message" and p.get("role") == "user"]
                 out.items = users + [{"type": "message", "role": "user",
                                       "content": [{"type": "input_text", "text": str(payload.get("message", ""))}]}]
+        elif kind == "event_msg" and payload.get("type") == "thread_rolled_back":  # replayed on resume
+            n = payload.get("num_turns")
+            if isinstance(n, int) and not isinstance(n, bool):
+                out.items = drop_last_user_turns(out.items, n)
     return out
 
 
