@@ -101,3 +101,34 @@ def test_the_summary_request_goes_through_the_designs_normalization(tmp_path):
     ok, s = asyncio.run(go())
     # Codex's normalization drops the orphan: the request is accepted
     assert ok and s.requests[-1][2] is None
+
+
+# ---- the reference and the model agree on what a compaction and a rollback leave -----------------
+def _abstract(items: list) -> tuple:
+    from conformance_util import abstract
+
+    from turnproof.model import items as I
+    return tuple(I.user(I.SUMMARY) if RI.text_of(p).startswith(SUMMARY_PREFIX) and p.get("role") == "user"
+                 else abstract(p) for p in items)
+
+
+def test_the_reference_and_the_model_leave_the_same_history(tmp_path):
+    from turnproof.model.removal import cuts
+    from turnproof.model.turnloop import drop_last_user_turns as model_drop
+
+    async def go():
+        s = _session(str(tmp_path / "r.jsonl"), ONE_ROUND + [[("completed",)]])
+        s.submit("first")
+        await s.wait_turn()
+        s.submit("second")
+        await s.wait_turn()
+        before = _abstract(s.history)
+        s.rollback(1)
+        rolled = _abstract(s.history)
+        s.compact()
+        compacted = _abstract(s.history)
+        await s.close()
+        return before, rolled, compacted
+    before, rolled, compacted = asyncio.run(go())
+    assert rolled == model_drop(before, 1)
+    assert compacted == cuts(rolled, "summary")[0][1]
