@@ -1,6 +1,7 @@
 """Explorer speed and memory, this tree beside a baseline commit, measured in the same run.
 
     python3 benchmarks/bench_model.py [--calls 1-8] [--baseline REF] [--designs a,b] [--max-states N]
+                                      [--repeat K] [--no-whole]
 
 For every named design and each N (``--calls``, default 1-8), the safety search runs in a fresh
 process of this tree and of the baseline (a ``git worktree`` of REF, default the commit before the
@@ -87,6 +88,8 @@ def main() -> None:
     ap.add_argument("--designs", default="", help="comma-separated names (default: every named design)")
     ap.add_argument("--max-states", type=int, default=600_000, help="cap per search (default 600,000; 0: none)")
     ap.add_argument("--no-whole", action="store_true", help="skip the calls-8 check and the matrix timings")
+    ap.add_argument("--repeat", type=int, default=1, help="best of K runs per cell, the trees alternating "
+                                                            "(a shared machine's noise; default 1)")
     args = ap.parse_args()
     lo, _, hi = args.calls.partition("-")
     ns = range(int(lo), int(hi or lo) + 1)
@@ -110,7 +113,9 @@ def main() -> None:
         print(head)
         for name in names:
             for n in ns:
-                row = [measure(tree, name, n, args.max_states) for _, tree in trees]
+                runs = [[measure(tree, name, n, args.max_states) for _, tree in trees] for _ in range(args.repeat)]
+                row = [min((r[k] for r in runs), key=lambda x: x.get("seconds", float("inf")))
+                       for k in range(len(trees))]
                 print(f"{name:<24}{n:>3}" + "".join(f"  | {cell(r)}" for r in row), flush=True)
         if not args.no_whole:
             print()
