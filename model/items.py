@@ -21,6 +21,8 @@ real files.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 USER, REASONING, TEXT, CALL, OUTPUT = "user", "reasoning", "text", "call", "output"
 
 # Where an output came from. Only SYNTHETIC and CODEX_ABORTED are made up by a normalization.
@@ -134,5 +136,5 @@ def result_key(item: Item) -> tuple:
     return (item[0], item[1], OK if item[2] == TRUNCATED else item[2])
 
 
-def show_all(items: tuple) -> str:
+def show_all(items: Iterable) -> str:
     return "[" + ",".join(show(i) for i in items) + "]"

@@ -17,6 +17,7 @@ import textwrap
 from turnproof.model import items as I
 from turnproof.model.properties import PROPERTIES
 from turnproof.model.provider import Rejection
+from turnproof.model.seq import Seq
 from turnproof.model.turnloop import TEXT_HELD, State, TurnLoop
 from turnproof.resolve import provider_label
 from turnproof.steps import step_name
@@ -46,14 +47,14 @@ def wrap(text: str, width: int = _WRAP) -> str:
     return "<br/>".join(escape(x) for x in lines)
 
 
-def _added(old: tuple, new: tuple) -> tuple:
+def _added(old: tuple | Seq, new: tuple | Seq) -> tuple:
     """Items appended from ``old`` to ``new`` (the rollout channel only ever grows, or is reset)."""
     if new[: len(old)] == old:
         return new[len(old):]
     return ()
 
 
-def _shown(items: tuple) -> str:
+def _shown(items: tuple | Seq) -> str:
     real = tuple(it for it in items if it[0] != "turn_aborted")
     if len(real) == len(items):
         return I.show_all(real)

@@ -8,11 +8,12 @@ they all say the same thing; the renderers import this module and never each oth
 from __future__ import annotations
 
 from turnproof.model import items as I
+from turnproof.model.seq import Seq
 from turnproof.model.turnloop import BASE_ID, State, TurnLoop
 
 
-def _seq_change(name: str, old: tuple, new: tuple) -> str | None:
-    old = tuple(it for it in old if it[0] != "turn_aborted")
+def _seq_change(name: str, old_items: tuple | Seq, new: tuple | Seq) -> str | None:
+    old = tuple(it for it in old_items if it[0] != "turn_aborted")
     new_f = tuple(it for it in new if it[0] != "turn_aborted")
     if old == new_f:
         return None
