@@ -13,8 +13,12 @@ left-to-right *pairing automaton* knows after reading it, plus a few labelled fa
   the outputs after one), the pending call ids ``[pending_lo, pending_hi)``, ``run_calls`` in the
   current run, ``run_text_after_call`` and ``groups_ok`` (every run closed so far suits the
   design's chat grouping).
-- ``results_in_history``: every real result in the rollout (file and write queue) is in the history.
-- ``rollout_is_history``: the rollout (file and queue, events left out) equals the history.
+- ``results_in_history``: every real result of the rollout (file and write queue, replayed: a
+  ``compacted`` line replaces what came before it, as resume does) is in the history.
+- ``removals_whole``: every real result a removal took out of the replayed rollout went with its
+  call: the call is in neither the replayed rollout nor the history (results-kept excuses exactly
+  those). True for every design without removal.
+- ``rollout_is_history``: the replayed rollout (file and queue, events left out) equals the history.
 - ``well_formed`` / ``rollout_well_formed``: the record / the rollout: call ids strictly increase
   and lie below the next id, each output answers a call earlier in it, no call is answered twice,
   and every output id lies below ``outputs_below`` / ``rollout_outputs_below``. Weaker than
@@ -67,10 +71,9 @@ BOOLS = ("first_turn_next", "calls_ok", "reasoned", "has_prompt", "text_after_dr
          "run_text_after_call", "groups_ok", "results_in_history", "rollout_is_history", "prompt_quiet",
          "prompt_calls_answered", "prompt_no_orphans", "prompt_wire_valid", "well_formed", "rollout_well_formed",
          "in_flight_recorded", "used_stream_error", "used_stream_closed", "used_tool_failure", "used_interrupt",
-         "used_crash", "unrecorded")
-# faults_used, one flag per kind (model/turnloop.py FAULTS order); the removal faults (compaction,
-# rollback) have no step here: a design that removes is not proved (turnproof/checks.py)
-USED = {f: "used_" + f.replace("-", "_") for f in M.FAULTS if f not in M.REMOVAL_FAULTS}
+         "used_crash", "used_compaction", "used_rollback", "unrecorded", "removals_whole")
+# faults_used, one flag per kind (model/turnloop.py FAULTS order)
+USED = {f: "used_" + f.replace("-", "_") for f in M.FAULTS}
 FIELDS = INTS + BOOLS + ("in_flight",)
 # exact only while orderly holds
 HIST_FIELDS = ("automaton", "pending_lo", "pending_hi", "run_calls", "run_text_after_call", "groups_ok")
@@ -206,12 +209,13 @@ def ok_props(d: Design, s: dict) -> dict:
         "no-orphan-results": ite(fr, disj(p, w), s["prompt_no_orphans"]),
         "wire-valid": ite(fr, disj(conj(p, s["groups_ok"]), conj(w, fills, d.wire == "responses")), s["prompt_wire_valid"]),
         # every normalization keeps the outputs of a well-formed record; a reused prompt lacks
-        # those recorded after it was built
-        "results-kept": conj(s["results_in_history"], disj(s["orderly"], w), ite(fr, True, s["prompt_quiet"])),
+        # those recorded after it was built; a result a removal took is excused when its call went
+        # too (removals_whole), and normalization adds no call
+        "results-kept": conj(s["results_in_history"], s["removals_whole"], disj(s["orderly"], w),
+                             ite(fr, True, s["prompt_quiet"])),
         # no finished tool lost its result since the last request (the model's own field, exact)
         "results-recorded": neg(s["unrecorded"]),
-        # the abstraction has no removal step (a design with one is not proved: checks.prove_goals),
-        # and the model removes nothing without one
+        # judged on removal steps, not on requests: proofs/induction.py states it as removal_safe
         "removal-keeps-pairs": disj(fr, True),
     }
 
@@ -245,9 +249,10 @@ def alpha(d: Design, s: tuple) -> dict:
     """The most precise abstract state for the model state ``s`` (Python values)."""
     st = M.State(*s)
     ph = PHASES.index(st.phase)
-    fq = tuple(it for it in st.file + st.queue if it[0] != "turn_aborted")
-    down = ph in (DOWN, REFUSED)  # the process is gone: the record is the file
-    record = tuple(it for it in st.file if it[0] != "turn_aborted") if down else st.history
+    raw = tuple(it for it in st.file + st.queue if it[0] != "turn_aborted")
+    fq = M.replay(st.file + st.queue)  # what the rollout resumes to (markers applied)
+    down = ph in (DOWN, REFUSED)  # the process is gone: the record is the file, replayed
+    record = M.replay(st.file) if down else st.history
     a: dict[str, Any] = {"phase": ph, "turns_left": st.turns_left, "ncalls": st.ncalls, "text": st.text,
          "in_flight_len": len(st.in_flight), "drained": st.drained, "base_id": st.base_id, "next_id": st.next_id,
          "exit": EXITS.index(st.exit), "retries_left": st.retries_left, "first_turn_next": st.turn_no == 0,
@@ -267,6 +272,9 @@ def alpha(d: Design, s: tuple) -> dict:
         present = set(it[:3] for it in st.history)
         a["results_in_history"] = all(o in present for o in _real_outputs(fq))
         a["rollout_is_history"] = fq == st.history
+    replayed = set(_real_outputs(fq))
+    calls = {it[1] for seq in (fq, record) for it in seq if it[0] == I.CALL}
+    a["removals_whole"] = all(o[1] not in calls for o in _real_outputs(raw) if o not in replayed)
     if a["has_prompt"]:
         pre = st.history[: st.prompt_len]
         hp = automaton(d, pre)
@@ -325,7 +333,7 @@ def init_state(p: SymbolicParams) -> dict:
          "rollout_is_history": True, "well_formed": True, "rollout_well_formed": True, "in_flight_recorded": True,
          "outputs_below": 1, "rollout_outputs_below": 1, "prompt_quiet": False, "prompt_calls_answered": False,
          "prompt_no_orphans": False, "prompt_wire_valid": False, **dict.fromkeys(USED.values(), False),
-         "rounds_left": 0, "unrecorded": False,
+         "rounds_left": 0, "unrecorded": False, "removals_whole": True,
          "in_flight": z3.K(z3.IntSort(), z3.IntVal(-1))}
     s.update(H_INIT)
     return {k: term(v) for k, v in s.items()}

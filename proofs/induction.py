@@ -37,13 +37,40 @@ def _in(x, *vals):
     return z3.Or(*[x == v for v in vals])
 
 
+def summary_ok(d: Design, s: dict) -> dict:
+    """The verdicts on a compaction's summary request (history plus the compact prompt, trimmed
+    pair-aware, normalized) sent from ``s``: those of a fresh request from a record that is only
+    known to be well formed. remove_first_item takes item 0 (never an output of a well-formed record)
+    with the one output that answers it, so every trim of a well-formed record is well formed, and the
+    prompt is a user message."""
+    return ok_props(d, {**s, "orderly": False, "has_prompt": False})
+
+
+def removal_safe(d: Design, s: dict, p: SymbolicParams):
+    """removal-keeps-pairs for the encoded removal (transitions.Encoding.compact_encoded): a summary
+    keeps no call and no result, so it never splits a pair; it removes a running tool's call only
+    if one is in flight where it runs."""
+    if not d.compacts or d.late_result == "drop":
+        return z3.BoolVal(True)
+    return z3.Implies(Encoding(d).compact_phase(s, p), s["in_flight_len"] <= s["drained"])
+
+
 def _goal(pid: str):
     def fn(d: Design, s: dict, p: SymbolicParams):
+        if pid == "removal-keeps-pairs":  # judged on removal steps, in the states they leave from
+            return removal_safe(d, s, p)
         ok = ok_props(d, s)[pid]
+        goal = z3.Implies(s["phase"] == READY, ok)
         if pid == "wire-valid" and d.validate_before_send:
-            return z3.BoolVal(True)  # a request that would be rejected is refused, never sent
-        return z3.Implies(s["phase"] == READY, ok)
+            goal = z3.BoolVal(True)  # a request that would be rejected is refused, never sent (not a summary)
+        if d.compacts and d.compaction_request != "none" and pid in SUMMARY_JUDGED:
+            goal = z3.And(goal, z3.Implies(Encoding(d).compact_phase(s, p), summary_ok(d, s)[pid]))
+        return goal
     return fn
+
+
+# the properties also judged on a compaction's summary request (model/properties.py SENT_OR_SUMMARY)
+SUMMARY_JUDGED = ("calls-answered", "no-orphan-results", "wire-valid")
 
 
 CLAUSES: tuple = tuple(
@@ -121,6 +148,8 @@ CLAUSES: tuple = tuple(
                lambda d, s, p: z3.Implies(z3.And(_in(s["phase"], STREAM, DRAIN, CANCEL), s["in_flight_len"] > 0),
                                           z3.And(s["outputs_below"] <= s["base_id"] + s["drained"],
                                                  s["rollout_outputs_below"] <= s["base_id"] + s["drained"]))),
+        Clause("removals-whole", False, "a result a removal took went with its call",
+               lambda d, s, p: s["removals_whole"]),
         Clause("rollout-is-history", False, "the rollout (file and queue) equals the history",
                lambda d, s, p: s["rollout_is_history"]),
     ])

@@ -20,7 +20,7 @@ import z3
 
 from ..model import turnloop as M
 from ..model.designs import Design
-from .abstract import (ABORTED, CANCEL, DONE, DOWN, DRAIN, EXITS, FAILED, HIST_FIELDS, IDLE, READY, REFUSED,
+from .abstract import (H_INIT, ABORTED, CANCEL, DONE, DOWN, DRAIN, EXITS, FAILED, HIST_FIELDS, IDLE, READY, REFUSED,
                        RUNNING, STREAM, USED, X_COMPLETED, X_ERROR, SymbolicParams, fresh_prompt, fresh_state,
                        h_assistant, h_call, h_close, h_outputs, h_user, merge, ok_props, term)
 
@@ -368,29 +368,65 @@ class Encoding:
             return []
         return [(z3.And(s["phase"] == DOWN, self._unanswered(s, c)), _set(s, phase=REFUSED))]
 
-    # ---- removal (model/removal.py) is not encoded: no case for a design without it, and a design
-    # with it is refused before any proof (turnproof/checks.py prove_goals) -------------------------
-    def _no_removal(self, used: bool) -> list:
+    # ---- removal (model/removal.py) --------------------------------------------------------------
+    # Encoded: a compaction that keeps the user messages and a summary (compaction_keeps "summary"),
+    # run between turns or after the drain, with no summary request or a normalized one trimmed
+    # pair-aware, on provider call ids. Every other removal policy (a tail cut, a message range,
+    # rollback, truncation, compaction in flight, remove(0), index ids) raises NotImplementedError
+    # for a design that uses it: turnproof prove answers unknown for it (turnproof/checks.py).
+    def compact_encoded(self) -> bool:
+        d = self.d
+        return (d.compaction in ("between-turns", "after-drain") and d.compaction_keeps == "summary"
+                and d.compaction_request in ("none", "normalized") and d.compaction_trim in ("none", "drop-oldest-pairs")
+                and d.call_ids == "provider" and d.hooks is None)
+
+    def compact_phase(self, s: dict, p: SymbolicParams):
+        """Where the model's Compact guard lets a compaction run (TurnLoop.Compact)."""
+        ready = z3.And(s["phase"] == READY, s["retries_left"] == p.R) if self.d.compaction == "after-drain" else False
+        return z3.Or(s["phase"] == IDLE, ready)
+
+    def _not_encoded(self, used: bool, what: str) -> list:
         if used:
-            raise NotImplementedError(f"design {self.d.name}: the z3 encoding has no removal step")
+            raise NotImplementedError(f"design {self.d.name}: the z3 encoding has no {what} step")
         return []
 
     def Compact(self, s, p, c):
-        return self._no_removal(self.d.compacts)
+        if not self.d.compacts:
+            return []
+        if not self.compact_encoded():
+            return self._not_encoded(True, f"compaction (keeps {self.d.compaction_keeps}, when {self.d.compaction}, "
+                                           f"request {self.d.compaction_request}, trim {self.d.compaction_trim})")
+        g = self.compact_phase(s, p)
+        # History becomes the user messages plus a summary: no call and no result is left, so the
+        # automaton reads users only (orderly, nothing pending: H_INIT after user items), the record
+        # is well formed with no output, and every pair went whole. The compacted line makes the
+        # replayed rollout equal to the new history. Results that went are excused (their calls
+        # went too: removals_whole), and later calls take fresh provider ids (next_id), so none of
+        # them brings a removed result's call back. In flight is empty here (idle or ready), and
+        # the prompt is rebuilt.
+        kept = {**H_INIT}  # orderly, nothing pending
+        t = _set(s, **kept, well_formed=True, outputs_below=1, rollout_well_formed=True,
+                 rollout_outputs_below=1, rollout_is_history=True, results_in_history=True, removals_whole=True,
+                 in_flight_recorded=s["in_flight_len"] == 0, has_prompt=False)
+        if self.d.compaction_request == "none":
+            return [(g, t)]
+        # the summary request may be rejected (its verdicts are goals: proofs/induction.py); the
+        # compaction then fails and a turn in progress ends
+        acc = c.bool("accepted")
+        failed = merge(s["phase"] == IDLE, s, self.end_turn(s, p))
+        return [(z3.And(g, acc), t), (z3.And(g, z3.Not(acc)), failed)]
 
     def Rollback(self, s, p, c):
-        return self._no_removal(self.d.rollback)
+        return self._not_encoded(self.d.rollback, "rollback")
 
     def TruncateOutput(self, s, p, c):
-        return self._no_removal(self.d.truncate_outputs)
+        return self._not_encoded(self.d.truncate_outputs, "output truncation")
 
     # ---- the relation ------------------------------------------------------------------------------
     def cases(self, action: str, s: dict, p: SymbolicParams, tag: str = "") -> tuple[list, Choices]:
         c = Choices(action, tag)
         cases = getattr(self, action)(s, p, c)
         fault = self.counted_fault(action)
-        if fault in M.REMOVAL_FAULTS:  # no case (above): nothing to count
-            return cases, c
         spent = z3.Sum(*[z3.If(s[x], 1, 0) for x in USED.values()])
         if fault is not None:  # the fault is recorded as used; with a budget, it must be left
             u = USED[fault]

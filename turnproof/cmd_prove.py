@@ -79,8 +79,9 @@ def run_prove(args) -> int:
     fault_names = sorted(faults, key=FAULTS.index)
     if design.hooks:
         return _opaque(design, fault_names, args.json)
-    if design.removes or design.truncate_outputs:
-        return _opaque(design, fault_names, args.json, REMOVAL_REASON)
+    missing = removal_not_encoded(design)
+    if missing:
+        return _opaque(design, fault_names, args.json, f"{missing}; {REMOVAL_REASON}")
     res, traces, verdicts = prove_goals(design, faults, int(args.timeout * 1000), args.max_calls)
     if all(v == "proved" for v in verdicts.values()):
         code = EXIT_OK
@@ -141,8 +142,19 @@ def run_prove(args) -> int:
     return code
 
 
-REMOVAL_REASON = ("the z3 encoding has no removal step (compaction, rollback, truncation): prove does not "
-                  "reason about this design's removal; `turnproof check` explores it for bounded calls")
+REMOVAL_REASON = ("the z3 encoding has only the summary compaction (between turns or after the drain): prove "
+                  "does not reason about this design's removal; `turnproof check` explores it for bounded calls")
+
+
+def removal_not_encoded(design) -> str | None:
+    """Why the z3 encoding cannot take this design's removal steps (proofs/transitions.py), or None."""
+    from turnproof.proofs.transitions import Encoding
+
+    try:
+        Encoding(design).actions()
+    except NotImplementedError as e:
+        return str(e)
+    return None
 
 
 def _opaque(design, fault_names, as_json: bool, reason: str | None = None) -> int:
