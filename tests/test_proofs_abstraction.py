@@ -228,7 +228,7 @@ def test_well_formed_histories_are_judged_as_the_abstraction_says(hn):
             d = _design("responses", "consecutive", mode)
             oks = ok_props(d, {**automaton(d, h), "well_formed": True, "has_prompt": False, "results_in_history": True,
                                "prompt_quiet": True, "prompt_calls_answered": False, "prompt_no_orphans": False,
-                               "prompt_wire_valid": False, "unrecorded": False})
+                               "prompt_wire_valid": False, "unrecorded": False, "removals_whole": True})
             assert oks["wire-valid"] is True and oks["calls-answered"] is True
 
 
