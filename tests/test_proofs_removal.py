@@ -69,7 +69,7 @@ def test_a_compaction_is_matched_only_by_its_effect(name):
     enc, p = Encoding(m.d), SymbolicParams.fresh()
     checked = 0
     for s in _sample(m, states, 60):
-        for action, arg, t in m.successors(s):
+        for action, _, t in m.successors(s):
             if action != "Compact":
                 continue
             a_t = alpha(m.d, t)
