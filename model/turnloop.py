@@ -221,7 +221,7 @@ def drop_last_user_turns(hist: tuple, n: int) -> tuple:
     return hist[:starts[-n]] if 0 < n <= len(starts) else hist
 
 
-def replay(lines: tuple) -> tuple:
+def replay(lines: tuple | Seq) -> tuple:
     """History rebuilt from rollout lines: items are appended, a `compacted` line replaces history
     with its replacement, a `thread_rolled_back` line drops the last n user turns, turn_aborted
     events are skipped (rust-v0.78.0 codex-rs/core/src/codex.rs:1193-1226; rust-v0.122.0
