@@ -37,6 +37,17 @@ def looks_like(obj: object) -> bool:
                                            or "uuid" in obj)))
 
 
+def check_blocks(path: str, n: int, blocks: list) -> None:
+    """The content blocks of line ``n`` are objects, and each tool block names its id (lint and repair)."""
+    for j, b in enumerate(blocks):
+        if not isinstance(b, dict):
+            raise LintError(f"{path}:{n}: message.content[{j}] must be an object, not {_tname(b)}")
+        if b.get("type") == "tool_use" and not isinstance(b.get("id"), str):
+            raise LintError(f"{path}:{n}: tool_use block without an \"id\" string")
+        if b.get("type") == "tool_result" and not isinstance(b.get("tool_use_id"), str):
+            raise LintError(f"{path}:{n}: tool_result block without a \"tool_use_id\" string")
+
+
 def read(path: str, max_line: int) -> tuple[list, list, list]:
     """(histories, lines, strict findings): each history is a list of Messages API messages; ``lines``
     parallel to it gives, per message, the source line of each content block."""
@@ -72,13 +83,7 @@ def read(path: str, max_line: int) -> tuple[list, list, list]:
                             "nor assistant")
         c = msg.get("content")
         blocks = [{"type": "text", "text": c}] if isinstance(c, str) else c if isinstance(c, list) else []
-        for j, b in enumerate(blocks):
-            if not isinstance(b, dict):
-                raise LintError(f"{path}:{n}: message.content[{j}] must be an object, not {_tname(b)}")
-            if b.get("type") == "tool_use" and not isinstance(b.get("id"), str):
-                raise LintError(f"{path}:{n}: tool_use block without an \"id\" string")
-            if b.get("type") == "tool_result" and not isinstance(b.get("tool_use_id"), str):
-                raise LintError(f"{path}:{n}: tool_result block without a \"tool_use_id\" string")
+        check_blocks(path, n, blocks)
         h, ln = histories[-1], lines[-1]
         if h and h[-1]["role"] == role:
             h[-1]["content"] += blocks

@@ -78,13 +78,7 @@ def read(path: str, max_line: int) -> tuple[list, list]:
             raise LintError(f"{path}:{ln.n}: a {t} line without a \"message\" object")
         tags: list = []
         role = o["message"].get("role", t)
-        for j, b in enumerate(_blocks(o)):  # the checks claude.read makes, on every line it reads
-            if not isinstance(b, dict):
-                raise LintError(f"{path}:{ln.n}: message.content[{j}] must be an object, not {_tname(b)}")
-            if b.get("type") == "tool_use" and not isinstance(b.get("id"), str):
-                raise LintError(f"{path}:{ln.n}: tool_use block without an \"id\" string")
-            if b.get("type") == "tool_result" and not isinstance(b.get("tool_use_id"), str):
-                raise LintError(f"{path}:{ln.n}: tool_result block without a \"tool_use_id\" string")
+        claude.check_blocks(path, ln.n, _blocks(o))  # lint's checks, on every line this reader reads
         if role == "assistant":
             tags.append((TEXT, None, (ln.n, "msg")))
             for j, b in enumerate(_blocks(o)):
