@@ -221,7 +221,8 @@ class Design:
 NOT_KNOBS = frozenset(("name", "title", "description", "hooks"))
 
 
-# the knobs of removal (compaction, rollback, truncation): the reference loop does not have them yet
+# the knobs of removal (compaction, rollback, truncation): the named designs leave them at their defaults;
+# the reference loop runs the summary compaction, rollback and truncation (reference/designs.py FIELD)
 REMOVAL_KNOBS = ("compaction", "compaction_keeps", "compaction_request", "compaction_trim", "late_result",
                  "rollback", "truncate_outputs")
 

@@ -36,10 +36,52 @@ class Design:
     persist_synthetic: bool = False
     hard_abort_drain: bool = True
     retry_rejected: bool = False
+    # history that shrinks (removal.py): when a compaction may run (never, between-turns, after-drain:
+    # the reference never compacts with tools in flight), what it keeps (summary: the user messages and
+    # a summary), its summary request (none, raw, normalized) and what that request drops after each
+    # context-window error; a result whose call is gone (append, drop); thread rollback; results
+    # truncated in content
+    compaction: str = "never"
+    compaction_keeps: str = "summary"
+    compaction_request: str = "none"
+    compaction_trim: str = "none"
+    late_result: str = "append"
+    rollback: bool = False
+    truncate_outputs: bool = False
     fsync: bool = False  # reference only: fsync each rollout line (Codex only flushes)
 
     def knobs(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("name", "fsync")}
+
+    @property
+    def compacts(self) -> bool:
+        return self.compaction != "never"
+
+
+# What the reference loop can run: knob values outside these it refuses (``unsupported``)
+SUPPORTED: dict[str, tuple] = {
+    "compaction": ("never", "between-turns", "after-drain"),
+    "compaction_keeps": ("summary",),
+    "normalization": ("none", "codex", "ours"),
+    "wire": ("chat", "responses", "anthropic"),
+    "provider": ("default",),
+}
+WHY = {
+    "compaction": "never compacts while tools are in flight",
+    "compaction_keeps": "compacts to the user messages and a summary only, not {v!r}",
+    "normalization": "has no {v!r} repair before sending (it has none, codex, ours)",
+    "wire": "speaks the chat, responses and anthropic wires, not {v!r}",
+    "provider": "judges by each wire's own rules only, not {v!r}'s",
+}
+
+
+def unsupported(knobs: dict) -> str | None:
+    """Why the reference loop cannot run a design with these knob values (None: it can)."""
+    for k, allowed in SUPPORTED.items():
+        v = knobs.get(k, allowed[0])
+        if v not in allowed:
+            return f"the reference loop {WHY[k].format(v=v)} ({k} = {v})"
+    return None
 
 
 def _v(base: Design, name: str, **knobs: object) -> Design:
@@ -60,14 +102,28 @@ NAMED: dict[str, Design] = {d.name: d for d in (
        retry_prompt="rebuild", normalization="ours", persist_synthetic=True, fsync=True),
 )}
 
+# History that shrinks: the removal designs the reference runs (the model's FIELD table has them all;
+# the other agents' policies are the model's only)
+_CODEX_COMPACT = dict(compaction="after-drain", compaction_keeps="summary", compaction_request="normalized",
+                      compaction_trim="drop-oldest-pairs")
+FIELD: dict[str, Design] = {d.name: d for d in (
+    _v(NAMED["codex-0.77-responses"], "codex-0.47-compact", compaction="after-drain", compaction_request="raw",
+       compaction_trim="drop-oldest-items"),
+    _v(NAMED["codex-0.77-responses"], "codex-0.78-compact", **_CODEX_COMPACT),
+    _v(NAMED["codex-0.122-responses"], "codex-0.122-compact", **_CODEX_COMPACT),
+    _v(NAMED["codex-0.122-responses"], "codex-0.122-rollback", rollback=True, truncate_outputs=True),
+    _v(NAMED["turnproof-proposed"], "turnproof-proposed-compact", late_result="drop", rollback=True,
+       truncate_outputs=True, **_CODEX_COMPACT),
+)}
+
 
 def get(name: str, wire: str | None = None) -> Design:
     """A named design, optionally moved to another wire (``NAME@wire`` also works)."""
     if "@" in name and wire is None:
         name, wire = name.split("@", 1)
-    if name not in NAMED:
-        raise ValueError(f"unknown design {name!r}; named designs: {', '.join(NAMED)}")
-    d = NAMED[name]
+    d = NAMED.get(name) or FIELD.get(name)
+    if d is None:
+        raise ValueError(f"unknown design {name!r}; named designs: {', '.join(NAMED)}, {', '.join(FIELD)}")
     if wire is not None and wire != d.wire:
         if wire not in ("chat", "responses", "anthropic"):
             raise ValueError(f"unknown wire {wire!r}; allowed: chat, responses, anthropic")

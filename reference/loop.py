@@ -19,11 +19,16 @@ One Session is one process's view of a Codex session:
 - ``interrupt`` (handle_task_abort): cancels the token, gives the task 100 ms to finish its drain,
   then cancels it (hard abort), then persists a turn_aborted event (v0.122, ``turn_aborted_marker``:
   after recording a ``<turn_aborted>`` user message in history and the rollout).
-- ``compact`` (Codex v0.48+ local compaction, between turns): the summary request is normalized
-  history plus the compact prompt, judged like every request; accepted, history becomes the user
+- ``compact`` (local compaction, Design.compaction): between turns (/compact), or, after-drain,
+  before a new request that is not a retry (the test bench releases the request gate with
+  ("Compact", k)). The summary request (history plus the compact prompt, raw or normalized, after k
+  context-window errors that each dropped its oldest item: removal.py) is judged like every request;
+  rejected, the compaction fails (mid-turn, the turn ends). Accepted, history becomes the user
   messages and a summary, and a ``compacted`` line with the replacement follows the memory replace
-  (a crash in between resumes the whole history). ``rollback`` (Op::ThreadRollback, between turns):
-  history is cut before the n-th user turn from the end and a ``thread_rolled_back`` event follows.
+  (a crash in between resumes the whole history). A result whose call is gone is recorded or
+  dropped (late_result). ``rollback`` (Op::ThreadRollback, between turns): history is cut before the
+  n-th user turn from the end and a ``thread_rolled_back`` event follows. ``truncate_output``: a
+  result's content is cut in history (the rollout keeps it whole).
 - ``crash``: the process dies (memory, tasks and queued rollout lines are gone).
 - ``resume``: history is rebuilt from the file's response_items and normalized, in memory.
 
@@ -40,6 +45,7 @@ from . import items as It
 from .designs import Design
 from .normalize import normalize, unanswered
 from .provider import InvalidRequest, judge
+from .removal import is_truncated, summary_requests, truncated
 from .rollout import SUMMARY_PREFIX, Recorder, drop_last_user_turns, is_turn_start, read
 from .sched import FreeScheduler, ToolError
 from .tools import ScriptedModel, Tool
@@ -58,6 +64,10 @@ class TurnAborted(Exception):
 
 class Refused(Exception):
     """seed fix 2: the request would be rejected, so it is not sent."""
+
+
+class CompactionFailed(Exception):
+    """The summary request of a compaction before a request was rejected: the turn ends."""
 
 
 def call_number(call_id: str) -> int:
@@ -182,35 +192,80 @@ class Session:
         self._emit("Interrupt")
         self.abort_task = asyncio.ensure_future(self._handle_task_abort())
 
-    def compact(self) -> bool:
-        """Local compaction between turns (rust-v0.78.0 codex-rs/core/src/compact.rs:64-179): True
-        if the summary request was accepted and history replaced."""
-        if self.phase != "idle":
-            raise RuntimeError(f"compaction runs between turns here (phase {self.phase})")
-        prompt = normalize(self.history, self.d.normalization) + [It.user("Summarize the conversation.")]
-        body = build(prompt, self.d.wire, self.d.chat_grouping)
-        verdict = judge(self.d.wire, body)
-        self.requests.append((prompt, body, verdict))
-        if verdict is not None:
-            self.rejections.append(verdict)
-            self.errors.append(verdict.message)
-            self._emit("Compact", "rejected")
-            return False
+    def compact(self, trimmed: int | None = 0) -> bool:
+        """/compact, or the context window filling up, between turns: True if history was replaced.
+        ``trimmed``: how many context-window errors the summary request met first (``_compact``)."""
+        if self.phase != "idle" or not self.d.compacts:
+            raise RuntimeError(f"no compaction here (phase {self.phase}, compaction {self.d.compaction})")
+        return self._compact(trimmed)
+
+    def _compact(self, trimmed: int | None) -> bool:
+        """Local compaction (rust-v0.78.0 codex-rs/core/src/compact.rs:64-179; rust-v0.47.0
+        codex-rs/core/src/codex/compact.rs:74-122). The summary request (compaction_request: history
+        plus the prompt, raw or normalized) after ``trimmed`` context-window errors, each of which
+        dropped its oldest item (compaction_trim), is judged like every request; accepted, history
+        becomes the user messages and a summary, and a ``compacted`` line with the replacement
+        follows the memory replace (a crash in between resumes the whole history). The step's
+        argument is (cut, trimmed, accepted), the model's CompactArg."""
+        if self.d.compaction_request == "none":
+            trimmed = None
+        else:
+            options = summary_requests(self.history, self.d.compaction_trim)
+            if not (isinstance(trimmed, int) and 0 <= trimmed < len(options)):
+                raise ValueError(f"trimmed must be 0..{len(options) - 1}, not {trimmed!r}")
+            prompt = options[trimmed]
+            if self.d.compaction_request == "normalized":
+                prompt = normalize(prompt, self.d.normalization)
+            body = build(prompt, self.d.wire, self.d.chat_grouping)
+            verdict = judge(self.d.wire, body)
+            self.requests.append((prompt, body, verdict))
+            self.lost_results.append([])  # results-kept and results-recorded judge turn requests only
+            self.unrecorded.append([])
+            if verdict is not None:
+                self.rejections.append(verdict)
+                self.errors.append(verdict.message)
+                self._emit("Compact", ("", trimmed, False))
+                return False
         summary = SUMMARY_PREFIX + "the work so far"
         replacement = [it for it in self.history if is_turn_start(it)] + [It.user(summary)]
         self.history = replacement  # memory first, then the line (the crash window)
         self.recorder.record("compacted", {"message": summary, "replacement_history": list(replacement)})
-        self._emit("Compact", "summary")
+        self._emit("Compact", ("summary", trimmed, True))
         return True
+
+    def turns(self) -> int:
+        """User turns in history (what a rollback may drop)."""
+        return sum(1 for it in self.history if is_turn_start(it))
 
     def rollback(self, num_turns: int) -> None:
         """Op::ThreadRollback, refused while a turn is active (rust-v0.122.0
         codex-rs/core/src/session/handlers.rs:665-775)."""
         if self.phase != "idle":
             raise RuntimeError("Cannot rollback while a turn is in progress.")
+        if not 1 <= num_turns <= self.turns():
+            raise ValueError(f"num_turns must be 1..{self.turns()}, not {num_turns}")
         self.history = drop_last_user_turns(self.history, num_turns)
         self.recorder.record("event_msg", {"type": "thread_rolled_back", "num_turns": num_turns})
         self._emit("Rollback", num_turns)
+
+    def truncatable(self) -> str | None:
+        """The call id of the oldest real result whose content is whole, if none is truncated yet."""
+        if any(is_truncated(it) for it in self.history):
+            return None
+        return next((it["call_id"] for it in self.history if It.is_output(it) and not It.is_made_up(it)
+                     and not It.text_of(it).endswith(It.USER_ABORT_SUFFIX)), None)
+
+    def truncate_output(self) -> str:
+        """A result's content truncated in history (process_item, rust-v0.78.0
+        codex-rs/core/src/context_manager/history.rs:227-265): content only, the item stays; the
+        rollout keeps the whole content. Between turns, one result (pairing never reads content)."""
+        cid = self.truncatable() if self.phase == "idle" and self.d.truncate_outputs else None
+        if cid is None:
+            raise RuntimeError("no result to truncate")
+        i = next(i for i, it in enumerate(self.history) if It.is_output(it) and it["call_id"] == cid)
+        self.history[i] = truncated(self.history[i])
+        self._emit("TruncateOutput", call_number(cid))
+        return cid
 
     def crash(self, torn: bool = False) -> int:
         """The process is killed: returns (and logs) how many queued model lines reached the disk."""
@@ -247,7 +302,7 @@ class Session:
             return  # ends silently; handle_task_abort persists the event
         except InvalidRequest as e:
             self.errors.append(e.error.message)
-        except (StreamFailure, Refused) as e:
+        except (StreamFailure, Refused, CompactionFailed) as e:
             self.errors.append(str(e))
         if not self.token.is_set():
             self._end_turn()
@@ -264,7 +319,16 @@ class Session:
         while True:
             self._set_phase("ready")
             self.in_flight, self.drained = [], 0
-            await self.sched.gate(("SendRequest",))
+            go = await self.sched.gate(("SendRequest",))
+            # the context window is full before a new request (not a retry): compact first (rust-v0.78.0
+            # codex-rs/core/src/codex.rs:2241-2249 pre-turn, :2328-2335 after the drain); the test
+            # bench says when, by releasing the request gate with ("Compact", trimmed)
+            while isinstance(go, tuple) and go[:1] == ("Compact",):
+                if not (self.d.compaction == "after-drain" and self.retries_left == self.max_retries):
+                    raise RuntimeError("no compaction before this request")
+                if not self._compact(go[1]):
+                    raise CompactionFailed(self.errors.pop())
+                go = await self.sched.gate(("SendRequest",))
             if prompt is None or self.d.retry_prompt == "rebuild":
                 prompt = normalize(self.history, self.d.normalization)  # on a clone: memory is unchanged
             body = build(prompt, self.d.wire, self.d.chat_grouping)
@@ -295,8 +359,9 @@ class Session:
     def _lost(self, prompt: list) -> list:
         """results-kept: real tool results in history (= recorded) that this prompt leaves out."""
         sent = {(it["call_id"], It.text_of(it)) for it in prompt if It.is_output(it)}
-        return [it["call_id"] for it in self.history
-                if It.is_output(it) and not It.is_made_up(it) and (it["call_id"], It.text_of(it)) not in sent]
+        cut = {it["call_id"] for it in prompt if is_truncated(it)}  # a truncated content is the same result
+        return [it["call_id"] for it in self.history if It.is_output(it) and not It.is_made_up(it)
+                and (it["call_id"], It.text_of(it)) not in sent and it["call_id"] not in cut]
 
     async def _next_event(self, stream):
         """The next stream event, or None once the token is cancelled."""
@@ -390,7 +455,11 @@ class Session:
                 self.drained += 1
                 self._emit("DrainFailed", call_number(cid))
             else:
-                self._record(It.output(cid, task.result()))
+                # late_result drop: a result whose call was compacted away is not recorded
+                gone = self.d.late_result == "drop" and not any(It.is_call(it) and it["call_id"] == cid
+                                                                for it in self.history)
+                if not gone:
+                    self._record(It.output(cid, task.result()))
                 self.drained += 1
                 self._emit("DrainOutput", call_number(cid))
 

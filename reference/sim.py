@@ -18,6 +18,7 @@ import asyncio
 
 from .designs import Design
 from .loop import EventLog, Session, call_number
+from .removal import summary_requests
 from .sched import ControlledScheduler, settle
 from .tools import ScriptedModel, Tool
 
@@ -65,10 +66,13 @@ class Sim:
             return out
         if s.phase == "idle" and s.turn_task_done():
             out.append(("UserMessage", None))
+            out += self._removals()
         for key in self._parked():
             a = key[0]
             if a == "SendRequest":
                 out.append(("SendRequest", None))
+                if self.d.compaction == "after-drain" and s.retries_left == s.max_retries:
+                    out += self._compactions()
             elif a == "stream":
                 out += [("StreamReasoning", None), ("StreamText", None), ("StreamToolCall", len(s.in_flight) + 1),
                         ("StreamCompleted", None), ("StreamError", None), ("StreamClosed", None)]
@@ -85,6 +89,25 @@ class Sim:
         if s.phase in ("stream", "drain"):
             out.append(("Interrupt", None))
         out.append(("Crash", s.recorder.written if s.recorder else 0))
+        return out
+
+    def _compactions(self) -> list:
+        """("Compact", k): a compaction whose summary request met k context-window errors first
+        (k = None: no summary request); whether the provider accepts it is the code's to say."""
+        d = self.d
+        if not d.compacts:
+            return []
+        if d.compaction_request == "none":
+            return [("Compact", None)]
+        return [("Compact", k) for k in range(len(summary_requests(self.session.history, d.compaction_trim)))]
+
+    def _removals(self) -> list:
+        """Between turns: compaction, rollback of n turns, a result's content truncated."""
+        s, out = self.session, self._compactions()
+        if self.d.rollback:
+            out += [("Rollback", n) for n in range(1, s.turns() + 1)]
+        if self.d.truncate_outputs and s.truncatable() is not None:
+            out.append(("TruncateOutput", call_number(s.truncatable())))
         return out
 
     def can_write(self) -> bool:
@@ -119,6 +142,18 @@ class Sim:
             sched.release((action,))
         elif action == "Interrupt":
             s.interrupt()
+        elif action == "Compact":
+            k = arg[1] if isinstance(arg, tuple) else arg  # the model's CompactArg, or the trim count
+            if s.phase == "ready":  # before the next request: the turn task compacts
+                sched.release(("SendRequest",), ("Compact", k))
+            else:
+                s.compact(k)
+        elif action == "Rollback":
+            s.rollback(arg)
+        elif action == "TruncateOutput":
+            if call_number(s.truncatable() or "") != arg:
+                raise ValueError(f"cannot truncate the result of call {arg}")
+            s.truncate_output()
         elif action == "Crash":
             if arg is not None:
                 while s.recorder.written < arg:  # the writer got this far before the machine died

@@ -20,11 +20,12 @@ from dataclasses import dataclass, replace
 
 from turnproof.model import items as I
 from turnproof.model.designs import get as model_get, with_knobs
-from turnproof.model.turnloop import FAULT_ACTIONS, Params, State, TurnLoop
+from turnproof.model.turnloop import FAULT_ACTIONS, CompactArg, Params, State, TurnLoop
 from turnproof.reference import items as RI
 from turnproof.reference.designs import get as ref_get
 from turnproof.reference.loop import call_number
-from turnproof.reference.rollout import model_lines
+from turnproof.reference.removal import COMPACT_PROMPT, TRUNCATED_MARK
+from turnproof.reference.rollout import SUMMARY_PREFIX, model_lines
 
 RUNTIME_PHASES = ("ready", "stream", "drain")
 
@@ -47,6 +48,8 @@ def designs(name: str):
 
 
 def origin(text: str) -> str:
+    if text.endswith(TRUNCATED_MARK):
+        return I.TRUNCATED
     if text == RI.ABORTED:
         return I.CODEX_ABORTED
     if text == RI.SYNTHETIC:
@@ -67,14 +70,28 @@ def abstract(payload: dict) -> tuple:
         return I.reasoning()
     if payload.get("type") == "message":
         if payload.get("role") == "user":
-            marker = RI.text_of(payload).startswith(RI.TURN_ABORTED_OPEN)
-            return I.user(I.TURN_ABORTED_MARKER) if marker else I.user()
+            text = RI.text_of(payload)
+            if text.startswith(RI.TURN_ABORTED_OPEN):
+                return I.user(I.TURN_ABORTED_MARKER)
+            if text.startswith(SUMMARY_PREFIX):
+                return I.user(I.SUMMARY)
+            return I.user(I.COMPACT_PROMPT) if text == COMPACT_PROMPT else I.user()
         return I.text(I.EMPTY) if RI.text_of(payload) == "" else I.text()
     raise ValueError(f"not a history item: {payload}")
 
 
+def abstract_line(kind: str, payload: dict) -> tuple:
+    """A rollout line as the model's file entry: an item, a turn_aborted event, a compacted line with
+    its replacement, a thread_rolled_back line with its number of turns."""
+    if kind == "compacted":
+        return (I.COMPACTED, None, tuple(abstract(p) for p in payload["replacement_history"]))
+    if payload.get("type") == "thread_rolled_back":
+        return (I.ROLLED_BACK, None, payload["num_turns"])
+    return abstract(payload)
+
+
 def abstract_lines(lines: list) -> tuple:
-    return tuple(abstract(p) for _, p in lines)
+    return tuple(abstract_line(k, p) for k, p in lines)
 
 
 def file_items(path: str) -> tuple:
@@ -156,6 +173,8 @@ def _step_kind(action: str, arg: object) -> tuple:
         return ("Crash", None)
     if action in ("StreamError", "StreamClosed"):  # which finished results it drops is the code's
         return (action, None)
+    if action == "Compact":  # the summary request's verdict is the code's; the trim count is the step's
+        return (action, arg[1] if isinstance(arg, tuple) else arg)
     return (action, arg)
 
 
@@ -194,8 +213,8 @@ async def drive(sim, model: TurnLoop, path: list, start_state: tuple | None = No
         where = f"step {n} {action}({arg})"
         if got != [(action, arg)]:
             raise Mismatch(f"{where}: the reference logged {got}")
-        if action in ("SendRequest", "RefuseRequest"):
-            check_request(model, prev, sim.session.requests[nreq], where)
+        if sends_request(model, action, arg):
+            check_request(model, prev, sim.session.requests[nreq], where, action, arg)
             verdict = sim.session.requests[nreq][2]
             if verdict is not None:
                 errors.append(verdict.message)
@@ -256,6 +275,10 @@ class Bounds:
             return self.fault_ok("interrupt") and (phase == "drain" or (phase == "stream" and self.calls_ok))
         if action == "Crash":
             return self.fault_ok("crash")
+        if action == "Compact":
+            return self.fault_ok("compaction")
+        if action == "Rollback":
+            return self.fault_ok("rollback")
         return True
 
     def after(self, action: str, arg: object) -> None:
@@ -281,13 +304,14 @@ class Bounds:
         elif action == "StreamCompleted" or (action == "StreamClosed" and self.close == "completed"):
             self.calls_ok = False
             self.follow_up = self.ncalls > 0
-        elif action in ("TurnAborted", "Resume"):
+        elif action in ("TurnAborted", "Resume", "Rollback"):
             self.turns_left = max(1, self.turns_left)
-        if action in ("TurnAborted", "Crash", "RefuseRequest") or (action == "SendRequest" and arg == "rejected"):
+        rejected = (action == "SendRequest" and arg == "rejected") or (action == "Compact" and not arg[2])
+        if action in ("TurnAborted", "Crash", "RefuseRequest") or rejected:
             self.calls_ok, self.rounds_left, self.follow_up = False, 0, False
         closed = {"completed": None, "error": "stream-error", "closed": "stream-closed"}[self.close]
         fault = {"StreamError": "stream-error", "StreamClosed": closed, "ToolFail": "tool-failure",
-                 "Interrupt": "interrupt", "Crash": "crash"}.get(action)
+                 "Interrupt": "interrupt", "Crash": "crash", "Compact": "compaction", "Rollback": "rollback"}.get(action)
         if fault:
             self.used.add(fault)
 
@@ -329,9 +353,11 @@ async def run_schedule(name: str, path: str, choose, *, calls: int = 3, max_step
                 prev = rep.s
                 rep.step(*ev)
                 bounds.after(*ev)
-                if ev[0] in ("SendRequest", "RefuseRequest"):
-                    check_request(model, prev, sim.session.requests[nreq], f"step {n + 1} {ev}")
-                    sends.append((prev, ev[0], ev[1], rep.s))
+                if sends_request(model, *ev):
+                    arg = CompactArg(*ev[1]) if ev[0] == "Compact" else ev[1]
+                    check_request(model, prev, sim.session.requests[nreq], f"step {n + 1} {ev}", ev[0], arg)
+                    nreq += 1
+                    sends.append((prev, ev[0], arg, rep.s))
             where = f"step {n + 1} {action}({arg}){' torn' if torn else ''} after {rep.path[:-1]}"
             compare(sim, rep.s, where)
             compare_enabled(sim, model, rep.s, bounds, where)
@@ -359,10 +385,20 @@ class Run:
     sim: object
 
 
-def check_request(model: TurnLoop, prev: tuple, request: tuple, where: str) -> None:
+def sends_request(model: TurnLoop, action: str, arg: object) -> bool:
+    """The step sends a request: SendRequest, RefuseRequest (built, not sent), a compaction's summary request."""
+    if action == "Compact":
+        return isinstance(arg, tuple) and arg[1] is not None
+    return action in ("SendRequest", "RefuseRequest")
+
+
+def check_request(model: TurnLoop, prev: tuple, request: tuple, where: str, action: str = "SendRequest",
+                  arg: object = None) -> None:
     """The reference built the model's request (normalized items) and got the model's verdict."""
     items, _body, verdict = request
-    want = model.request(prev)
+    if action == "Compact" and not isinstance(arg, CompactArg):
+        arg = CompactArg(*arg)
+    want = model.request_at(prev, action, arg)
     got = tuple(abstract(p) for p in items)
     if got != want.items:
         raise Mismatch(f"{where}: request items differ\n  model:     {I.show_all(want.items)}\n"

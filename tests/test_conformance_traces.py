@@ -20,9 +20,12 @@ from hypothesis import strategies as st
 
 from conformance_util import run_schedule, seeded, walk, weighted
 from turnproof.model.designs import NAMED
-from turnproof.model.turnloop import ACTIONS, REMOVAL_ACTIONS
+from turnproof.model.turnloop import ACTIONS
+from turnproof.reference.designs import FIELD as REMOVAL
 
 DESIGNS = list(NAMED) + ["turnproof-proposed@responses", "turnproof-proposed@anthropic"]
+# history that shrinks: the removal designs the reference runs (compaction, rollback, truncation)
+REMOVAL_DESIGNS = list(REMOVAL) + ["turnproof-proposed-compact@responses"]
 _DIR = tempfile.mkdtemp(prefix="turnproof-traces-")
 atexit.register(shutil.rmtree, _DIR, True)  # thousands of small session files
 _SEQ = itertools.count()
@@ -37,6 +40,15 @@ def _path(name: str) -> str:
 @given(data=st.data())
 def test_reference_traces_are_model_paths(name, data):
     choose = weighted(lambda: data.draw(st.integers(0, 6), label="fault?") == 0,
+                      lambda cs: data.draw(st.sampled_from(cs), label="step"))
+    asyncio.run(run_schedule(name, _path(name), choose, calls=3))
+
+
+@pytest.mark.parametrize("name", REMOVAL_DESIGNS)
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@given(data=st.data())
+def test_reference_traces_with_removal_are_model_paths(name, data):
+    choose = weighted(lambda: data.draw(st.integers(0, 4), label="fault?") == 0,
                       lambda cs: data.draw(st.sampled_from(cs), label="step"))
     asyncio.run(run_schedule(name, _path(name), choose, calls=3))
 
@@ -72,7 +84,7 @@ def exercised(schedules: int = 40, walks: int = 15) -> Counter:
     (reference-driven; half of them busy: every call streamed before Completed) and random model
     walks (model-driven, full interleavings)."""
     counts: Counter = Counter()
-    for name in DESIGNS:
+    for name in DESIGNS + REMOVAL_DESIGNS:
         for i in range(schedules):
             run = asyncio.run(run_schedule(name, _path(name), seeded((name, i), busy=i % 2 == 1)))
             counts.update(a for a, _ in run.steps)
@@ -86,6 +98,5 @@ def test_every_model_action_is_exercised_by_the_reference():
     print("\nmodel actions taken by the reference (seeded schedules and model walks, all designs):")
     for a in ACTIONS:
         print(f"  {a:<16} {counts[a]:>6}")
-    # the removal steps (compaction, rollback, truncation) have no reference counterpart yet (issue 13)
-    missing = [a for a in ACTIONS if counts[a] == 0 and a not in REMOVAL_ACTIONS]
+    missing = [a for a in ACTIONS if counts[a] == 0]
     assert not missing, f"never exercised: {missing}"

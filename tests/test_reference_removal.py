@@ -21,7 +21,7 @@ ONE_ROUND = [[("tool_call", "shell", {"command": ["ls"]}), ("tool_call", "shell"
 
 
 def _session(path: str, responses: list, resume: bool = False) -> Session:
-    d = get("codex-0.122-responses")
+    d = get("codex-0.122-compact")
     srv = ScriptedModel(responses, wire=d.wire)
     return (Session.resume if resume else Session.start)(d, path, server=srv, tools={"shell": Tool("shell")})
 
@@ -43,7 +43,7 @@ def test_compaction_replaces_history_and_resume_replays_the_line(tmp_path, capsy
         return s
     s = asyncio.run(go())
     assert [RI.text_of(i) for i in s.history] == ["do it", SUMMARY_PREFIX + "the work so far"]
-    assert ("Compact", "summary") in list(s.log)
+    assert ("Compact", ("summary", 0, True)) in list(s.log)
     rows = [json.loads(x) for x in open(path)]
     compacted = [r for r in rows if r["type"] == "compacted"]
     assert len(compacted) == 1 and set(compacted[0]["payload"]) == {"message", "replacement_history"}
@@ -93,7 +93,7 @@ def test_the_summary_request_goes_through_the_designs_normalization(tmp_path):
     path = str(tmp_path / "r.jsonl")
 
     async def go():
-        s = Session.start(get("codex-0.122-responses"), path, server=ScriptedModel([], wire="responses"))
+        s = Session.start(get("codex-0.122-compact"), path, server=ScriptedModel([], wire="responses"))
         s.history = [RI.user("x"), RI.output("call_9", "lost")]  # an orphan result, as a v0.47 trim leaves
         ok = s.compact()
         await s.close()
