@@ -18,13 +18,21 @@ left-to-right *pairing automaton* knows after reading it, plus a few labelled fa
 - ``removals_whole``: every real result a removal took out of the replayed rollout went with its
   call: the call is in neither the replayed rollout nor the history (results-kept excuses exactly
   those). True for every design without removal.
-- ``rollout_is_history``: the replayed rollout (file and queue, events left out) equals the history.
+- ``rollout_is_history``: the replayed rollout (file and queue, events left out) equals the history
+  (a truncated result counts as the whole one: pairing never reads content).
 - ``well_formed`` / ``rollout_well_formed``: the record / the rollout: call ids strictly increase
   and lie below the next id, each output answers a call earlier in it, no call is answered twice,
   and every output id lies below ``outputs_below`` / ``rollout_outputs_below``. Weaker than
   orderly: calls may stay unanswered and groups may be split, which the Responses wire and the
   codex normalization tolerate.
 - ``in_flight_recorded``: the calls in flight are in the history and in the rollout.
+- ``turns_paired`` / ``rollout_turns_paired``: the record / the replayed rollout is well formed and
+  no user turn starts between a call and its output (a cut at a turn start splits no pair: rollback).
+  ``flight_in_turn``: the calls in flight come after the last turn start of the history (so their
+  outputs keep the history's pairs inside one turn).
+- ``rollout_like_history``: the replayed rollout equals the history once made-up outputs are left
+  out of both (a truncated result counts as the whole one): the same turns, calls and real results
+  in the same order (rollback cuts both at the same turn).
 - ``prompt_quiet``, ``prompt_calls_answered``, ``prompt_no_orphans``, ``prompt_wire_valid``: facts
   about the prompt a v0.77 retry reuses (``has_prompt``): no real result was recorded since it
   was built, and its verdicts when it was sent.
@@ -71,7 +79,8 @@ BOOLS = ("first_turn_next", "calls_ok", "reasoned", "has_prompt", "text_after_dr
          "run_text_after_call", "groups_ok", "results_in_history", "rollout_is_history", "prompt_quiet",
          "prompt_calls_answered", "prompt_no_orphans", "prompt_wire_valid", "well_formed", "rollout_well_formed",
          "in_flight_recorded", "used_stream_error", "used_stream_closed", "used_tool_failure", "used_interrupt",
-         "used_crash", "used_compaction", "used_rollback", "unrecorded", "removals_whole")
+         "used_crash", "used_compaction", "used_rollback", "unrecorded", "removals_whole", "turns_paired",
+         "rollout_turns_paired", "flight_in_turn", "rollout_like_history")
 # faults_used, one flag per kind (model/turnloop.py FAULTS order)
 USED = {f: "used_" + f.replace("-", "_") for f in M.FAULTS}
 FIELDS = INTS + BOOLS + ("in_flight",)
@@ -203,7 +212,9 @@ def ok_props(d: Design, s: dict) -> dict:
     fr = fresh_prompt(d, s)
     p = paired(s)
     w = s["well_formed"]
-    fills = d.normalization in ("codex", "ours")  # every call of the copy gets exactly one output
+    # every call of the copy gets exactly one output: codex, ours and placeholder add one to a call
+    # with none, drop-both drops such a call
+    fills = d.normalization in ("codex", "ours", "placeholder", "drop-both")
     return {
         "calls-answered": ite(fr, disj(p, conj(w, fills)), s["prompt_calls_answered"]),
         "no-orphan-results": ite(fr, disj(p, w), s["prompt_no_orphans"]),
@@ -242,7 +253,37 @@ def well_formed(items, next_id: int) -> tuple[bool, int]:
 
 # ---- the abstraction of a concrete model state --------------------------------------------------
 def _real_outputs(seq) -> list:
-    return [it[:3] for it in seq if it[0] == I.OUTPUT and I.is_real_output(it)]
+    return [I.result_key(it) for it in seq if it[0] == I.OUTPUT and I.is_real_output(it)]
+
+
+def _keyed(seq, made_up: bool = True) -> tuple:
+    """The items as pairing sees them: a truncated result is the whole one; without ``made_up``, the
+    made-up outputs left out."""
+    return tuple(I.result_key(it) if it[0] == I.OUTPUT else it[:3] for it in seq
+                 if made_up or not (it[0] == I.OUTPUT and it[2] in I.MADE_UP))
+
+
+def turns_paired(items, next_id: int) -> bool:
+    """Well formed, and no user turn starts between a call and its output."""
+    if not well_formed(items, next_id)[0]:
+        return False
+    turn_of: dict = {}
+    turn = 0
+    for it in items:
+        if I.is_turn_start(it):
+            turn += 1
+        elif it[0] == I.CALL:
+            turn_of[it[1]] = turn
+        elif it[0] == I.OUTPUT and turn_of.get(it[1]) != turn:
+            return False
+    return True
+
+
+def flight_in_turn(history, ids) -> bool:
+    """Every call of ``history`` with one of the in-flight ``ids`` comes after its last turn start."""
+    starts = [i for i, it in enumerate(history) if I.is_turn_start(it)]
+    last = starts[-1] if starts else -1
+    return all(i > last for i, it in enumerate(history) if it[0] == I.CALL and it[1] in ids)
 
 
 def alpha(d: Design, s: tuple) -> dict:
@@ -269,9 +310,13 @@ def alpha(d: Design, s: tuple) -> dict:
     if down:
         a["results_in_history"] = a["rollout_is_history"] = True
     else:
-        present = set(it[:3] for it in st.history)
+        present = set(_keyed(st.history))
         a["results_in_history"] = all(o in present for o in _real_outputs(fq))
-        a["rollout_is_history"] = fq == st.history
+        a["rollout_is_history"] = _keyed(fq) == _keyed(st.history)
+    a["rollout_like_history"] = down or _keyed(fq, made_up=False) == _keyed(st.history, made_up=False)
+    a["turns_paired"] = turns_paired(record, a["next_id"])
+    a["rollout_turns_paired"] = turns_paired(fq, a["next_id"])
+    a["flight_in_turn"] = flight_in_turn(st.history, ids)
     replayed = set(_real_outputs(fq))
     calls = {it[1] for seq in (fq, record) for it in seq if it[0] == I.CALL}
     a["removals_whole"] = all(o[1] not in calls for o in _real_outputs(raw) if o not in replayed)
@@ -333,7 +378,8 @@ def init_state(p: SymbolicParams) -> dict:
          "rollout_is_history": True, "well_formed": True, "rollout_well_formed": True, "in_flight_recorded": True,
          "outputs_below": 1, "rollout_outputs_below": 1, "prompt_quiet": False, "prompt_calls_answered": False,
          "prompt_no_orphans": False, "prompt_wire_valid": False, **dict.fromkeys(USED.values(), False),
-         "rounds_left": 0, "unrecorded": False, "removals_whole": True,
+         "rounds_left": 0, "unrecorded": False, "removals_whole": True, "turns_paired": True,
+         "rollout_turns_paired": True, "flight_in_turn": True, "rollout_like_history": True,
          "in_flight": z3.K(z3.IntSort(), z3.IntVal(-1))}
     s.update(H_INIT)
     return {k: term(v) for k, v in s.items()}

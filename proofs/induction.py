@@ -20,8 +20,9 @@ from ..model import turnloop as M
 from ..model.designs import Design
 from ..model.properties import SAFETY
 
-from .abstract import (A_OUTS, A_RUN, AUT, BOOLS, CANCEL, DOWN, DRAIN, EXITS, IDLE, INTS, PHASES, READY,
-                       REFUSED, STATUSES, STREAM, SymbolicParams, fresh_state, init_state, ok_props, term)
+from .abstract import (A_OUTS, A_RUN, AUT, BOOLS, CANCEL, DOWN, DRAIN, EXITS, HIST_FIELDS, IDLE, INTS, PHASES,
+                       READY, REFUSED, STATUSES, STREAM, SymbolicParams, fresh_state, h_user, init_state, ok_props,
+                       term)
 from .transitions import Encoding
 
 
@@ -43,16 +44,28 @@ def summary_ok(d: Design, s: dict) -> dict:
     known to be well formed. remove_first_item takes item 0 (never an output of a well-formed record)
     with the one output that answers it, so every trim of a well-formed record is well formed, and the
     prompt is a user message."""
-    return ok_props(d, {**s, "orderly": False, "has_prompt": False})
+    hist = {k: s[k] for k in ("orderly",) + HIST_FIELDS}
+    return ok_props(d, {**s, **h_user(d, hist), "has_prompt": False})
 
 
 def removal_safe(d: Design, s: dict, p: SymbolicParams):
-    """removal-keeps-pairs for the encoded removal (transitions.Encoding.compact_encoded): a summary
-    keeps no call and no result, so it never splits a pair; it removes a running tool's call only
-    if one is in flight where it runs."""
-    if not d.compacts or d.late_result == "drop":
-        return z3.BoolVal(True)
-    return z3.Implies(Encoding(d).compact_phase(s, p), s["in_flight_len"] <= s["drained"])
+    """removal-keeps-pairs for the encoded removal steps (transitions.Encoding), in the states they
+    leave from: a summary keeps no call and no result; a pair-aware cut (drop-oldest-pairs,
+    tail-atomic) of a well-formed record takes whole pairs; either removes a running tool's call only
+    if one is in flight where it runs. A rollback cuts at a user-turn start, which no pair spans
+    (turns_paired); a truncation keeps every item."""
+    need = []
+    if d.compacts:
+        safe = []
+        if d.late_result != "drop":
+            safe.append(s["in_flight_len"] <= s["drained"])
+        if d.compaction_keeps != "summary":
+            safe.append(s["well_formed"])
+        if safe:
+            need.append(z3.Implies(Encoding(d).compact_phase(s, p), z3.And(*safe)))
+    if d.rollback:
+        need.append(z3.Implies(s["phase"] == IDLE, s["turns_paired"]))
+    return z3.And(*need) if need else z3.BoolVal(True)
 
 
 def _goal(pid: str):
@@ -152,6 +165,14 @@ CLAUSES: tuple = tuple(
                lambda d, s, p: s["removals_whole"]),
         Clause("rollout-is-history", False, "the rollout (file and queue) equals the history",
                lambda d, s, p: s["rollout_is_history"]),
+        Clause("rollout-like-history", False, "the rollout equals the history up to made-up outputs",
+               lambda d, s, p: s["rollout_like_history"]),
+        Clause("turns-paired", False, "no user turn starts between a call and its output (history)",
+               lambda d, s, p: s["turns_paired"]),
+        Clause("rollout-turns-paired", False, "no user turn starts between a call and its output (rollout)",
+               lambda d, s, p: s["rollout_turns_paired"]),
+        Clause("flight-in-turn", False, "the calls in flight come after the history's last turn start",
+               lambda d, s, p: s["flight_in_turn"]),
     ])
 GOALS = tuple(c.name for c in CLAUSES if c.goal)
 

@@ -20,9 +20,9 @@ import z3
 
 from ..model import turnloop as M
 from ..model.designs import Design
-from .abstract import (H_INIT, ABORTED, CANCEL, DONE, DOWN, DRAIN, EXITS, FAILED, HIST_FIELDS, IDLE, READY, REFUSED,
+from .abstract import (A_BASE, A_OUTS, A_RUN, H_INIT, ABORTED, CANCEL, DONE, DOWN, DRAIN, EXITS, FAILED, HIST_FIELDS, IDLE, READY, REFUSED,
                        RUNNING, STREAM, USED, X_COMPLETED, X_ERROR, SymbolicParams, fresh_prompt, fresh_state,
-                       h_assistant, h_call, h_close, h_outputs, h_user, merge, ok_props, term)
+                       _close_run, h_assistant, h_call, h_close, h_outputs, h_user, merge, ok_props, term)
 
 ACTION_NAMES = tuple(M.ACTIONS)
 TEXT_HELD, TEXT_RECORDED = M.TEXT_HELD, M.TEXT_RECORDED
@@ -105,11 +105,13 @@ class Encoding:
         return M.ACTIONS[action].fault
 
     # ---- shared effects (the model's helpers of the same names) ----------------------------------
-    def record(self, s: dict, kind: str, cid=None, count=None, real: bool = True) -> dict:
+    def record(self, s: dict, kind: str, cid=None, count=None, real: bool = True, turn_start: bool = False) -> dict:
         """_record: the item goes to the history and to the rollout queue."""
         h = _hist(s)
         if kind == "user":
             h = h_user(self.d, h)
+            if turn_start:  # calls still in flight would now lie before the last turn start
+                h["flight_in_turn"] = s["in_flight_len"] == 0
         elif kind in ("reasoning", "text"):
             h = h_assistant(self.d, h, kind == "text")
         elif kind == "call":
@@ -122,10 +124,16 @@ class Encoding:
             # outputs answer calls in flight (recorded, per in_flight_recorded) that no output answered yet
             fits = z3.And(s["in_flight_recorded"], s["base_id"] <= cid, cid + n <= s["base_id"] + s["in_flight_len"])
             below, rollout_below = s["outputs_below"], s["rollout_outputs_below"]
-            out = _set(out, well_formed=z3.And(s["well_formed"], fits, cid >= below),
-                       rollout_well_formed=z3.And(s["rollout_well_formed"], fits, cid >= rollout_below),
+            wf = z3.And(s["well_formed"], fits, cid >= below)
+            rwf = z3.And(s["rollout_well_formed"], fits, cid >= rollout_below)
+            # the calls answered are in flight, after the last turn start (of the history, and of
+            # the rollout when it has the same turns)
+            out = _set(out, well_formed=wf, rollout_well_formed=rwf,
                        outputs_below=z3.If(cid + n > below, cid + n, below),
-                       rollout_outputs_below=z3.If(cid + n > rollout_below, cid + n, rollout_below))
+                       rollout_outputs_below=z3.If(cid + n > rollout_below, cid + n, rollout_below),
+                       turns_paired=z3.And(s["turns_paired"], wf, s["flight_in_turn"]),
+                       rollout_turns_paired=z3.And(s["rollout_turns_paired"], rwf, s["flight_in_turn"],
+                                                   s["rollout_like_history"]))
             if real:
                 out = _set(out, prompt_quiet=False)
         return out
@@ -169,7 +177,7 @@ class Encoding:
     # ---- the actions (model/turnloop.py, in the order of ACTIONS) ---------------------------------
     def UserMessage(self, s, p, c):
         g = z3.And(s["phase"] == IDLE, s["turns_left"] > 0)
-        t = _set(self.record(s, "user"), **{**TURN_RESET, "calls_ok": s["first_turn_next"],
+        t = _set(self.record(s, "user", turn_start=True), **{**TURN_RESET, "calls_ok": s["first_turn_next"],
                                             "rounds_left": z3.If(s["first_turn_next"], p.K, 0)},
                  phase=READY, turns_left=s["turns_left"] - 1, first_turn_next=False, base_id=s["next_id"],
                  retries_left=p.R)
@@ -297,9 +305,15 @@ class Encoding:
         head = s["in_flight"][s["drained"]]
         g = z3.And(self._draining(s), z3.Or(head == DONE, head == ABORTED))
         t = _set(self.record(s, "output", self.cid(s, s["drained"])), drained=s["drained"] + 1)
-        return [(g, self.after_drain(t, p))]
+        cases = [(g, self.after_drain(t, p))]
+        if self.d.late_result == "drop":  # nothing recorded if its call is gone: only if not known recorded
+            gone = _set(s, drained=s["drained"] + 1)
+            cases.append((z3.And(g, z3.Not(s["in_flight_recorded"])), self.after_drain(gone, p)))
+        return cases
 
     def DrainFailed(self, s, p, c):
+        if not self.may("tool-failure"):  # only ToolFail makes a future fail: never in the model without it
+            return []
         g = z3.And(self._draining(s), s["in_flight"][s["drained"]] == FAILED)
         t = self.record(s, "output", self.cid(s, s["drained"]), real=False) if self.d.persist_synthetic else s
         return [(g, self.after_drain(_set(t, drained=s["drained"] + 1), p))]
@@ -329,7 +343,8 @@ class Encoding:
         t = _set(self.end_turn(s, p), phase=DOWN, base_id=s["next_id"],
                  orderly=z3.And(s["orderly"], s["rollout_is_history"]), results_in_history=True,
                  rollout_is_history=True, well_formed=s["rollout_well_formed"],
-                 outputs_below=s["rollout_outputs_below"], in_flight_recorded=True, unrecorded=False)
+                 outputs_below=s["rollout_outputs_below"], in_flight_recorded=True, unrecorded=False,
+                 turns_paired=s["rollout_turns_paired"], rollout_like_history=True, flight_in_turn=True)
         return [(g, t)]
 
     def _unanswered(self, s, c):
@@ -342,16 +357,28 @@ class Encoding:
             g = z3.And(g, z3.Not(self._unanswered(s, c)))
         # every normalization of a well-formed file is well formed, and so is the file plus the
         # made-up outputs it queues (they answer its unanswered calls); ids stay below next_id
+        opened = s["pending_lo"] < s["pending_hi"]
+        mode = self.d.normalization
+        # Every normalization keeps a call's outputs in its turn: codex puts "aborted" right after the
+        # call, ours and placeholder at the end of its run, drop-both and none add nothing. What
+        # resume queues (persisted made-up outputs) goes to the end of the file: in the call's turn
+        # only if the file is orderly (its pending calls are in its last turn).
+        queued_late = z3.Not(s["orderly"]) if self.d.persist_synthetic and mode != "none" else False
+        # the history equals the file up to made-up outputs: codex and placeholder add only those
+        # (and a well-formed file has no orphan for codex to drop); drop-both also drops unanswered
+        # calls; ours also moves results, except on an orderly file
+        like = {"none": True, "codex": s["rollout_well_formed"], "placeholder": s["rollout_well_formed"],
+                "ours": s["orderly"], "drop-both": z3.And(s["orderly"], z3.Not(opened))}[mode]
         t = _set(s, **TURN_RESET, phase=IDLE, turns_left=z3.If(s["turns_left"] > 1, s["turns_left"], 1),
                  base_id=s["next_id"], retries_left=p.R, well_formed=s["rollout_well_formed"],
-                 outputs_below=s["next_id"], rollout_outputs_below=s["next_id"], in_flight_recorded=True)
-        opened = s["pending_lo"] < s["pending_hi"]
+                 outputs_below=s["next_id"], rollout_outputs_below=s["next_id"], in_flight_recorded=True,
+                 turns_paired=s["rollout_turns_paired"], flight_in_turn=True, rollout_like_history=like,
+                 rollout_turns_paired=z3.And(s["rollout_turns_paired"], z3.Not(queued_late)))
 
         def unknown():  # a record that is not orderly: what normalization made of it is a free choice
             return _set(t, orderly=False, rollout_is_history=c.bool("rollout_is_history"),
                         results_in_history=z3.Or(s["rollout_well_formed"], c.bool("results_in_history")))
 
-        mode = self.d.normalization
         if mode == "none":
             t = _set(t, results_in_history=True, rollout_is_history=True)
         elif mode == "ours":  # an orderly file gets synthetic outputs for its pending calls, at the end
@@ -369,16 +396,25 @@ class Encoding:
         return [(z3.And(s["phase"] == DOWN, self._unanswered(s, c)), _set(s, phase=REFUSED))]
 
     # ---- removal (model/removal.py) --------------------------------------------------------------
-    # Encoded: a compaction that keeps the user messages and a summary (compaction_keeps "summary"),
-    # run between turns or after the drain, with no summary request or a normalized one trimmed
-    # pair-aware, on provider call ids. Every other removal policy (a tail cut, a message range,
-    # rollback, truncation, compaction in flight, remove(0), index ids) raises NotImplementedError
-    # for a design that uses it: turnproof prove answers unknown for it (turnproof/checks.py).
+    # Encoded: compaction between turns or after the drain (no future in flight) that keeps pairs
+    # whole: the user messages and a summary, the oldest items dropped each with its partner
+    # (drop-oldest-pairs), or a summary and a tail from a boundary no pair straddles (tail-atomic);
+    # with no summary request or a normalized one trimmed pair-aware, on provider call ids. Rollback
+    # at a user-turn boundary between turns; output truncation (content only: an identity step of
+    # the abstraction). Every other removal policy (a cut that may split a pair: any tail, last N
+    # messages, Cline's range; compaction in flight; remove(0); a raw summary request; index ids)
+    # raises NotImplementedError for a design that uses it: turnproof prove answers unknown for it.
+    PAIR_CUTS = ("summary", "drop-oldest-pairs", "tail-atomic")
+
     def compact_encoded(self) -> bool:
         d = self.d
-        return (d.compaction in ("between-turns", "after-drain") and d.compaction_keeps == "summary"
+        return (d.compaction in ("between-turns", "after-drain") and d.compaction_keeps in self.PAIR_CUTS
                 and d.compaction_request in ("none", "normalized") and d.compaction_trim in ("none", "drop-oldest-pairs")
                 and d.call_ids == "provider" and d.hooks is None)
+
+    def removal_encoded(self) -> bool:
+        """Rollback and truncation are encoded on provider call ids, with no hooks."""
+        return self.d.call_ids == "provider" and self.d.hooks is None
 
     def compact_phase(self, s: dict, p: SymbolicParams):
         """Where the model's Compact guard lets a compaction run (TurnLoop.Compact)."""
@@ -390,6 +426,21 @@ class Encoding:
             raise NotImplementedError(f"design {self.d.name}: the z3 encoding has no {what} step")
         return []
 
+    def _sub_record(self, s: dict, c: Choices, ends_as_before, settled: bool):
+        """The automaton fields of a record cut from an orderly one (with nothing pending, if
+        ``settled``), keeping every pair whole or neither side (a rollback's prefix, a pair-aware
+        compaction): orderly with nothing pending, its last call id (so the pending bound) no higher;
+        ``ends_as_before`` constrains its last run. Free choices where the original is orderly; kept
+        as they were where it is not (they are then no fact: refines reads them only while orderly)."""
+        h = {"automaton": c.int("automaton"), "run_calls": c.int("run_calls"),
+             "run_text_after_call": c.bool("run_text_after_call"), "groups_ok": c.bool("groups_ok")}
+        v = c.int("pending")
+        h.update(pending_lo=v, pending_hi=v)
+        known = z3.And(s["orderly"], s["pending_lo"] == s["pending_hi"]) if settled else s["orderly"]
+        shape = z3.And(z3.Or(h["automaton"] == A_BASE, h["automaton"] == A_RUN, h["automaton"] == A_OUTS),
+                       1 <= v, v <= s["pending_hi"], ends_as_before(h))
+        return {k: z3.If(known, term(x), term(s[k])) for k, x in h.items()}, z3.Implies(known, shape)
+
     def Compact(self, s, p, c):
         if not self.d.compacts:
             return []
@@ -397,17 +448,39 @@ class Encoding:
             return self._not_encoded(True, f"compaction (keeps {self.d.compaction_keeps}, when {self.d.compaction}, "
                                            f"request {self.d.compaction_request}, trim {self.d.compaction_trim})")
         g = self.compact_phase(s, p)
-        # History becomes the user messages plus a summary: no call and no result is left, so the
-        # automaton reads users only (orderly, nothing pending: H_INIT after user items), the record
-        # is well formed with no output, and every pair went whole. The compacted line makes the
-        # replayed rollout equal to the new history. Results that went are excused (their calls
-        # went too: removals_whole), and later calls take fresh provider ids (next_id), so none of
-        # them brings a removed result's call back. In flight is empty here (idle or ready), and
-        # the prompt is rebuilt.
-        kept = {**H_INIT}  # orderly, nothing pending
-        t = _set(s, **kept, well_formed=True, outputs_below=1, rollout_well_formed=True,
-                 rollout_outputs_below=1, rollout_is_history=True, results_in_history=True, removals_whole=True,
-                 in_flight_recorded=s["in_flight_len"] == 0, has_prompt=False)
+        if self.d.compaction_keeps == "summary":
+            # History becomes the user messages plus a summary: no call and no result is left, so the
+            # automaton reads users only (orderly, nothing pending: H_INIT after user items), the record
+            # is well formed with no output, and every pair went whole. Results that went are excused
+            # (their calls went too: removals_whole), and later calls take fresh provider ids (next_id),
+            # so none of them brings a removed result's call back.
+            t = _set(s, **H_INIT, well_formed=True, outputs_below=1, rollout_well_formed=True,
+                     rollout_outputs_below=1, removals_whole=True, turns_paired=True, rollout_turns_paired=True)
+        else:
+            # drop-oldest-pairs: remove_first_item takes item 0 (never an output of a well-formed record)
+            # with the one output answering it; tail-atomic: no pair straddles the boundary, so every
+            # output of the tail answers a call of the tail. Either way a well-formed record loses whole
+            # pairs only, and an orderly one with nothing pending stays so: its last item is the old
+            # one (an output: OUTS as before) unless it ends in a run, which is a part of the old last
+            # run or holds no call (its calls went with their outputs); groups left are parts of old ones.
+            def ends(h):
+                run_before = z3.And(s["automaton"] == A_RUN, 0 <= h["run_calls"], h["run_calls"] <= s["run_calls"],
+                                    z3.Implies(h["run_text_after_call"], s["run_text_after_call"]))
+                no_call = z3.And(h["run_calls"] == 0, z3.Not(h["run_text_after_call"]))
+                return z3.And(z3.Implies(h["automaton"] == A_RUN, z3.Or(run_before, no_call)),
+                              z3.Implies(h["automaton"] == A_OUTS, s["automaton"] == A_OUTS),
+                              z3.Implies(s["groups_ok"], h["groups_ok"]))
+            h, shape = self._sub_record(s, c, ends, settled=True)
+            g = z3.And(g, shape)
+            wf = s["well_formed"]
+            t = _set(s, **h, orderly=z3.And(s["orderly"], s["pending_lo"] == s["pending_hi"]),
+                     rollout_well_formed=wf, rollout_outputs_below=s["outputs_below"],
+                     removals_whole=z3.And(s["removals_whole"], wf, s["results_in_history"]),
+                     rollout_turns_paired=s["turns_paired"])
+        # the compacted line makes the replayed rollout equal to the new history; in flight is empty
+        # here (idle or ready), and the prompt is rebuilt
+        t = _set(t, rollout_is_history=True, results_in_history=True, rollout_like_history=True,
+                 in_flight_recorded=s["in_flight_len"] == 0, flight_in_turn=True, has_prompt=False)
         if self.d.compaction_request == "none":
             return [(g, t)]
         # the summary request may be rejected (its verdicts are goals: proofs/induction.py); the
@@ -417,15 +490,44 @@ class Encoding:
         return [(z3.And(g, acc), t), (z3.And(g, z3.Not(acc)), failed)]
 
     def Rollback(self, s, p, c):
-        return self._not_encoded(self.d.rollback, "rollback")
+        """drop_last_user_turns: history is cut before a user turn, between turns (no prompt is kept
+        there), and the rollout's thread_rolled_back line cuts its replay at the same turn."""
+        if not self.d.rollback:
+            return []
+        if not self.removal_encoded():
+            return self._not_encoded(True, "rollback (index call ids or hooks)")
+        # The prefix before a user message of an orderly record is orderly with nothing pending, and
+        # closing its last run is a step the old record took (groups_ok only falls along a record).
+        # Turn starts are the same in the history and the replayed rollout when they are alike, so
+        # both lose the same turns; with no pair across a turn start (turns_paired), every result cut
+        # goes with its call.
+        h, shape = self._sub_record(s, c, lambda h: z3.Implies(s["groups_ok"], _close_run(self.d, h)), settled=False)
+        g = z3.And(s["phase"] == IDLE, z3.Not(s["has_prompt"]), shape)
+        like = s["rollout_like_history"]
+        t = _set(s, **h, turns_left=z3.If(s["turns_left"] > 1, s["turns_left"], 1), results_in_history=like,
+                 removals_whole=z3.And(s["removals_whole"], like, s["turns_paired"], s["rollout_turns_paired"]),
+                 in_flight_recorded=z3.And(s["in_flight_recorded"], s["in_flight_len"] == 0))
+        return [(g, t)]
 
     def TruncateOutput(self, s, p, c):
-        return self._not_encoded(self.d.truncate_outputs, "output truncation")
+        """Content only: every fact of the abstraction reads a result by its key (items.result_key: a
+        truncated result is the whole one), so the step changes no abstract field."""
+        if not self.d.truncate_outputs:
+            return []
+        if not self.removal_encoded():
+            return self._not_encoded(True, "output truncation (index call ids or hooks)")
+        return [(s["phase"] == IDLE, s)]
 
     # ---- the relation ------------------------------------------------------------------------------
+    # Phases only a fault enters (model/turnloop.py: cancel only by Interrupt, down and refused only
+    # by Crash): without that fault the actions that need them never happen in the model either.
+    PHASE_FAULT = {"HardAbort": "interrupt", "TurnAborted": "interrupt", "ToolAbort": "interrupt",
+                   "Resume": "crash", "ResumeRefused": "crash"}
+
     def cases(self, action: str, s: dict, p: SymbolicParams, tag: str = "") -> tuple[list, Choices]:
         c = Choices(action, tag)
-        cases = getattr(self, action)(s, p, c)
+        needs = self.PHASE_FAULT.get(action)
+        cases = getattr(self, action)(s, p, c) if needs is None or self.may(needs) else []
         fault = self.counted_fault(action)
         spent = z3.Sum(*[z3.If(s[x], 1, 0) for x in USED.values()])
         if fault is not None:  # the fault is recorded as used; with a budget, it must be left

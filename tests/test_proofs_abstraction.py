@@ -12,7 +12,7 @@ from hypothesis import given, settings, strategies as st
 from turnproof.model import items as I
 from turnproof.model.designs import NAMED, with_knobs
 from turnproof.model.explorer import Explorer
-from turnproof.model.normalize import normalize
+from turnproof.model.normalize import MODES, normalize
 from turnproof.model.properties import TurnLoopSpec, orphan_results, unanswered_or_duplicated
 from turnproof.model.provider import judge
 from turnproof.model.turnloop import READY, Params, State, TurnLoop
@@ -161,7 +161,7 @@ def _design(wire, grouping, mode):
 
 def _check_characterization(h):
     for wire, grouping in WIRINGS:
-        for mode in ("none", "codex", "ours"):
+        for mode in MODES:
             d = _design(wire, grouping, mode)
             a = automaton(d, h)
             if not a["orderly"]:
@@ -218,11 +218,11 @@ def well_formed_histories(draw):
 def test_well_formed_histories_are_judged_as_the_abstraction_says(hn):
     h, nxt = hn
     assert well_formed(h, nxt)[0]
-    for mode in ("none", "codex", "ours"):
+    for mode in MODES:
         req = normalize(h, mode)
         assert all(o in req for o in h if o[0] == I.OUTPUT), (h, mode)  # L2 for well-formed records
         assert not orphan_results(req)
-        if mode != "none":  # codex and ours give every call exactly one output
+        if mode != "none":  # the others give every call exactly one output (or drop it: drop-both)
             assert not unanswered_or_duplicated(req), (h, mode)
             assert not judge("responses", build_request(req, "responses")), (h, mode)
             d = _design("responses", "consecutive", mode)

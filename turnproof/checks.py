@@ -172,7 +172,13 @@ def run_matrix(params: Params, extra: tuple = (), jobs: int = 1, max_states: int
 
 
 # ---- proofs ------------------------------------------------------------------------------------
-def prove_goals(design: Design, faults: frozenset = frozenset(FAULTS), timeout_ms: int = 20_000,
+def design_faults(design: Design) -> frozenset:
+    """The faults a design is checked and proved with by default: every fault, or for an agent other
+    than Codex and turnproof (only its removal is modelled) the removal faults, as in the field table."""
+    return field_params(design, Params(faults=frozenset(FAULTS))).faults
+
+
+def prove_goals(design: Design, faults: frozenset | None = None, timeout_ms: int = 20_000,
                 max_calls: int = 3):
     """z3 for any number of calls, then concrete traces for what it could not prove:
     (ProofResult, {goal: refute.Trace}, {goal: "proved" | "refuted" | "unknown"}).
@@ -185,6 +191,8 @@ def prove_goals(design: Design, faults: frozenset = frozenset(FAULTS), timeout_m
 
     from turnproof.proofs.transitions import Encoding
 
+    if faults is None:
+        faults = design_faults(design)
     try:  # a removal step the encoding does not have (transitions.py): no claim
         Encoding(design).actions()
     except NotImplementedError as e:

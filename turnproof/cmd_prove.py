@@ -15,7 +15,7 @@ import json
 
 from turnproof.model.properties import PROPERTIES
 from turnproof.model.turnloop import FAULTS
-from turnproof.checks import faults_arg, prove_goals
+from turnproof.checks import design_faults, faults_arg, prove_goals
 from turnproof.jsondoc import document
 from turnproof.proofs.induction import CLAUSES, GOALS, state_diff
 from turnproof.exitcodes import EXIT_OK, EXIT_UNKNOWN, EXIT_VIOLATED, UsageError
@@ -27,8 +27,10 @@ GOAL_OF = {c.name: c.goal for c in CLAUSES}
 
 def add_prove_arguments(p) -> None:
     p.add_argument("--design", required=True, metavar="NAME", help="a named design or a design file")
-    p.add_argument("--faults", default="all", metavar="LIST",
-                   help=f"faults the environment may cause, any number of times ({', '.join(FAULTS)}), all or none")
+    p.add_argument("--faults", default=None, metavar="LIST",
+                   help=f"faults the environment may cause, any number of times ({', '.join(FAULTS)}), all or none "
+                        "(default: all; for an agent of the field other than Codex and turnproof, only the removal "
+                        "faults, as `matrix --field` explores it)")
     p.add_argument("--timeout", type=float, default=20.0, metavar="S", help="seconds per obligation (default 20)")
     p.add_argument("--max-calls", type=int, default=3, metavar="N",
                    help="largest call count the explorer tries for a concrete counterexample (default 3)")
@@ -75,7 +77,7 @@ def run_prove(args) -> int:
     if not 1 <= args.max_calls <= 4:
         raise UsageError(f"--max-calls must be between 1 and 4, not {args.max_calls}")
     design = resolve_design(args.design)
-    faults = faults_arg(args.faults)
+    faults = design_faults(design) if args.faults is None else faults_arg(args.faults)
     fault_names = sorted(faults, key=FAULTS.index)
     if design.hooks:
         return _opaque(design, fault_names, args.json)
