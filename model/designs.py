@@ -291,7 +291,7 @@ _add(replace(with_knobs(_077, "turnproof-proposed", chat_grouping="response", ea
 
 # ---- history that shrinks: Codex's removal mechanisms and the field's (`turnproof matrix --field`) ----
 # Not in NAMED: the default matrix, its pinned counts and the z3 stage cover the loop without removal
-# (z3 encodes only the summary compaction: `turnproof prove` answers unknown for the other designs).
+# (z3 encodes the removals that keep pairs whole: `turnproof prove` answers unknown for the other designs).
 FIELD: dict[str, Design] = {}
 
 

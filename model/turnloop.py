@@ -1028,8 +1028,8 @@ ACTIONS: dict[str, Action] = {name: _describe(m) for name, m in vars(TurnLoop).i
 FAULT_ACTION: dict[str, str] = {a.fault: a.name for a in ACTIONS.values() if a.fault}  # fault -> action
 FAULT_ACTIONS = frozenset(FAULT_ACTION.values())
 # the steps that shrink history (designs.py's removal knobs); the reference loop takes them for the
-# Codex-shaped removal designs (tests/test_conformance_removal.py); z3 encodes only the summary
-# compaction (proofs/transitions.py Compact)
+# Codex-shaped removal designs (tests/test_conformance_removal.py); z3 encodes the removals that keep
+# pairs whole (proofs/transitions.py Compact, Rollback, TruncateOutput)
 REMOVAL_ACTIONS = frozenset(("Compact", "Rollback", "TruncateOutput"))
 assert tuple(sorted(FAULT_ACTION)) == tuple(sorted(FAULTS)), "each fault enables exactly one action"
 assert {a for names in TurnLoop.PHASE_TABLE.values() for a in names} == set(ACTIONS), "an action no phase asks"

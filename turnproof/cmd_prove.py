@@ -144,8 +144,10 @@ def run_prove(args) -> int:
     return code
 
 
-REMOVAL_REASON = ("the z3 encoding has only the summary compaction (between turns or after the drain): prove "
-                  "does not reason about this design's removal; `turnproof check` explores it for bounded calls")
+REMOVAL_REASON = ("the z3 encoding has the removals that keep pairs whole (a summary, drop-oldest-pairs or tail-atomic "
+                  "compaction between turns or after the drain, with no summary request or a normalized one trimmed "
+                  "pair-aware; rollback at a user-turn boundary; output truncation), on provider call ids: prove does "
+                  "not reason about this design's removal; `turnproof check` explores it for bounded calls")
 
 
 def removal_not_encoded(design) -> str | None:

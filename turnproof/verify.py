@@ -183,8 +183,8 @@ def run_stage(job: tuple) -> Outcome:
 def jobs(manifest: Manifest, designs: list[str] | None = None, stages: tuple = STAGES) -> list[tuple]:
     """Every (design, stage) to run: each design the manifest names, and each named design it does
     not (with no expectation, so it shows as a difference). A design of the field table (FIELD)
-    runs only the stages the manifest has a table for: z3 encodes only the summary compaction, and
-    the reference loop has no removal."""
+    runs only the stages the manifest has a table for: z3 encodes only the removals that keep pairs
+    whole, and the reference loop has no removal."""
     names = list(manifest.designs) + [n for n in list(NAMED) + list(FIELD) if n not in manifest.designs]
     if designs:
         unknown = [d for d in designs if d not in names]
