@@ -5,7 +5,9 @@ A rollout line is ``{"timestamp", "type", "payload"}`` (core/src/rollout/recorde
 item, function / custom / local shell calls a call, their outputs an output (model/items.py), each
 tagged with its line number (early rollouts wrote the items bare, one per line: read the
 same way). A ``compacted`` line starts a new history (resume replaces everything
-before it with its ``replacement_history``, when it has one).
+before it with its ``replacement_history``, when it has one). A ``thread_rolled_back`` event drops
+the last n user turns from the history, as resume does (``rolled_back``): their items stay in the
+file but are no longer history, so pairing is judged, and repaired, on the history after it.
 
 Bounded memory: pairing is decided per call id, so the item stream is cut into *chunks* at points
 no id spans, just before assistant text or a call whose nearest earlier item other than reasoning
@@ -101,8 +103,9 @@ def _open_lines(path: str, max_line: int):
             yield n, raw
 
 
-def scan_ids(path: str, max_line: int = DEFAULT_MAX_LINE, progress=None) -> tuple[dict, int]:
-    """Pass 1: {call id: last line it occurs on}, and the number of lines."""
+def scan_ids(path: str, max_line: int = DEFAULT_MAX_LINE, progress=None, markers: list | None = None) -> tuple[dict, int]:
+    """Pass 1: {call id: last line it occurs on}, and the number of lines; ``markers`` gets the lines
+    that may hold a thread_rolled_back event."""
     last: dict = {}
     n = 0
     done = 0
@@ -119,6 +122,8 @@ def scan_ids(path: str, max_line: int = DEFAULT_MAX_LINE, progress=None) -> tupl
                 except ValueError:
                     pass  # not a valid escape: pass 2 reports the line
             i = raw.find(b'"call_id"', i + 9)
+        if markers is not None and b"thread_rolled_back" in raw:
+            markers.append(n)
         if b'"local_shell_call"' in raw:
             for m in _ID.finditer(raw):
                 try:
@@ -139,6 +144,7 @@ class RolloutReader:
         self.torn: list[int] = []  # lines cut short
         self.strict: list = []  # Findings: NaN / Infinity, a key twice (lint reports them; a writer refuses)
         self.bounded = True  # False once an id pass 1 missed turned cutting off
+        self.rolled_back = 0  # items a thread_rolled_back line took out of the history
 
     def fail(self, n: int, msg: str) -> LintError:
         return LintError(f"{self.path}:{n}: {msg}")
@@ -215,7 +221,13 @@ class RolloutReader:
         path = self.path
         if os.path.isdir(path):
             raise LintError(f"{path}: is a directory")
-        last, _ = scan_ids(path, self.max_line, None if self.progress is None else (lambda b: self.progress(b, 1)))
+        markers: list = []
+        last, _ = scan_ids(path, self.max_line, None if self.progress is None else (lambda b: self.progress(b, 1)),
+                           markers)
+        # a rollback line: the items of the turns it dropped are no longer history (kept in the file as
+        # they are, like every line that holds no item)
+        dead = rolled_back(path, self.max_line) if markers else frozenset()
+        self.rolled_back = len(dead)
         open_calls: dict = {}  # call id -> line of a call with no result yet (duplicate-id check)
         items: list = []
         region: list = []
@@ -231,6 +243,8 @@ class RolloutReader:
             if self.progress is not None and not n & 1023:
                 self.progress(done, 2)
             ltype, new, ptype, ts = self._parse(n, raw)
+            if dead and new:
+                new = [it for it in new if it[2] not in dead]
             if ltype is None:
                 if keep:
                     region.append(Line(n, raw))
@@ -320,3 +334,75 @@ def _tname(x: object) -> str:
     return {dict: "an object", list: "a list", str: "a string", int: "a number", float: "a number",
             bool: "a boolean", type(None): "null"}.get(type(x), type(x).__name__)
 
+
+
+# ---- thread rollback: which items resume no longer has --------------------------------------------
+# A user message Codex injects as context, not a user's turn (rust-v0.122.0
+# codex-rs/core/src/contextual_user_message.rs:35-42, the fragments; rust-v0.79.0
+# codex-rs/core/src/context_manager/history.rs:336-368 and user_instructions.rs:7-9)
+CONTEXTUAL_PREFIXES = ("<environment_context>", "# agents.md instructions for ", "<user_instructions>", "<skill",
+                       "<user_shell_command>", "<turn_aborted>", "<subagent_notification>")
+
+
+def is_user_turn_boundary(p: dict) -> bool:
+    """is_user_turn_boundary (rust-v0.122.0 codex-rs/core/src/context_manager/history.rs:703-714; rust-v0.79.0
+    :336-368): a user message none of whose input texts is injected context. A compaction's summary is one
+    (a plain user message)."""
+    if p.get("type") != "message" or p.get("role") != "user":
+        return False
+    content = p.get("content")
+    for b in content if isinstance(content, list) else ():
+        if isinstance(b, dict) and b.get("type") == "input_text" and isinstance(b.get("text"), str):
+            if b["text"].lstrip().lower().startswith(CONTEXTUAL_PREFIXES):
+                return False
+    return True
+
+
+def rolled_back(path: str, max_line: int = DEFAULT_MAX_LINE) -> frozenset:
+    """The items (tags: a line number, or (line, k) for replacement_history[k]) that a resume no longer has
+    because a ``thread_rolled_back`` line dropped their user turns.
+
+    Resume replays the rollout in order (rust-v0.79.0 codex-rs/core/src/codex.rs:1238-1274; rust-v0.122.0
+    codex-rs/core/src/session/rollout_reconstruction.rs:236-284, which scans in reverse for the newest
+    surviving replacement first, with the same result): items append, a compacted line replaces history
+    (with its replacement_history; without, with the user messages so far and the summary), and
+    ``drop_last_n_user_turns(n)`` cuts history at the n-th user turn boundary from the end, or at the
+    first one when n reaches the number of turns, and does nothing when n is 0 or there is none
+    (rust-v0.79.0 codex-rs/core/src/context_manager/history.rs:167-189; rust-v0.122.0 :240-263; v0.122
+    also moves the cut above context messages just before it, trim_pre_turn_context_updates :428-455,
+    which are never calls or results). Lines that do not parse are left to the chunk reader, which
+    reports them. The tags of one session's items are kept in memory: only files with a rollback line
+    pay for this pass."""
+    hist: list = []  # (tag or None, user turn boundary)
+    dead: set = set()
+    for n, raw in _open_lines(path, max_line):
+        try:
+            obj = json.loads(raw)
+        except (ValueError, RecursionError):
+            continue
+        if type(obj) is not dict:
+            continue
+        ltype, payload = obj.get("type"), obj.get("payload")
+        if payload is None and ltype in ITEM_TYPES:
+            ltype, payload = "response_item", obj
+        if type(payload) is not dict:
+            continue
+        if ltype == "response_item":
+            hist.append((n, is_user_turn_boundary(payload)))
+        elif ltype == "compacted":
+            rh = payload.get("replacement_history")
+            if type(rh) is list:
+                hist = [((n, k), type(p) is dict and is_user_turn_boundary(p)) for k, p in enumerate(rh)]
+            else:  # rebuilt: the user messages so far, then the summary (no call or result among them)
+                hist = [(None, True) for _, b in hist if b] + [(None, True)]
+        elif ltype == "event_msg" and payload.get("type") == "thread_rolled_back":
+            k = payload.get("num_turns")
+            if type(k) is not int or k <= 0:
+                continue
+            starts = [i for i, (_, b) in enumerate(hist) if b]
+            if not starts:
+                continue
+            cut = starts[0] if k >= len(starts) else starts[-k]
+            dead.update(t for t, _ in hist[cut:] if t is not None)
+            del hist[cut:]
+    return frozenset(dead)
