@@ -20,6 +20,7 @@ import sys
 
 from .designs import from_knobs, get
 from .loop import EventLog, Session
+from .removal import summary_requests
 from .tools import ScriptedModel, Tool
 
 
@@ -39,6 +40,11 @@ def _parser() -> argparse.ArgumentParser:
         q.add_argument("--message", default=None)
         q.add_argument("--pause-lines", action="store_true")
         q.add_argument("--split-writes", action="store_true", help="write each line in two halves")
+        q.add_argument("--trimmed", type=int, default=0,
+                       help="a compaction's summary request first meets this many context-window errors (each "
+                            "drops its oldest item, per design; at most until one item is left)")
+    sub.choices["resume"].add_argument("--compact", action="store_true",
+                                       help="/compact right after the resume, before the message")
     r = sub.choices["run"]
     r.add_argument("--calls", type=int, default=3)
     r.add_argument("--text", action="store_true", help="assistant text alongside the calls")
@@ -53,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--interrupt-at", default="", help="interrupt right after this step is logged")
     r.add_argument("--close-early", action="store_true", help="the first response closes after its calls")
     r.add_argument("--turns", type=int, default=1, help="user turns to run")
+    r.add_argument("--compact-at", type=int, default=0,
+                   help="the context window is full before the session's N-th request: compact first (designs "
+                        "that compact after the drain)")
     return p
 
 
@@ -110,6 +119,15 @@ async def _main(a) -> int:
             if action == a.interrupt_at and s.phase in ("stream", "drain"):
                 asyncio.get_running_loop().call_soon(s.interrupt)
         log.listener = listener
+    def trimmed(sess) -> int:  # the errors stop once one item is left (compact.rs: `turn_input_len > 1`)
+        return min(a.trimmed, len(summary_requests(sess.history, d.compaction_trim)) - 1)
+
+    if a.cmd == "run" and a.compact_at > 0:
+        def compact_before(sess) -> int | None:
+            return trimmed(sess) if len(sess.requests) - len(sess.summary_requests) == a.compact_at - 1 else None
+        s.compact_before = compact_before
+    if a.cmd == "resume" and a.compact and s.phase == "idle" and d.compacts:
+        s.compact(trimmed(s) if d.compaction_request != "none" else None)
     if s.phase != "refused":
         turns = a.turns if a.cmd == "run" else 1
         for t in range(turns):
@@ -121,9 +139,9 @@ async def _main(a) -> int:
                      "rejections": [{"message": r.message, "param": r.param} for r in s.rejections],
                      "requests": [{"body": body, "rejected": v.message if v else None,
                                    "param": v.param if v else None, "lost_results": lost,
-                                   "unrecorded_results": unrec}
-                                  for (_, body, v), lost, unrec in zip(s.requests, s.lost_results,
-                                                                       s.unrecorded)],
+                                   "unrecorded_results": unrec, "summary": k in s.summary_requests}
+                                  for k, ((_, body, v), lost, unrec) in enumerate(zip(s.requests, s.lost_results,
+                                                                                      s.unrecorded))],
                      "history": len(s.history), "pid": os.getpid()}})
     return 0
 

@@ -122,6 +122,10 @@ class Session:
         self.dropped: list = []
         self.unrecorded: list = []
         self.refused_calls: list = []
+        self.summary_requests: list = []  # indexes in ``requests`` of compactions' summary requests
+        # free-running: called before each new request that is not a retry (the context window may be
+        # full); returns the trim count of a compaction to run first, or None
+        self.compact_before = None
 
     # ---- construction ----------------------------------------------------------------------------
     @classmethod
@@ -218,6 +222,7 @@ class Session:
                 prompt = normalize(prompt, self.d.normalization)
             body = build(prompt, self.d.wire, self.d.chat_grouping)
             verdict = judge(self.d.wire, body)
+            self.summary_requests.append(len(self.requests))
             self.requests.append((prompt, body, verdict))
             self.lost_results.append([])  # results-kept and results-recorded judge turn requests only
             self.unrecorded.append([])
@@ -320,6 +325,10 @@ class Session:
             self._set_phase("ready")
             self.in_flight, self.drained = [], 0
             go = await self.sched.gate(("SendRequest",))
+            if go is None and self.compact_before is not None and self.retries_left == self.max_retries \
+                    and self.d.compaction == "after-drain":
+                k = self.compact_before(self)
+                go = None if k is None else ("Compact", k)
             # the context window is full before a new request (not a retry): compact first (rust-v0.78.0
             # codex-rs/core/src/codex.rs:2241-2249 pre-turn, :2328-2335 after the drain); the test
             # bench says when, by releasing the request gate with ("Compact", trimmed)

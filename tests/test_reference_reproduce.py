@@ -122,7 +122,11 @@ def _two_processes(design: str, scenario: str, tmp_path) -> tuple:
     return broken, first, second
 
 
-@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_every_scenario_is_tested():
+    assert set(SCENARIOS) == set(EXPECT) | {"5385", "5385-trim"}  # those two: the removal tests below
+
+
+@pytest.mark.parametrize("scenario", list(EXPECT))
 def test_residual_failure_reproduced_and_fixed(scenario, tmp_path):
     _, prop = EXPECT[scenario]
     broken, first, second = _two_processes(SCENARIOS[scenario].design, scenario, tmp_path)
@@ -156,3 +160,86 @@ def test_stream_closed_retry_on_the_chat_wire(tmp_path):
     steps = [a for a, _ in first.events]
     assert "StreamClosed" in steps and steps.count("SendRequest") == 2  # the first request and its follow-up
     assert not any(r["lost_results"] or r["unrecorded_results"] for r in first.result["requests"])
+
+
+# ---- history that shrinks (issue 13): #5385 on the reference loop ----------------------------------
+def _replay_removal(scenario: str, design: str, tmp_path) -> tuple[set, list]:
+    """Both processes of a removal scenario, every step replayed on the model (the restart is its
+    Crash); the provider's verdict on every request, summary requests included, equal to the model's."""
+    from turnproof.model.turnloop import CompactArg
+
+    sc = SCENARIOS[scenario]
+    os.makedirs(tmp_path, exist_ok=True)
+    path = str(tmp_path / f"{scenario}-{design}.jsonl")
+    model = make_model(design, calls=1, faults={"tool-failure", "compaction", "crash"}, max_faults=3)
+    rep, spec = Replayer(model), TurnLoopSpec(model)
+    broken: set = set()
+    texts: list = []
+
+    def replay(run):
+        verdicts = []
+        for a, b in run.events:
+            prev = rep.s
+            rep.step(a, b)
+            if a == "Compact" and b[1] is not None or a == "SendRequest":
+                arg = CompactArg(*b) if a == "Compact" else b
+                broken.update(p for p, _ in spec.check_edge(prev, a, arg, rep.s))
+                r = model.request_at(prev, a, arg)
+                verdicts.append(r.rejections[0].text if r.rejections else None)
+        if run.result is not None:
+            assert [q["rejected"] for q in run.result["requests"]] == verdicts
+            texts.extend(v for v in verdicts if v)
+
+    first = run_process(["run", "--design", design, "--file", path, *sc.args], fork=True,
+                        kill_after_model_line=sc.kill_after_model_line)
+    replay(first)
+    on_disk = file_items(path)
+    rep.step("Crash", len(on_disk))
+    assert on_disk == State(*rep.s).file
+    second = run_process(["resume", "--design", design, "--file", path, "--message", "continue", *sc.resume_args],
+                         fork=True)
+    replay(second)
+    return broken, texts
+
+
+def test_5385_a_failed_call_goes_raw_into_the_047_summary_request(tmp_path, capsys):
+    broken, texts = _replay_removal("5385", "codex-0.47-compact", tmp_path)
+    assert broken == {"calls-answered", "wire-valid"} and texts == ["No tool output found for function call call_1."]
+    assert main(["reproduce", "5385", "--dir", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "Compact(summary request rejected)" in out and "(a compaction's summary request)" in out
+    assert out.count("No tool output found for function call call_1.") == 1
+    assert "FAILED: the session broke (it recovered after the restart)." in out
+    # v0.48's normalized summary request: the same session works
+    assert _replay_removal("5385", "codex-0.78-compact", tmp_path / "b")[0] == set()
+    assert main(["reproduce", "5385", "--design", "codex-0.78-compact", "--dir", str(tmp_path)]) == 0
+
+
+def test_5385_trim_remove0_leaves_a_result_without_its_call(tmp_path, capsys):
+    broken, texts = _replay_removal("5385-trim", "codex-0.47-compact", tmp_path)
+    assert broken == {"no-orphan-results", "wire-valid"}
+    assert texts == ["No tool call found for function call output with call_id call_1."]
+    assert main(["reproduce", "5385-trim", "--dir", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "Crash(k=2)" in out and "Compact(summary request trimmed 2 rejected)" in out
+    assert "after the restart, a compaction's summary request was rejected" in out
+    assert _replay_removal("5385-trim", "codex-0.78-compact", tmp_path / "b")[0] == set()  # remove_first_item
+
+
+def test_reproduce_runs_a_removal_design_file_and_refuses_what_the_reference_cannot_run(tmp_path, capsys):
+    f = tmp_path / "raw.toml"
+    f.write_text('base = "codex-0.77-responses"\ntitle = "v0.47 compaction"\n\n[knobs]\ncompaction = "after-drain"\n'
+                 'compaction_request = "raw"\ncompaction_trim = "drop-oldest-items"\n')
+    assert main(["reproduce", "5385", "--design", str(f), "--dir", str(tmp_path)]) == 1
+    assert "No tool output found for function call call_1." in capsys.readouterr().out
+    for design, why in [("gemini-cli", "never compacts while tools are in flight"),
+                        ("keep-last-n", "compacts to the user messages and a summary only, not 'last-n'"),
+                        ("goose", "not 'drop-oldest-pairs'")]:
+        assert main(["reproduce", "5385", "--design", design, "--dir", str(tmp_path)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"{design}: not reproducible: the reference loop " in err[0] and why in err[0], err
+    g = tmp_path / "opencode.toml"
+    g.write_text('base = "codex-0.77-responses"\ntitle = "tail cut"\n\n[knobs]\ncompaction = "after-drain"\n'
+                 'compaction_keeps = "tail-atomic"\n')
+    assert main(["reproduce", "5385", "--design", str(g), "--dir", str(tmp_path)]) == 2
+    assert "not reproducible" in capsys.readouterr().err

@@ -24,18 +24,23 @@ EXPLORE_0_77 = "\n".join(
 
 
 def test_every_named_design_has_every_expectation():
+    from turnproof.reference.designs import FIELD as REF_FIELD
+
     m = load_manifest()
     assert set(NAMED) <= set(m.designs)
     assert {"turnproof-proposed@responses", "turnproof-proposed@anthropic"} <= set(m.designs)
     assert set(FIELD) <= set(m.designs)
     for name, tables in m.designs.items():
         assert set(tables["check"]) == set(PROPERTIES) | set(SOMETIMES), name
-        if name in FIELD:  # history that shrinks: the explorer, and z3 where it encodes the removal
-            # (proofs/transitions.py: removals that keep pairs whole); the reference loop has no removal
-            assert set(tables) <= {"check", "bounds", "prove"}, name
+        if name in FIELD:  # history that shrinks: the explorer, z3 where it encodes the removal
+            # (proofs/transitions.py: removals that keep pairs whole), the reference loop where it runs it
+            assert set(tables) <= {"check", "bounds", "prove", "reproduce"}, name
             assert ("prove" in tables) == (removal_not_encoded(FIELD[name]) is None), name
             if "prove" in tables:
                 assert set(tables["prove"]) == set(SAFETY), name
+            assert ("reproduce" in tables) == (name in REF_FIELD), name
+            if "reproduce" in tables:
+                assert set(tables["reproduce"]) == set(SCENARIOS), name
             continue
         assert set(tables["prove"]) == set(SAFETY), name
         assert set(tables["reproduce"]) == set(SCENARIOS), name

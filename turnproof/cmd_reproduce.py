@@ -7,7 +7,9 @@ provider, which answers with the real providers' error texts. Exit 1 when the se
 (a request rejected, or tool results recorded but left out of a request), 0 when it works.
 
 Scenarios: 8479 is the issue as reported; the others are the residual failures the model finds
-for shipped Codex designs (see `turnproof check --design NAME`).
+for shipped Codex designs (see `turnproof check --design NAME`), and 5385 and 5385-trim those of
+Codex v0.47's compaction (codex-0.47-compact). A removal design the reference loop cannot run
+(another agent's policy: reference.designs.unsupported) is refused with the reason (exit 2).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import tempfile
 
 from turnproof.exitcodes import EXIT_INTERNAL, EXIT_OK, EXIT_VIOLATED as EXIT_FAILED
 from turnproof.incidents import SCENARIOS, process_crashed, reference_design, replay
+from turnproof.model.turnloop import CompactArg
 
 PROVIDERS = {"chat": "OpenAI Chat Completions", "responses": "OpenAI Responses", "anthropic": "Anthropic Messages"}
 
@@ -42,6 +45,10 @@ def _steps(events: list) -> str:
             out.append(f"{a} {b}")
         elif a == "Crash":
             out.append(f"Crash(k={b})")
+        elif a == "Compact":
+            out.append(f"Compact({CompactArg(*b)})")
+        elif a == "Rollback":
+            out.append(f"Rollback({b})")
         else:
             out.append(f"{a}(C{b})")
     lines, cur = [], "    "
@@ -96,7 +103,8 @@ def _report_process(n: int, label: str, run, wire: str) -> None:
         msgs = body.get("messages") if wire != "responses" else body.get("input")
         verdict = "REJECTED" if req["rejected"] else "accepted"
         unit = "item" if wire == "responses" else "message"
-        print(f"  request {k}: {len(msgs)} {unit}{'' if len(msgs) == 1 else 's'}, {verdict}")
+        what = " (a compaction's summary request)" if req.get("summary") else ""
+        print(f"  request {k}{what}: {len(msgs)} {unit}{'' if len(msgs) == 1 else 's'}, {verdict}")
         unrecorded = req.get("unrecorded_results") or []
         if req["rejected"] or req["lost_results"] or unrecorded:
             for i, m in enumerate(msgs):
@@ -136,7 +144,11 @@ def run_reproduce(args) -> int:
               "the session (a bug in turnproof, not a finding)")
         print(f"rollout file left at {r.path}")
         return EXIT_INTERNAL
-    if r.failed_again:
+    res2 = r.second.result or {}
+    fails = [q for q in res2.get("requests", []) if q["rejected"] or q["lost_results"] or q.get("unrecorded_results")]
+    if r.failed_again and fails and all(q.get("summary") for q in fails) and not res2.get("refused_calls"):
+        print("FAILED: the session broke: after the restart, a compaction's summary request was rejected.")
+    elif r.failed_again:
         print(f"FAILED: the session is dead: the request rebuilt from {os.path.basename(r.path)} fails again.")
     elif r.failed:
         print("FAILED: the session broke (it recovered after the restart).")

@@ -17,8 +17,8 @@ import json
 import os
 from dataclasses import dataclass
 
-from turnproof.model.designs import REMOVAL_KNOBS
-from turnproof.reference.designs import from_knobs as ref_from_knobs, get as ref_get
+from turnproof.model.designs import FIELD
+from turnproof.reference.designs import from_knobs as ref_from_knobs, get as ref_get, unsupported
 from turnproof.reference.proc import ProcessRun, run_process
 from turnproof.reference.rollout import new_session_file
 
@@ -29,6 +29,7 @@ class Scenario:
     args: tuple  # for `python -m reference run`
     title: str
     kill_after_model_line: int | None = None  # SIGKILL process 1 once this many items are on disk
+    resume_args: tuple = ()  # for `python -m reference resume`
 
 
 SCENARIOS = {
@@ -47,6 +48,14 @@ SCENARIOS = {
     "stream-closed-retry": Scenario("codex-0.77-responses", ("--calls", "2", "--close-early", "--parallel"),
                                     "the stream closes after two calls whose tools ran: the Responses parser "
                                     "makes it an error and v0.77 drops their results before the retry"),
+    # history that shrinks (issue 13): on a design that does not compact, the compaction never happens
+    "5385": Scenario("codex-0.47-compact", ("--calls", "1", "--fail-call", "1", "--compact-at", "2"),
+                     "a tool fails (its call gets no output), then the context window is full before the "
+                     "follow-up: the summary request carries the call as recorded (openai/codex #5385)"),
+    "5385-trim": Scenario("codex-0.47-compact", ("--calls", "1"),
+                          "SIGKILL while a call runs; resumed, /compact meets two context-window errors and "
+                          "drops the oldest items of its summary request", kill_after_model_line=2,
+                          resume_args=("--compact", "--trimmed", "2")),
 }
 
 
@@ -99,10 +108,15 @@ def process_failed(run: ProcessRun) -> bool:
 
 def reference_design(arg: str | None, scenario: Scenario) -> tuple[object, list]:
     """The reference loop's design for ``arg`` (a name, NAME@wire or a design file; None: the
-    scenario's own) and the extra arguments the child processes need for it."""
+    scenario's own) and the extra arguments the child processes need for it. A design the reference
+    loop cannot run (another agent's removal policy, hooks) is refused with the reason."""
     try:
         return ref_get(arg or scenario.design), []
     except ValueError:
+        if arg and arg.partition("@")[0] in FIELD:  # a removal design the reference does not run
+            why = unsupported(FIELD[arg.partition("@")[0]].knobs())
+            raise ValueError(f"{arg}: not reproducible: {why}; explore it with `turnproof check --design {arg}`") \
+                from None
         if not arg or not (arg.endswith(".toml") or os.path.exists(arg)):
             raise
         from turnproof.resolve import resolve_design  # a design file: run the reference with its knobs
@@ -110,10 +124,11 @@ def reference_design(arg: str | None, scenario: Scenario) -> tuple[object, list]
         if md.hooks:
             raise ValueError(f"{arg}: reproduce runs the reference loop, which runs no hooks; "
                              f"explore the design with `turnproof check --design {arg}`") from None
-        if md.removes or md.truncate_outputs:
-            raise ValueError(f"{arg}: reproduce runs the reference loop, which has no compaction, rollback or "
-                             f"truncation yet; explore the design with `turnproof check --design {arg}`") from None
-        knobs = {k: v for k, v in md.knobs().items() if k not in REMOVAL_KNOBS}  # all at their defaults here
+        knobs = md.knobs()
+        why = unsupported(knobs)
+        if why:
+            raise ValueError(f"{arg}: not reproducible: {why}; explore it with `turnproof check --design {arg}`") \
+                from None
         return ref_from_knobs(md.name, knobs), ["--knobs", json.dumps(knobs)]
 
 
@@ -134,6 +149,6 @@ def replay(name: str, design_arg: str | None, directory: str, fork: bool = False
     path = session_file(directory)
     first = run_process(["run", "--design", design.name, *knob_args, "--file", path, *sc.args],
                         kill_after_model_line=sc.kill_after_model_line, fork=fork)
-    second = run_process(["resume", "--design", design.name, *knob_args, "--file", path, "--message", "continue"],
-                         fork=fork)
+    second = run_process(["resume", "--design", design.name, *knob_args, "--file", path, "--message", "continue",
+                          *sc.resume_args], fork=fork)
     return Replay(name, design, path, first, second)
