@@ -19,7 +19,8 @@ from .abstract import BOOLS, HIST_FIELDS, INTS, PROMPT_FACTS, SymbolicParams, al
 from .transitions import Encoding
 
 # True in the abstract state => True in the concrete one
-FACTS = ("results_in_history", "rollout_is_history", "in_flight_recorded")
+FACTS = ("results_in_history", "rollout_is_history", "in_flight_recorded", "removals_whole", "turns_paired",
+         "rollout_turns_paired", "flight_in_turn", "rollout_like_history")
 # compared below as weaker facts, not for equality
 WEAKER = ("orderly", "well_formed", "rollout_well_formed", "outputs_below", "rollout_outputs_below")
 

@@ -40,12 +40,18 @@ def _in(x, *vals):
 
 def summary_ok(d: Design, s: dict) -> dict:
     """The verdicts on a compaction's summary request (history plus the compact prompt, trimmed
-    pair-aware, normalized) sent from ``s``: those of a fresh request from a record that is only
-    known to be well formed. remove_first_item takes item 0 (never an output of a well-formed record)
-    with the one output that answers it, so every trim of a well-formed record is well formed, and the
-    prompt is a user message."""
+    pair-aware, normalized) sent from ``s``: those of a fresh request from the history plus a user
+    message. remove_first_item takes item 0 (never an output of a well-formed record) with the one
+    output that answers it, so every trim of a well-formed record is well formed, and of an orderly one
+    with nothing pending (the prompt closes its last run) orderly with nothing pending, its runs parts
+    of old ones. A raw request (v0.47) is known only for an orderly record with nothing pending (its own
+    normalization); after remove(0) (v0.47's trim) nothing is known."""
+    enc = Encoding(d)
+    if not enc.summary_exact():  # remove(0) may take a call and keep its output: nothing is known
+        return dict.fromkeys(ok_props(d, s), False)
     hist = {k: s[k] for k in ("orderly",) + HIST_FIELDS}
-    return ok_props(d, {**s, **h_user(d, hist), "has_prompt": False})
+    raw = d.compaction_request == "raw"  # as recorded: only an orderly record with nothing pending is known
+    return ok_props(d, {**s, **h_user(d, hist), "has_prompt": False, **({"well_formed": False} if raw else {})})
 
 
 def removal_safe(d: Design, s: dict, p: SymbolicParams):
@@ -55,7 +61,9 @@ def removal_safe(d: Design, s: dict, p: SymbolicParams):
     if one is in flight where it runs. A rollback cuts at a user-turn start, which no pair spans
     (turns_paired); a truncation keeps every item."""
     need = []
-    if d.compacts:
+    if d.compacts and Encoding(d).split_cut():  # a cut that may split a pair: nothing is guaranteed
+        need.append(z3.Not(Encoding(d).compact_phase(s, p)))
+    elif d.compacts:
         safe = []
         if d.late_result != "drop":
             safe.append(s["in_flight_len"] <= s["drained"])

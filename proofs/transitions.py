@@ -396,30 +396,43 @@ class Encoding:
         return [(z3.And(s["phase"] == DOWN, self._unanswered(s, c)), _set(s, phase=REFUSED))]
 
     # ---- removal (model/removal.py) --------------------------------------------------------------
-    # Encoded: compaction between turns or after the drain (no future in flight) that keeps pairs
-    # whole: the user messages and a summary, the oldest items dropped each with its partner
-    # (drop-oldest-pairs), or a summary and a tail from a boundary no pair straddles (tail-atomic);
-    # with no summary request or a normalized one trimmed pair-aware, on provider call ids. Rollback
-    # at a user-turn boundary between turns; output truncation (content only: an identity step of
-    # the abstraction). Every other removal policy (a cut that may split a pair: any tail, last N
-    # messages, Cline's range; compaction in flight; remove(0); a raw summary request; index ids)
-    # raises NotImplementedError for a design that uses it: turnproof prove answers unknown for it.
+    # Exact where pairs stay whole: compaction between turns or after the drain (no future in flight)
+    # keeping the user messages and a summary, the oldest items each with its partner
+    # (drop-oldest-pairs) or a summary and a tail from a boundary no pair straddles (tail-atomic);
+    # rollback at a user-turn boundary between turns; output truncation (content only: an identity
+    # step of the abstraction). Every other compaction (a cut that may split a pair: any tail, the
+    # last N messages, Cline's ranges, remove(0); compaction while calls are in flight) is an
+    # over-approximation (``split_cut``): the history left is any part of the old one, in order, and
+    # no pairing fact survives it, so the goals that need one are refuted by the explorer or stay
+    # unknown, never proved on a guess. Index call ids and hooks raise NotImplementedError for a
+    # design that removes: turnproof prove answers unknown for it.
     PAIR_CUTS = ("summary", "drop-oldest-pairs", "tail-atomic")
 
-    def compact_encoded(self) -> bool:
+    def split_cut(self) -> bool:
+        """This design's compaction may split a pair, or runs while calls are in flight."""
         d = self.d
-        return (d.compaction in ("between-turns", "after-drain") and d.compaction_keeps in self.PAIR_CUTS
-                and d.compaction_request in ("none", "normalized") and d.compaction_trim in ("none", "drop-oldest-pairs")
-                and d.call_ids == "provider" and d.hooks is None)
+        return d.compaction == "in-flight" or d.compaction_keeps not in self.PAIR_CUTS
+
+    def summary_exact(self) -> bool:
+        """The summary request's verdicts follow from the record: normalized (or raw, untrimmed: an
+        orderly record with nothing pending is its own normalization), trimmed pair-aware if at all."""
+        d = self.d
+        return d.compaction_trim != "drop-oldest-items"
+
+    def compact_encoded(self) -> bool:
+        return self.removal_encoded()
 
     def removal_encoded(self) -> bool:
-        """Rollback and truncation are encoded on provider call ids, with no hooks."""
+        """Removal is encoded on provider call ids, with no hooks."""
         return self.d.call_ids == "provider" and self.d.hooks is None
 
     def compact_phase(self, s: dict, p: SymbolicParams):
-        """Where the model's Compact guard lets a compaction run (TurnLoop.Compact)."""
-        ready = z3.And(s["phase"] == READY, s["retries_left"] == p.R) if self.d.compaction == "after-drain" else False
-        return z3.Or(s["phase"] == IDLE, ready)
+        """Where the model's Compact guard lets a compaction run (TurnLoop.Compact; the phase table asks
+        it in idle, ready, stream and drain)."""
+        w = self.d.compaction
+        ready = z3.And(s["phase"] == READY, s["retries_left"] == p.R) if w in ("after-drain", "in-flight") else False
+        flight = z3.Or(s["phase"] == STREAM, s["phase"] == DRAIN) if w == "in-flight" else False
+        return z3.Or(s["phase"] == IDLE, ready, flight)
 
     def _not_encoded(self, used: bool, what: str) -> list:
         if used:
@@ -445,10 +458,18 @@ class Encoding:
         if not self.d.compacts:
             return []
         if not self.compact_encoded():
-            return self._not_encoded(True, f"compaction (keeps {self.d.compaction_keeps}, when {self.d.compaction}, "
-                                           f"request {self.d.compaction_request}, trim {self.d.compaction_trim})")
+            return self._not_encoded(True, "compaction (index call ids or hooks)")
         g = self.compact_phase(s, p)
-        if self.d.compaction_keeps == "summary":
+        if self.split_cut():
+            # Any part of the old history, in order (a summary in front is no turn start): nothing
+            # about its pairs is known; calls in flight may be gone (their results land as orphans,
+            # late_result append, or are dropped); a turn start can only go, so the calls in flight
+            # still follow the last one.
+            t = _set(s, orderly=False, well_formed=False, rollout_well_formed=False, turns_paired=False,
+                     rollout_turns_paired=False, removals_whole=False)
+            t = _set(t, rollout_is_history=True, results_in_history=True, rollout_like_history=True,
+                     in_flight_recorded=False, has_prompt=False)
+        elif self.d.compaction_keeps == "summary":
             # History becomes the user messages plus a summary: no call and no result is left, so the
             # automaton reads users only (orderly, nothing pending: H_INIT after user items), the record
             # is well formed with no output, and every pair went whole. Results that went are excused
@@ -477,10 +498,11 @@ class Encoding:
                      rollout_well_formed=wf, rollout_outputs_below=s["outputs_below"],
                      removals_whole=z3.And(s["removals_whole"], wf, s["results_in_history"]),
                      rollout_turns_paired=s["turns_paired"])
-        # the compacted line makes the replayed rollout equal to the new history; in flight is empty
-        # here (idle or ready), and the prompt is rebuilt
-        t = _set(t, rollout_is_history=True, results_in_history=True, rollout_like_history=True,
-                 in_flight_recorded=s["in_flight_len"] == 0, flight_in_turn=True, has_prompt=False)
+        if not self.split_cut():
+            # the compacted line makes the replayed rollout equal to the new history; in flight is
+            # empty here (idle or ready), and the prompt is rebuilt
+            t = _set(t, rollout_is_history=True, results_in_history=True, rollout_like_history=True,
+                     in_flight_recorded=s["in_flight_len"] == 0, flight_in_turn=True, has_prompt=False)
         if self.d.compaction_request == "none":
             return [(g, t)]
         # the summary request may be rejected (its verdicts are goals: proofs/induction.py); the

@@ -135,6 +135,9 @@ def run_prove(args) -> int:
         else:
             print(f"  {g}: unknown (not proved for any number of calls; the explorer finds no "
                   f"counterexample with up to {args.max_calls} calls)")
+    note = split_cut_note(design)
+    if note and "unknown" in verdicts.values():
+        print(f"  (unknown: {note})")
     print("REFUTED" if code == EXIT_VIOLATED else "UNKNOWN: not proved, not refuted")
     for g in GOALS:
         if g in traces:
@@ -144,10 +147,20 @@ def run_prove(args) -> int:
     return code
 
 
-REMOVAL_REASON = ("the z3 encoding has the removals that keep pairs whole (a summary, drop-oldest-pairs or tail-atomic "
-                  "compaction between turns or after the drain, with no summary request or a normalized one trimmed "
-                  "pair-aware; rollback at a user-turn boundary; output truncation), on provider call ids: prove does "
-                  "not reason about this design's removal; `turnproof check` explores it for bounded calls")
+REMOVAL_REASON = ("the z3 encoding has removal steps on provider call ids only (index ids repeat across responses, "
+                  "so no pairing fact survives a cut): prove does not reason about this design's removal; "
+                  "`turnproof check` explores it for bounded calls")
+
+
+def split_cut_note(design) -> str | None:
+    """Why goals of a design whose compaction may split a pair stay unknown (proofs/transitions.py)."""
+    from turnproof.proofs.transitions import Encoding
+
+    if not (design.compacts and Encoding(design).split_cut()):
+        return None
+    what = "runs while calls are in flight" if design.compaction == "in-flight" else "may split a pair"
+    return (f"this design's compaction ({design.compaction_keeps}, {design.compaction}) {what}: the encoding keeps "
+            "no pairing fact across it (an over-approximation), so only the explorer decides those goals")
 
 
 def removal_not_encoded(design) -> str | None:
@@ -185,6 +198,7 @@ def _opaque(design, fault_names, as_json: bool, reason: str | None = None) -> in
 
 def _print_json(design, res, traces, verdicts, fault_names) -> None:
     goals = {}
+    note = split_cut_note(design)
     for g in GOALS:
         goals[g] = {"status": verdicts[g]}
         tr = traces.get(g)
@@ -202,4 +216,4 @@ def _print_json(design, res, traces, verdicts, fault_names) -> None:
         "dropped": [{"clause": c, "round": r, "obligation": o.line()} for c, o, r in res.dropped],
         "obligations": [{"action": o.action, "clause": o.clause, "goal": GOAL_OF[o.clause],
                          "status": o.status, "seconds": round(o.seconds, 4)} for o in res.obligations],
-        "goals": goals}), indent=2))
+        "goals": goals, **({"note": note} if note else {})}), indent=2))
