@@ -61,14 +61,14 @@ class Design:
 # What the reference loop can run: knob values outside these it refuses (``unsupported``)
 SUPPORTED: dict[str, tuple] = {
     "compaction": ("never", "between-turns", "after-drain"),
-    "compaction_keeps": ("summary",),
+    "compaction_keeps": ("summary", "last-n", "tail-atomic"),
     "normalization": ("none", "codex", "ours"),
     "wire": ("chat", "responses", "anthropic"),
     "provider": ("default",),
 }
 WHY = {
     "compaction": "never compacts while tools are in flight",
-    "compaction_keeps": "compacts to the user messages and a summary only, not {v!r}",
+    "compaction_keeps": "has no compaction that keeps {v!r} (it keeps summary, last-n, tail-atomic)",
     "normalization": "has no {v!r} repair before sending (it has none, codex, ours)",
     "wire": "speaks the chat, responses and anthropic wires, not {v!r}",
     "provider": "judges by each wire's own rules only, not {v!r}'s",
@@ -103,7 +103,7 @@ NAMED: dict[str, Design] = {d.name: d for d in (
 )}
 
 # History that shrinks: the removal designs the reference runs (the model's FIELD table has them all;
-# the other agents' policies are the model's only)
+# the other agents' repairs, cuts and wires are the model's only: ``unsupported``)
 _CODEX_COMPACT = dict(compaction="after-drain", compaction_keeps="summary", compaction_request="normalized",
                       compaction_trim="drop-oldest-pairs")
 FIELD: dict[str, Design] = {d.name: d for d in (
@@ -114,6 +114,12 @@ FIELD: dict[str, Design] = {d.name: d for d in (
     _v(NAMED["codex-0.122-responses"], "codex-0.122-rollback", rollback=True, truncate_outputs=True),
     _v(NAMED["turnproof-proposed"], "turnproof-proposed-compact", late_result="drop", rollback=True,
        truncate_outputs=True, **_CODEX_COMPACT),
+    # a keep-the-last-N window with no pair guard and no repair (HKUDS/OpenHarness #191), and with one;
+    # the rest of the loop is Codex v0.122's
+    _v(NAMED["codex-0.122-responses"], "keep-last-n", wire="anthropic", compaction="after-drain",
+       compaction_keeps="last-n", normalization="none"),
+    _v(NAMED["codex-0.122-responses"], "keep-last-n-paired", wire="anthropic", compaction="after-drain",
+       compaction_keeps="tail-atomic", normalization="none"),
 )}
 
 

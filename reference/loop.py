@@ -23,8 +23,9 @@ One Session is one process's view of a Codex session:
   before a new request that is not a retry (the test bench releases the request gate with
   ("Compact", k)). The summary request (history plus the compact prompt, raw or normalized, after k
   context-window errors that each dropped its oldest item: removal.py) is judged like every request;
-  rejected, the compaction fails (mid-turn, the turn ends). Accepted, history becomes the user
-  messages and a summary, and a ``compacted`` line with the replacement follows the memory replace
+  rejected, the compaction fails (mid-turn, the turn ends). Accepted, history becomes what the
+  design's cut leaves (removal.cuts: the user messages and a summary, or a summary and a tail), and a
+  ``compacted`` line with the replacement follows the memory replace
   (a crash in between resumes the whole history). A result whose call is gone is recorded or
   dropped (late_result). ``rollback`` (Op::ThreadRollback, between turns): history is cut before the
   n-th user turn from the end and a ``thread_rolled_back`` event follows. ``truncate_output``: a
@@ -45,7 +46,7 @@ from . import items as It
 from .designs import Design
 from .normalize import normalize, unanswered
 from .provider import InvalidRequest, judge
-from .removal import is_truncated, summary_requests, truncated
+from .removal import cuts, is_truncated, summary_requests, truncated
 from .rollout import SUMMARY_PREFIX, Recorder, drop_last_user_turns, is_turn_start, read
 from .sched import FreeScheduler, ToolError
 from .tools import ScriptedModel, Tool
@@ -196,21 +197,31 @@ class Session:
         self._emit("Interrupt")
         self.abort_task = asyncio.ensure_future(self._handle_task_abort())
 
-    def compact(self, trimmed: int | None = 0) -> bool:
+    def compact(self, trimmed: int | None = 0, cut: str | None = None) -> bool:
         """/compact, or the context window filling up, between turns: True if history was replaced.
         ``trimmed``: how many context-window errors the summary request met first (``_compact``)."""
         if self.phase != "idle" or not self.d.compacts:
             raise RuntimeError(f"no compaction here (phase {self.phase}, compaction {self.d.compaction})")
-        return self._compact(trimmed)
+        return self._compact(trimmed, cut)
 
-    def _compact(self, trimmed: int | None) -> bool:
+    def compaction_cuts(self) -> list:
+        """[(label, history after)]: what a compaction may leave now (removal.cuts)."""
+        return cuts(self.history, self.d.compaction_keeps, It.user(SUMMARY_PREFIX + "the work so far"))
+
+    def _compact(self, trimmed: int | None, cut: str | None = None) -> bool:
         """Local compaction (rust-v0.78.0 codex-rs/core/src/compact.rs:64-179; rust-v0.47.0
         codex-rs/core/src/codex/compact.rs:74-122). The summary request (compaction_request: history
         plus the prompt, raw or normalized) after ``trimmed`` context-window errors, each of which
         dropped its oldest item (compaction_trim), is judged like every request; accepted, history
-        becomes the user messages and a summary, and a ``compacted`` line with the replacement
+        becomes the cut (compaction_cuts), and a ``compacted`` line with the replacement
         follows the memory replace (a crash in between resumes the whole history). The step's
-        argument is (cut, trimmed, accepted), the model's CompactArg."""
+        argument is (cut, trimmed, accepted), the model's CompactArg; ``cut`` names one of
+        ``compaction_cuts`` (None: the first)."""
+        options = self.compaction_cuts()
+        chosen = next((h for label, h in options if cut in (None, label)), None)
+        if chosen is None:
+            raise ValueError(f"no cut {cut!r} here; cuts: {[label for label, _ in options]}")
+        cut = next(label for label, h in options if h is chosen)
         if self.d.compaction_request == "none":
             trimmed = None
         else:
@@ -232,10 +243,9 @@ class Session:
                 self._emit("Compact", ("", trimmed, False))
                 return False
         summary = SUMMARY_PREFIX + "the work so far"
-        replacement = [it for it in self.history if is_turn_start(it)] + [It.user(summary)]
-        self.history = replacement  # memory first, then the line (the crash window)
-        self.recorder.record("compacted", {"message": summary, "replacement_history": list(replacement)})
-        self._emit("Compact", ("summary", trimmed, True))
+        self.history = list(chosen)  # memory first, then the line (the crash window)
+        self.recorder.record("compacted", {"message": summary, "replacement_history": list(chosen)})
+        self._emit("Compact", (cut, trimmed, True))
         return True
 
     def turns(self) -> int:
@@ -335,7 +345,7 @@ class Session:
             while isinstance(go, tuple) and go[:1] == ("Compact",):
                 if not (self.d.compaction == "after-drain" and self.retries_left == self.max_retries):
                     raise RuntimeError("no compaction before this request")
-                if not self._compact(go[1]):
+                if not self._compact(*go[1:]):
                     raise CompactionFailed(self.errors.pop())
                 go = await self.sched.gate(("SendRequest",))
             if prompt is None or self.d.retry_prompt == "rebuild":

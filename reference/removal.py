@@ -8,8 +8,12 @@ leaves, and what truncating a result's content leaves (a rollback's cut is rollo
   v0.48, ``remove_first_item``, which also removes the first item that pairs with it, call or
   result (rust-v0.48.0 codex-rs/core/src/conversation_history.rs:37-58). ``summary_requests``
   lists the request after 0, 1, 2, ... such answers, while more than one item is left.
-- What a summary compaction leaves: the user messages that start a user turn, then the summary, as
-  a user message (rust-v0.78.0 codex-rs/core/src/compact.rs:158-172).
+- What a compaction leaves (``cuts``): ``summary``, the user messages that start a user turn, then
+  the summary, as a user message (rust-v0.78.0 codex-rs/core/src/compact.rs:158-172); ``last-n``, a
+  summary and the messages from any message boundary on (a keep-the-last-N window, HKUDS/OpenHarness
+  #191); ``tail-atomic``, the same from any point no call/result pair straddles (the pair guard
+  #191 asks for). A message is a run of assistant-side items (reasoning, text, calls) or of user
+  messages and results, as the Anthropic wire sends them.
 - A truncated result keeps its item and call id; only the text is cut (process_item, rust-v0.78.0
   codex-rs/core/src/context_manager/history.rs:227-265).
 """
@@ -17,6 +21,7 @@ leaves, and what truncating a result's content leaves (a rollback's cut is rollo
 from __future__ import annotations
 
 from . import items as It
+from .rollout import is_turn_start
 
 COMPACT_PROMPT = "Summarize the conversation so far for a continuation of this session."
 TRUNCATED_MARK = "[... output truncated ...]"
@@ -53,6 +58,37 @@ def summary_requests(history: list, trim: str) -> list:
         req = drop_first(req, trim == "drop-oldest-pairs")
         out.append(req)
     return out
+
+
+def message_starts(history: list) -> list:
+    """Where a new message starts: the side (assistant or user) changes."""
+    out, side = [], None
+    for i, it in enumerate(history):
+        a = It.is_assistant_side(it)
+        if a != side:
+            out.append(i)
+            side = a
+    return out
+
+
+def _straddled(history: list, i: int) -> bool:
+    """A call before ``i`` has no result before ``i``."""
+    answered = {it.get("call_id") for it in history[:i] if It.is_output(it)}
+    return any(It.is_call(it) and it.get("call_id") not in answered for it in history[:i])
+
+
+def cuts(history: list, keeps: str, summary: dict) -> list:
+    """[(label, history after)] for every cut ``keeps`` may make (the label names the step)."""
+    if keeps == "summary":
+        return [("summary", [it for it in history if is_turn_start(it)] + [summary])]
+    n = len(history)
+    if keeps == "last-n":
+        at = [i for i in message_starts(history) if i > 0] + [n]
+    elif keeps == "tail-atomic":
+        at = [i for i in range(1, n + 1) if not _straddled(history, i)]
+    else:
+        raise ValueError(f"the reference loop has no compaction that keeps {keeps!r}")
+    return [(f"keep from {i}", [summary] + list(history[i:])) for i in at]
 
 
 def truncated(item: dict) -> dict:

@@ -92,14 +92,14 @@ class Sim:
         return out
 
     def _compactions(self) -> list:
-        """("Compact", k): a compaction whose summary request met k context-window errors first
-        (k = None: no summary request); whether the provider accepts it is the code's to say."""
-        d = self.d
+        """("Compact", (cut, k)): a compaction that leaves ``cut`` (Session.compaction_cuts), its
+        summary request met k context-window errors first (k = None: no summary request); whether
+        the provider accepts it is the code's to say."""
+        d, s = self.d, self.session
         if not d.compacts:
             return []
-        if d.compaction_request == "none":
-            return [("Compact", None)]
-        return [("Compact", k) for k in range(len(summary_requests(self.session.history, d.compaction_trim)))]
+        trims = [None] if d.compaction_request == "none" else range(len(summary_requests(s.history, d.compaction_trim)))
+        return [("Compact", (label, k)) for k in trims for label, _ in s.compaction_cuts()]
 
     def _removals(self) -> list:
         """Between turns: compaction, rollback of n turns, a result's content truncated."""
@@ -142,12 +142,12 @@ class Sim:
             sched.release((action,))
         elif action == "Interrupt":
             s.interrupt()
-        elif action == "Compact":
-            k = arg[1] if isinstance(arg, tuple) else arg  # the model's CompactArg, or the trim count
+        elif action == "Compact":  # (cut, trimmed) or the model's CompactArg (a rejected one names no cut)
+            cut, k = (arg[0] or None), arg[1]
             if s.phase == "ready":  # before the next request: the turn task compacts
-                sched.release(("SendRequest",), ("Compact", k))
+                sched.release(("SendRequest",), ("Compact", k, cut))
             else:
-                s.compact(k)
+                s.compact(k, cut)
         elif action == "Rollback":
             s.rollback(arg)
         elif action == "TruncateOutput":

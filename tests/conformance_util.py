@@ -186,6 +186,13 @@ def compare_enabled(sim, model: TurnLoop, s: tuple, bounds: "Bounds", where: str
     if ref != mod:
         raise Mismatch(f"{where}: enabled steps differ\n  model only:     {sorted(mod - ref, key=str)}\n"
                        f"  reference only: {sorted(ref - mod, key=str)}")
+    # a compaction's cuts: the step kind leaves them out (a rejected summary request names none), so
+    # where the model has an accepted one, the cuts on offer must be the same on both sides
+    cuts = {b.cut for a, b, _ in model.successors(s) if a == "Compact" and b.accepted}
+    if cuts and bounds.allows("Compact", State(*s).phase):
+        offered = {b[0] for a, b in sim.enabled() if a == "Compact"}
+        if offered != cuts:
+            raise Mismatch(f"{where}: compaction cuts differ\n  model:     {sorted(cuts)}\n  reference: {sorted(offered)}")
 
 
 def _show(v):

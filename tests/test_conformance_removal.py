@@ -7,7 +7,9 @@ Both directions, as for the other actions: every shortest counterexample and ran
 model (no reductions) are driven into the reference, which must log the same steps, send the same
 summary and turn requests with the provider's same verdicts and reach the same abstract state
 (history, the rollout lines queued and on disk, compacted and thread_rolled_back lines included);
-test_conformance_traces.py checks the other direction. And the crash window: memory is replaced
+test_conformance_traces.py checks the other direction. Of the other agents' policies the reference
+runs the keep-the-last-N window with and without a pair guard (the loop around it is Codex's, with
+no repair). And the crash window: memory is replaced
 before the `compacted` line reaches the file, so a crash in between resumes the whole history.
 """
 
@@ -35,7 +37,7 @@ _SEQ = itertools.count()
 
 def test_the_reference_runs_the_codex_removal_designs_with_the_models_knobs():
     assert REMOVAL == ["codex-0.47-compact", "codex-0.78-compact", "codex-0.122-compact", "codex-0.122-rollback",
-                       "turnproof-proposed-compact"]
+                       "turnproof-proposed-compact", "keep-last-n", "keep-last-n-paired"]
     for n, rd in REF_FIELD.items():
         assert rd.knobs() == FIELD[n].knobs(), n
     # the rest of the field table is refused with a reason: other wires, repairs and cuts
@@ -71,6 +73,11 @@ EXPECTED = {  # the model's verdicts at calls 2 (the matrix pins them at calls 3
     "codex-0.122-compact": set(),
     "codex-0.122-rollback": set(),
     "turnproof-proposed-compact": set(),
+    # OpenHarness #191: the window cuts a pair, and nothing repairs the request; with the pair guard
+    # only the v0.122 loop around it without a repair (a crash leaves a call open) fails
+    "keep-last-n": {"calls-answered", "no-orphan-results", "wire-valid", "removal-keeps-pairs", "resumable",
+                    "can-proceed"},
+    "keep-last-n-paired": {"calls-answered", "wire-valid", "resumable", "can-proceed"},
 }
 
 
@@ -230,6 +237,20 @@ def test_rollback_and_truncation_paths(tmp_path):
 def test_a_design_the_reference_cannot_run_is_refused_with_its_reason():
     assert unsupported(FIELD["gemini-cli"].knobs()) == ("the reference loop never compacts while tools are in flight "
                                                         "(compaction = in-flight)")
-    assert "not 'last-n'" in unsupported(FIELD["keep-last-n"].knobs())
+    assert "no compaction that keeps 'cline-range'" in unsupported(FIELD["cline-pre-7225"].knobs())
     knobs = {**FIELD["codex-0.78-compact"].knobs(), "normalization": "placeholder"}
     assert "no 'placeholder' repair" in unsupported(knobs)
+
+
+def test_keep_last_n_cuts_a_pair_and_the_provider_names_the_result(tmp_path):
+    """OpenHarness #191: the window starts at a message holding a result whose call it cut; with no
+    repair the request carries the result first, and Anthropic rejects it; the paired window does not
+    cut there."""
+    model, result = explored("keep-last-n")
+    v = result.violations["removal-keeps-pairs"]
+    assert v.path[-1][0] == "Compact" and v.path[-1][1].cut.startswith("keep from ")
+    asyncio.run(_replay("keep-last-n", model, v.path, tmp_path))
+    w = result.violations["no-orphan-results"]
+    _, errors = asyncio.run(_replay("keep-last-n", model, w.path, tmp_path))
+    assert errors and "unexpected `tool_use_id` found in `tool_result` blocks" in errors[-1]
+    assert "removal-keeps-pairs" not in explored("keep-last-n-paired")[1].violations

@@ -233,13 +233,13 @@ def test_reproduce_runs_a_removal_design_file_and_refuses_what_the_reference_can
     assert main(["reproduce", "5385", "--design", str(f), "--dir", str(tmp_path)]) == 1
     assert "No tool output found for function call call_1." in capsys.readouterr().out
     for design, why in [("gemini-cli", "never compacts while tools are in flight"),
-                        ("keep-last-n", "compacts to the user messages and a summary only, not 'last-n'"),
-                        ("goose", "not 'drop-oldest-pairs'")]:
+                        ("cline-pre-7225", "has no compaction that keeps 'cline-range'"),
+                        ("goose", "has no compaction that keeps 'drop-oldest-pairs'")]:
         assert main(["reproduce", "5385", "--design", design, "--dir", str(tmp_path)]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and f"{design}: not reproducible: the reference loop " in err[0] and why in err[0], err
     g = tmp_path / "opencode.toml"
     g.write_text('base = "codex-0.77-responses"\ntitle = "tail cut"\n\n[knobs]\ncompaction = "after-drain"\n'
-                 'compaction_keeps = "tail-atomic"\n')
+                 'compaction_keeps = "tail-user"\n')
     assert main(["reproduce", "5385", "--design", str(g), "--dir", str(tmp_path)]) == 2
     assert "not reproducible" in capsys.readouterr().err
