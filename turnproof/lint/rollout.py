@@ -362,16 +362,20 @@ def rolled_back(path: str, max_line: int = DEFAULT_MAX_LINE) -> frozenset:
     """The items (tags: a line number, or (line, k) for replacement_history[k]) that a resume no longer has
     because a ``thread_rolled_back`` line dropped their user turns.
 
-    Resume replays the rollout in order (rust-v0.79.0 codex-rs/core/src/codex.rs:1238-1274; rust-v0.122.0
-    codex-rs/core/src/session/rollout_reconstruction.rs:236-284, which scans in reverse for the newest
-    surviving replacement first, with the same result): items append, a compacted line replaces history
-    (with its replacement_history; without, with the user messages so far and the summary), and
+    Resume replays the rollout in order (rust-v0.79.0 codex-rs/core/src/codex.rs:1238-1274): items
+    append, a compacted line replaces history (with its replacement_history; without, with the user
+    messages so far and the summary), and
     ``drop_last_n_user_turns(n)`` cuts history at the n-th user turn boundary from the end, or at the
     first one when n reaches the number of turns, and does nothing when n is 0 or there is none
     (rust-v0.79.0 codex-rs/core/src/context_manager/history.rs:167-189; rust-v0.122.0 :240-263; v0.122
     also moves the cut above context messages just before it, trim_pre_turn_context_updates :428-455,
-    which are never calls or results). Lines that do not parse are left to the chunk reader, which
-    reports them. The tags of one session's items are kept in memory: only files with a rollback line
+    which are never calls or results). rust-v0.122.0 first scans backwards by turn segments for the
+    newest replacement_history a rollback leaves standing, then replays the lines after it forwards
+    (codex-rs/core/src/session/rollout_reconstruction.rs:43-84, 110-229, 236-284): the same history,
+    except when a rollback drops the turn that holds the newest compacted line. That line narrows the
+    replayed tail before its turn is known to be dropped (:127), so v0.122 then replays only the lines
+    after it, from an empty history; this reader keeps to the forward replay there. Lines that do not
+    parse are left to the chunk reader, which reports them. The tags of one session's items are kept in memory: only files with a rollback line
     pay for this pass."""
     hist: list = []  # (tag or None, user turn boundary)
     dead: set = set()
