@@ -372,9 +372,10 @@ def rolled_back(path: str, max_line: int = DEFAULT_MAX_LINE) -> frozenset:
     which are never calls or results). rust-v0.122.0 first scans backwards by turn segments for the
     newest replacement_history a rollback leaves standing, then replays the lines after it forwards
     (codex-rs/core/src/session/rollout_reconstruction.rs:43-84, 110-229, 236-284): the same history,
-    except when a rollback drops the turn that holds the newest compacted line. That line narrows the
-    replayed tail before its turn is known to be dropped (:127), so v0.122 then replays only the lines
-    after it, from an empty history; this reader keeps to the forward replay there. Lines that do not
+    except when a rollback drops the turn that holds the newest compacted line and no older one with a
+    replacement_history stands. That line narrows the replayed tail before its turn is known to be
+    dropped (:127), so v0.122 then replays only the lines after it, from an empty history (as read
+    here, not run); this reader keeps to the forward replay there. Lines that do not
     parse are left to the chunk reader, which reports them. The tags of one session's items are kept in memory: only files with a rollback line
     pay for this pass."""
     hist: list = []  # (tag or None, user turn boundary)
