@@ -479,3 +479,48 @@ def walk(name: str, path: str, seed: int, fault_rate: float = 0.15) -> list:
             await sim.finish()
         return list(sim.log)
     return asyncio.run(go())
+
+
+# ---- one design's schedule on another -------------------------------------------------------------
+ENV_KEEP_ARG = ("StreamToolCall", "ToolFinish", "ToolFail", "ToolAbort", "DrainOutput", "DrainFailed", "Rollback",
+                "TruncateOutput")
+INTERNAL = ("DrainOutput", "DrainFailed", "SendRequest", "RefuseRequest", "TurnAborted", "HardAbort",
+            "ToolFinish", "Resume", "ResumeRefused")
+
+
+def follow(steps: list):
+    """A chooser that replays another design's schedule: each step of ``steps`` is taken when the
+    reference offers it (SendRequest and Resume whatever their outcome, Crash once the writer got as
+    far); while it is not offered, the loop's own progress steps go first; a step that cannot
+    happen on this design is dropped. After the schedule, the session runs to rest without faults."""
+    todo = list(steps)
+
+    def choose(choices):
+        while todo:
+            a, b = todo[0]
+            if a == "Crash":
+                crash = [c for c in choices if c[0] == "Crash" and not c[2]]
+                if crash and crash[0][1] < b and ("write", None, False) in choices:
+                    return ("write", None, False)
+                if crash:
+                    todo.pop(0)
+                    return crash[0]
+            if a == "Compact":  # the same cut and trim count where this design has them, else the first
+                offered = [c for c in choices if c[0] == a]
+                best = ([c for c in offered if c[1] == tuple(b[:2])] or [c for c in offered if c[1][1] == b[1]]
+                        or offered)
+                if best:
+                    todo.pop(0)
+                    return best[0]
+            for c in choices:
+                if c[0] == a and not c[2] and (c[1] == b or a not in ENV_KEEP_ARG):
+                    todo.pop(0)
+                    return c
+            progress = [c for c in choices if c[0] in INTERNAL]
+            if progress:
+                return progress[0]
+            todo.pop(0)
+        calm = [c for c in choices if c[0] not in FAULT_STEPS and c[0] != "write"]
+        done = [c for c in calm if c[0] == "StreamCompleted"]  # at rest: no more calls (rounds)
+        return (done or calm or choices)[0]
+    return choose

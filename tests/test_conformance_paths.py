@@ -17,7 +17,7 @@ from functools import lru_cache
 
 import pytest
 
-from conformance_util import FAULT_STEPS, Mismatch, designs, drive, make_model, run_schedule
+from conformance_util import FAULT_STEPS, Mismatch, designs, drive, follow, make_model, run_schedule
 from turnproof.model.designs import NAMED, REMOVAL_KNOBS, Design
 from turnproof.model.explorer import Explorer
 from turnproof.model.properties import TurnLoopSpec
@@ -111,42 +111,6 @@ def test_random_model_walks_replay_on_the_reference(name, tmp_path):
             _run(_replay(name, model, path, tmp_path, check_enabled=True))
         except Mismatch as e:
             raise Mismatch(f"walk {walk}: {[(a, b) for a, b, _ in path[1:]]}\n{e}") from None
-
-
-ENV_KEEP_ARG = ("StreamToolCall", "ToolFinish", "ToolFail", "ToolAbort", "DrainOutput", "DrainFailed")
-INTERNAL = ("DrainOutput", "DrainFailed", "SendRequest", "RefuseRequest", "TurnAborted", "HardAbort",
-            "ToolFinish", "Resume", "ResumeRefused")
-
-
-def follow(steps: list):
-    """A chooser that replays another design's schedule: each step of ``steps`` is taken when the
-    reference offers it (SendRequest and Resume whatever their outcome, Crash once the writer got as
-    far); while it is not offered, the loop's own progress steps go first; a step that cannot
-    happen on this design is dropped. After the schedule, the session runs to rest without faults."""
-    todo = list(steps)
-
-    def choose(choices):
-        while todo:
-            a, b = todo[0]
-            if a == "Crash":
-                crash = [c for c in choices if c[0] == "Crash" and not c[2]]
-                if crash and crash[0][1] < b and ("write", None, False) in choices:
-                    return ("write", None, False)
-                if crash:
-                    todo.pop(0)
-                    return crash[0]
-            for c in choices:
-                if c[0] == a and not c[2] and (c[1] == b or a not in ENV_KEEP_ARG):
-                    todo.pop(0)
-                    return c
-            progress = [c for c in choices if c[0] in INTERNAL]
-            if progress:
-                return progress[0]
-            todo.pop(0)
-        calm = [c for c in choices if c[0] not in FAULT_STEPS and c[0] != "write"]
-        done = [c for c in calm if c[0] == "StreamCompleted"]  # at rest: no more calls (rounds)
-        return (done or calm or choices)[0]
-    return choose
 
 
 def _schedules():

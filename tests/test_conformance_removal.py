@@ -22,12 +22,12 @@ from functools import lru_cache
 
 import pytest
 
-from conformance_util import Mismatch, designs, drive, file_items, make_model, pick, run_schedule, seeded
+from conformance_util import Mismatch, designs, drive, file_items, follow, make_model, pick, run_schedule, seeded
 from turnproof.model import items as I
 from turnproof.model.designs import FIELD
 from turnproof.model.explorer import Explorer
 from turnproof.model.properties import TurnLoopSpec
-from turnproof.model.turnloop import Params, State, TurnLoop
+from turnproof.model.turnloop import CompactArg, Params, State, TurnLoop
 from turnproof.reference.designs import FIELD as REF_FIELD, unsupported
 from turnproof.reference.sim import Sim
 
@@ -254,3 +254,55 @@ def test_keep_last_n_cuts_a_pair_and_the_provider_names_the_result(tmp_path):
     _, errors = asyncio.run(_replay("keep-last-n", model, w.path, tmp_path))
     assert errors and "unexpected `tool_use_id` found in `tool_result` blocks" in errors[-1]
     assert "removal-keeps-pairs" not in explored("keep-last-n-paired")[1].violations
+
+
+# ---- the fix on the same schedules -----------------------------------------------------------------
+BROKEN = ("codex-0.47-compact", "codex-0.78-compact", "keep-last-n", "keep-last-n-paired")
+
+
+def _schedules():
+    for name in BROKEN:
+        for prop, v in explored(name)[1].violations.items():
+            yield f"{name}:{prop}", [(a, b) for a, b, _ in (v.path + list(v.continuation))[1:]]
+
+
+@pytest.mark.parametrize("case", [c for c, _ in _schedules()])
+def test_turnproof_proposed_compact_passes_every_removal_counterexample_schedule(case, tmp_path):
+    """The environment's part of each counterexample (user, stream, tools, faults, compactions) given to
+    turnproof-proposed-compact on the reference: every request and summary request is accepted and
+    breaks no property; the same schedule on its own design still breaks the property there."""
+    steps = dict(_schedules())[case]
+    run = asyncio.run(run_schedule("turnproof-proposed-compact", str(tmp_path / "r.jsonl"), follow(steps), calls=2))
+    spec = TurnLoopSpec(run.model)
+    taken = [a for a, _ in run.steps]
+    assert run.sends, "no request was sent"
+    for prev, action, arg, t in run.sends:
+        assert arg == "accepted" if action == "SendRequest" else (action == "Compact" and arg.accepted), run.steps
+        assert spec.check_edge(prev, action, arg, t) == [], (case, run.steps)
+    for a in ("Compact", "Rollback", "Crash", "ToolFail"):
+        if any(x == a for x, _ in steps):
+            assert a in taken, (case, a, run.steps)
+    name, prop = case.split(":")
+    own = asyncio.run(run_schedule(name, str(tmp_path / "own.jsonl"), follow(steps), calls=2))
+    own_spec = TurnLoopSpec(own.model)
+    found = {p for prev, a, b, t in own.sends for p, _ in own_spec.check_edge(prev, a, b, t)}
+    bad_end = any(a in ("RefuseRequest", "ResumeRefused") or (a, b) == ("SendRequest", "rejected")
+                  for a, b in own.steps)
+    if prop == "removal-keeps-pairs":  # judged on the removal step itself, not on a request
+        found |= {p for p, _ in _removal_verdicts(own)}
+    assert prop in found or (prop in ("resumable", "can-proceed") and bad_end), (case, own.steps)
+
+
+def _removal_verdicts(run) -> list:
+    """removal-keeps-pairs on the removal steps of a run, replayed on its model."""
+    from conformance_util import Replayer
+
+    rep, spec, out = Replayer(run.model), TurnLoopSpec(run.model), []
+    for a, b in run.steps:
+        prev = rep.s
+        rep.step(a, b)
+        if a in ("Compact", "Rollback", "TruncateOutput"):
+            arg = rep.path[-1][1]
+            out += [(p, d) for p, d in spec.check_edge(prev, a, CompactArg(*arg) if a == "Compact" else arg, rep.s)
+                    if p == "removal-keeps-pairs"]
+    return out
