@@ -132,3 +132,30 @@ def test_the_reference_and_the_model_leave_the_same_history(tmp_path):
     before, rolled, compacted = asyncio.run(go())
     assert rolled == model_drop(before, 1)
     assert compacted == cuts(rolled, "summary")[0][1]
+
+
+def test_sigkill_between_the_memory_replace_and_the_compacted_line(tmp_path):
+    """A real process (codex-0.78-compact): the compaction before the follow-up has replaced memory and
+    queued its `compacted` line when SIGKILL lands after the result's line reached the file; a fresh
+    process resumes the whole history, the call with its result."""
+    from turnproof.reference.proc import run_process
+
+    path = str(tmp_path / "r.jsonl")
+    first = run_process(["run", "--design", "codex-0.78-compact", "--file", path, "--calls", "1", "--compact-at", "2"],
+                        fork=True, kill_after_model_line=3)  # the user message, the call, its result
+    assert first.killed
+    steps = [a for a, _ in first.events]
+    # memory was replaced (the writer task had not run yet: the process stops at the third line)
+    assert "Compact" in steps[steps.index("DrainOutput"):], steps
+    assert [k for k, _ in read_lines(path)] == ["response_item"] * 3
+    assert _types(read(path).items) == ["message", "function_call", "function_call_output"]
+    second = run_process(["resume", "--design", "codex-0.78-compact", "--file", path, "--message", "continue"],
+                         fork=True)
+    sent = second.result["requests"][0]["body"]["input"]
+    assert [i["type"] for i in sent] == ["message", "function_call", "function_call_output", "message"]
+    assert second.result["requests"][0]["rejected"] is None
+
+
+def read_lines(path: str) -> list:
+    from turnproof.reference.rollout import model_lines
+    return model_lines(path)
