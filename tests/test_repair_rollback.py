@@ -193,3 +193,27 @@ def test_lint_reads_a_reference_rollout_with_a_rollback_as_its_resume_does(capsy
     want = [("call" if p["type"] == "function_call" else "output" if p["type"] == "function_call_output"
              else "user" if p.get("role") == "user" else "text", p.get("call_id")) for p in read(path).items]
     assert live == want and ("call", "call_2") not in live
+
+
+def test_rescue_of_a_real_079_file_leaves_a_rolled_back_turn_alone(capsys, tmp_path):
+    """codex-cli 0.79.0's own rollout (tests/data/real: text recorded after two calls, rejected by its chat
+    builder), then a turn with the same fault, rolled back: the rescue moves only the live text."""
+    src = os.path.join(os.path.dirname(REAL), "codex-0.79.0-chat-text-with-calls-real-binary.jsonl")
+    with open(src, "rb") as f:
+        real = f.readlines()
+    turn = [line("response_item", user("second")),
+            line("response_item", {"type": "function_call", "name": "shell", "arguments": "{}", "call_id": "call_9"}),
+            line("response_item", {"type": "message", "role": "assistant",
+                                   "content": [{"type": "output_text", "text": "I ran it."}]}),
+            line("response_item", {"type": "function_call_output", "call_id": "call_9", "output": "ok"})]
+    both = write(tmp_path, real + turn, "both.jsonl")
+    code, text, _ = run(capsys, "repair", both, "-o", str(tmp_path / "both-out.jsonl"))
+    assert code == 0 and text.count("moved assistant text") == 2
+    path = write(tmp_path, real + turn + [rollback(1)])
+    code, text, _ = run(capsys, "repair", path, "--in-place")
+    assert code == 0 and text.count("moved assistant text") == 1 and "line 10" in text, text
+    assert os.path.exists(path + ".bak")
+    got = open(path, "rb").readlines()
+    assert got[-5:] == turn + [rollback(1)]  # the rolled-back turn, byte for byte, in place
+    code, doc = lint_json(capsys, path, "--design", "codex-0.78-chat")
+    assert code == 0 and doc["files"][0]["resume"]["resumable"], doc["files"][0]
