@@ -17,7 +17,9 @@ left-to-right *pairing automaton* knows after reading it, plus a few labelled fa
   ``compacted`` line replaces what came before it, as resume does) is in the history.
 - ``removals_whole``: every real result a removal took out of the replayed rollout went with its
   call: the call is in neither the replayed rollout nor the history (results-kept excuses exactly
-  those). True for every design without removal.
+  those). True for every design without removal. ``removed_below``: every result a removal took has
+  an id below it (a bound: larger is weaker), so a call recorded with a higher id brings no removed
+  result's call back.
 - ``rollout_is_history``: the replayed rollout (file and queue, events left out) equals the history
   (a truncated result counts as the whole one: pairing never reads content).
 - ``well_formed`` / ``rollout_well_formed``: the record / the rollout: call ids strictly increase
@@ -74,7 +76,7 @@ A_BASE, A_RUN, A_OUTS = range(3)
 # abstract fields by sort; ``in_flight`` is the array of future statuses
 INTS = ("phase", "turns_left", "ncalls", "text", "in_flight_len", "drained", "base_id", "next_id", "exit",
         "retries_left", "automaton", "pending_lo", "pending_hi", "run_calls", "outputs_below",
-        "rollout_outputs_below", "rounds_left")
+        "rollout_outputs_below", "rounds_left", "removed_below")
 BOOLS = ("first_turn_next", "calls_ok", "reasoned", "has_prompt", "text_after_drain", "orderly",
          "run_text_after_call", "groups_ok", "results_in_history", "rollout_is_history", "prompt_quiet",
          "prompt_calls_answered", "prompt_no_orphans", "prompt_wire_valid", "well_formed", "rollout_well_formed",
@@ -319,7 +321,9 @@ def alpha(d: Design, s: tuple) -> dict:
     a["flight_in_turn"] = flight_in_turn(st.history, ids)
     replayed = set(_real_outputs(fq))
     calls = {it[1] for seq in (fq, record) for it in seq if it[0] == I.CALL}
-    a["removals_whole"] = all(o[1] not in calls for o in _real_outputs(raw) if o not in replayed)
+    removed = [o[1] for o in _real_outputs(raw) if o not in replayed]
+    a["removals_whole"] = all(c not in calls for c in removed)
+    a["removed_below"] = max([1] + [c + 1 for c in removed if isinstance(c, int)])
     if a["has_prompt"]:
         pre = st.history[: st.prompt_len]
         hp = automaton(d, pre)
@@ -378,7 +382,7 @@ def init_state(p: SymbolicParams) -> dict:
          "rollout_is_history": True, "well_formed": True, "rollout_well_formed": True, "in_flight_recorded": True,
          "outputs_below": 1, "rollout_outputs_below": 1, "prompt_quiet": False, "prompt_calls_answered": False,
          "prompt_no_orphans": False, "prompt_wire_valid": False, **dict.fromkeys(USED.values(), False),
-         "rounds_left": 0, "unrecorded": False, "removals_whole": True, "turns_paired": True,
+         "rounds_left": 0, "unrecorded": False, "removals_whole": True, "removed_below": 1, "turns_paired": True,
          "rollout_turns_paired": True, "flight_in_turn": True, "rollout_like_history": True,
          "in_flight": z3.K(z3.IntSort(), z3.IntVal(-1))}
     s.update(H_INIT)

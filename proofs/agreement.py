@@ -22,7 +22,7 @@ from .transitions import Encoding
 FACTS = ("results_in_history", "rollout_is_history", "in_flight_recorded", "removals_whole", "turns_paired",
          "rollout_turns_paired", "flight_in_turn", "rollout_like_history")
 # compared below as weaker facts, not for equality
-WEAKER = ("orderly", "well_formed", "rollout_well_formed", "outputs_below", "rollout_outputs_below")
+WEAKER = ("orderly", "well_formed", "rollout_well_formed", "outputs_below", "rollout_outputs_below", "removed_below")
 
 
 def refines(e: dict, a: dict):
@@ -37,6 +37,7 @@ def refines(e: dict, a: dict):
     cs.append(z3.Implies(e["rollout_well_formed"],
                          z3.And(a["rollout_well_formed"], a["rollout_outputs_below"] <= e["rollout_outputs_below"])))
     cs.append(z3.Implies(e["orderly"], z3.And(a["orderly"], *[e[f] == a[f] for f in HIST_FIELDS])))
+    cs.append(a["removed_below"] <= e["removed_below"])  # every removed result's id lies below it
     cs += [z3.Implies(e[f], a[f]) for f in FACTS]
     cs.append(z3.Implies(e["has_prompt"], z3.And(*[z3.Implies(e[f], a[f]) for f in PROMPT_FACTS])))
     for i, st in enumerate(a["in_flight"]):

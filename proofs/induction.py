@@ -171,6 +171,13 @@ CLAUSES: tuple = tuple(
                                                  s["rollout_outputs_below"] <= s["base_id"] + s["drained"]))),
         Clause("removals-whole", False, "a result a removal took went with its call",
                lambda d, s, p: s["removals_whole"]),
+        Clause("removed-below-next", False, "a later call never takes a removed result's id: every removed "
+               "result's id lies below the next call id",
+               lambda d, s, p: z3.And(1 <= s["removed_below"], s["removed_below"] <= s["next_id"])),
+        Clause("nothing-in-flight-at-compaction", False, "where a compaction between turns or after the drain "
+               "runs, no tool future is in flight",
+               lambda d, s, p: z3.Implies(Encoding(d).compact_phase(s, p), s["in_flight_len"] == 0)
+               if d.compacts and d.compaction != "in-flight" else z3.BoolVal(True)),
         Clause("rollout-is-history", False, "the rollout (file and queue) equals the history",
                lambda d, s, p: s["rollout_is_history"]),
         Clause("rollout-like-history", False, "the rollout equals the history up to made-up outputs",

@@ -116,6 +116,10 @@ class Encoding:
             h = h_assistant(self.d, h, kind == "text")
         elif kind == "call":
             h = h_call(self.d, h, cid)
+            # a removed result's call must not come back: its id lies below removed_below (an
+            # obligation of StreamToolCall, proved with removed-below-next: calls take next_id)
+            if self.d.removes:
+                h["removals_whole"] = z3.And(s["removals_whole"], cid >= s["removed_below"])
         else:
             h = h_outputs(self.d, h, cid, 1 if count is None else count)
         out = _set(s, **h)
@@ -503,6 +507,8 @@ class Encoding:
             # empty here (idle or ready), and the prompt is rebuilt
             t = _set(t, rollout_is_history=True, results_in_history=True, rollout_like_history=True,
                      in_flight_recorded=s["in_flight_len"] == 0, flight_in_turn=True, has_prompt=False)
+        # every result taken has an id below the next call id (outputs answer calls already made)
+        t = _set(t, removed_below=s["next_id"])
         if self.d.compaction_request == "none":
             return [(g, t)]
         # the summary request may be rejected (its verdicts are goals: proofs/induction.py); the
@@ -528,7 +534,8 @@ class Encoding:
         like = s["rollout_like_history"]
         t = _set(s, **h, turns_left=z3.If(s["turns_left"] > 1, s["turns_left"], 1), results_in_history=like,
                  removals_whole=z3.And(s["removals_whole"], like, s["turns_paired"], s["rollout_turns_paired"]),
-                 in_flight_recorded=z3.And(s["in_flight_recorded"], s["in_flight_len"] == 0))
+                 in_flight_recorded=z3.And(s["in_flight_recorded"], s["in_flight_len"] == 0),
+                 removed_below=s["next_id"])
         return [(g, t)]
 
     def TruncateOutput(self, s, p, c):

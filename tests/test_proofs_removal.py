@@ -173,6 +173,25 @@ def test_z3_agrees_with_the_explorer_on_removal_designs(name):
             assert traces[g].prop == g and traces[g].length > 0
     if name in EXACT:
         assert not res.unknown and set(verdicts.values()) <= {"proved", "refuted"}
+        assert "removals-whole" in res.kept
+    # two steps of the removal argument, proof obligations: a later call never takes a removed
+    # result's id; nothing is in flight where a compaction between turns or after the drain runs
+    assert {"removed-below-next", "nothing-in-flight-at-compaction"} <= set(res.kept)
+
+
+def test_the_removal_obligations_are_not_vacuous():
+    d = FIELD["codex-0.122-compact"]
+    # without the bound, a call recorded after a compaction might bring a removed result's call back
+    res = prove(d, clauses=tuple(c for c in CLAUSES if c.name != "removed-below-next"))
+    assert ("removals-whole", "StreamToolCall") in [(c, o.action) for c, o, _ in res.dropped]
+    # "nothing in flight where it runs" is kept (above) and rules out a READY state with a future in
+    # flight (turnproof-proposed-compact drops late results, so removal-keeps-pairs does not say it)
+    clause = next(c for c in CLAUSES if c.name == "nothing-in-flight-at-compaction")
+    m, states = explored("turnproof-proposed-compact")
+    a = alpha(m.d, next(x for x in states if State(*x).phase == READY and State(*x).retries_left == 1))
+    p = SymbolicParams(z3.IntVal(2), z3.IntVal(2), z3.IntVal(1))
+    assert z3.is_true(z3.simplify(clause.fn(m.d, z3_value(a), p)))
+    assert z3.is_false(z3.simplify(clause.fn(m.d, z3_value({**a, "in_flight_len": 1, "in_flight": (0,)}), p)))
 
 
 def test_prove_cli_exit_codes_on_removal_designs():
