@@ -2,7 +2,8 @@
 
 1. BFS from the initial states, numbering each state in discovery order. Safety properties are
    judged on each step as it is generated; BFS order makes the first violation found for a property
-   a shortest one. The hot loop uses a dict and flat lists only.
+   a shortest one, so a property is judged no more once it is decided. The hot loop uses a dict
+   and flat lists only; the cyclic garbage collector is paused while it runs.
 2. The edges kept (split into fault and non-fault steps) answer the graph properties by backward
    reachability: which states can still reach an accepted request, or the end of a turn, without
    further faults. Cycles are found by peeling off states with no successors left (Kahn); only
@@ -12,8 +13,10 @@ No reduction is applied beyond the model's own (the lazy rollout writer; see tur
 are not symmetric (the drain order and the request order depend on the call index), so merging
 states by permuting calls would be unsound.
 
-Memory: a state is one flat tuple (its item sequences are interned, model/seq.py), held once by
-the index dict and once by the discovery-order list; the BFS parent of each state and the
+Memory: the state table holds each state in the model's compact form when it offers one
+(``Model.pack``/``unpack``; turnloop.py keeps the three interned item sequences and an id for the
+other fields, 72 bytes instead of 208), once as a key of the index dict and once in the
+discovery-order list; a state is unpacked when it is expanded. The BFS parent of each state and the
 successor lists are flat ``array('i')`` buffers (4 bytes an entry, no int objects), successors
 back to back with an offset per state, and the reverse edges of the graph phase the same way.
 A truncated search (``max_states``) stops after a whole state's successors: the buffers stay
@@ -54,6 +57,11 @@ class Model(Protocol):
     def successors(self, s: tuple) -> list[tuple[str, object, tuple]]:
         """[(action, arg, next_state)] for every enabled step, in a fixed order."""
         ...
+
+    # Optional: a compact form of a state for the state table, and back (``unpack(pack(s)) == s``,
+    # and ``pack(s) == pack(t)`` exactly when ``s == t``). Without them the table holds states as they are.
+    # def pack(self, s: tuple) -> Hashable: ...
+    # def unpack(self, k) -> tuple: ...
 
 
 class Spec(Protocol):
@@ -114,12 +122,16 @@ class Explorer:
         # a callable(explored, queued, depth, states_per_second), or True for a line on stderr
         self.progress = _print_progress if progress is True else progress
         self.max_states = max_states
+        # the state table holds each state in the model's compact form, if it has one
+        self._pack = getattr(model, "pack", None) or _same
+        self._unpack = getattr(model, "unpack", None) or _same
 
     def run(self, safety_only: bool = False) -> Result:
         m, spec = self.model, self.spec
         t0 = time.perf_counter()
-        states: list = list(m.init_states())
-        index = {s: i for i, s in enumerate(states)}
+        pack, unpack = self._pack, self._unpack
+        states: list = [pack(s) for s in m.init_states()]  # packed: the model's compact form
+        index = {k: i for i, k in enumerate(states)}
         # flat buffers of C ints (4 bytes an entry, no int objects): the BFS parent of each state,
         # and every state's successor ids (a fault step's stored as ~id, negative) back to back,
         # state i's at succ[offsets[i]:offsets[i + 1]]
@@ -162,13 +174,14 @@ class Explorer:
                 if i == layer_end:
                     depth += 1
                     layer_end = len(states)
-                s = states[i]
+                s = unpack(states[i])
                 out: list = []
                 for action, arg, t in successors(s):
                     n = len(states)
-                    j = setdefault(t, n)  # one hash per step: tuples do not cache theirs
+                    k = pack(t)
+                    j = setdefault(k, n)  # one hash per step: tuples do not cache theirs
                     if j == n:
-                        states.append(t)
+                        states.append(k)
                         parent.append(i)
                     cov[action] += 1
                     if action not in special:  # the common case: a plain non-fault step
@@ -217,7 +230,7 @@ class Explorer:
         self._succ, self._offsets = succ, offsets
         res: dict = {}
         for prop, (pi, action, arg, j, detail) in violations.items():
-            res[prop] = Violation(prop, self.path_to(pi) + [(action, arg, states[j])], detail)
+            res[prop] = Violation(prop, self.path_to(pi) + [(action, arg, unpack(states[j]))], detail)
         coverage = {a: n for a, n in cov.items() if n}
         result = Result(len(states), edges, depth, seconds, res, sometimes, coverage, truncated=truncated)
         if not safety_only and not truncated:
@@ -234,20 +247,20 @@ class Explorer:
             chain.append(j)
             j = self._parent[j]
         chain.reverse()
-        path = [(None, None, self._states[chain[0]])]
+        path = [(None, None, self.state(chain[0]))]
         for a, b in zip(chain, chain[1:]):
             action, arg = self._label_between(a, b)
-            path.append((action, arg, self._states[b]))
+            path.append((action, arg, self.state(b)))
         return path
 
     def _forward_path(self, start: int, goal) -> list:
         """Shortest path from ``start`` (non-fault steps) to a step ``goal(action, arg, t)`` accepts."""
-        m, states = self.model, self._states
+        m, state = self.model, self.state
         prev: dict[int, tuple[int, tuple[str, object]] | None] = {start: None}
         dq = deque([start])
         while dq:
             i = dq.popleft()
-            s = states[i]
+            s = state(i)
             for action, arg, t in m.successors(s):
                 if self.spec.is_fault(action):
                     continue
@@ -257,7 +270,7 @@ class Explorer:
                     k = i
                     while (back := prev[k]) is not None:
                         k2, lab = back
-                        steps.append((lab[0], lab[1], states[k]))
+                        steps.append((lab[0], lab[1], state(k)))
                         k = k2
                     steps.reverse()
                     return steps
@@ -267,7 +280,11 @@ class Explorer:
         return []
 
     def _index_of(self, t) -> int:
-        return self._index[t]
+        return self._index[self._pack(t)]
+
+    def state(self, i: int) -> tuple:
+        """State ``i`` (in discovery order), as the model's successors take it."""
+        return self._unpack(self._states[i])
 
     # ---- graph properties ----------------------------------------------------------------------
     def _out(self, i: int) -> array:
@@ -336,9 +353,9 @@ class Explorer:
 
     def _eventually(self, p: Property) -> Violation | None:
         """(a) A state fulfilling ``p`` is reachable from everywhere without faults; (b) no cycle."""
-        states, end = self._states, p.end
+        states, end, unpack = self._states, p.end, self._unpack
         assert end is not None
-        ends = [i for i in range(len(states)) if end(states[i])]
+        ends = [i for i in range(len(states)) if end(unpack(states[i]))]
         can_end = self._backward(ends)
         for j in range(len(states)):
             if not can_end[j]:
@@ -347,7 +364,7 @@ class Explorer:
         cyc = self._find_cycle()
         if cyc:
             v = Violation(p.id, self.path_to(cyc[0]), "a cycle: this can repeat forever")
-            v.cycle = [(self._label_between(a, b), states[b]) for a, b in zip(cyc, cyc[1:] + cyc[:1])]
+            v.cycle = [(self._label_between(a, b), self.state(b)) for a, b in zip(cyc, cyc[1:] + cyc[:1])]
             return v
         return None
 
@@ -368,13 +385,13 @@ class Explorer:
         g = nx.DiGraph((i, k) for i in seen for k in self._nf(i))
         cyc = [a for a, _ in nx.find_cycle(g, source=j)]
         v = Violation(p.id, self.path_to(cyc[0]), f"{p.failure}: the session can only cycle")
-        v.cycle = [(self._label_between(a, b), self._states[b]) for a, b in zip(cyc, cyc[1:] + cyc[:1])]
+        v.cycle = [(self._label_between(a, b), self.state(b)) for a, b in zip(cyc, cyc[1:] + cyc[:1])]
         return v
 
     def _label_between(self, a: int, b: int) -> tuple:
         """The first step (in successor order) from state ``a`` to state ``b``."""
-        target = self._states[b]
-        for action, arg, t in self.model.successors(self._states[a]):
+        target = self.state(b)
+        for action, arg, t in self.model.successors(self.state(a)):
             if t == target:
                 return (action, arg)
         raise AssertionError("no step between two states on a recorded path")
@@ -406,6 +423,10 @@ class Explorer:
                     g.add_edge(i, j)
         edges = nx.find_cycle(g, source=min(rest))
         return [a for a, _ in edges]
+
+
+def _same(s: tuple) -> tuple:
+    return s
 
 
 def _print_progress(explored: int, queued: int, depth: int, rate: float) -> None:

@@ -402,6 +402,8 @@ class TurnLoop:
         self._build = hooks.build_request if hooks and hooks.build_request else None
         self._on_lost = hooks.on_lost_output if hooks and hooks.on_lost_output else None
         self._req_cache: dict = {}
+        self._ctrl_id: dict = {}  # (phase, turns_left, ...): its id in _ctrls (pack)
+        self._ctrls: list = []  # id -> (phase, turns_left, ...)
         self._items_cache: dict = {}
         self._last_state: tuple | None = None
         self._last_request: Request | None = None
@@ -412,6 +414,24 @@ class TurnLoop:
                   base_id=1, next_id=1, exit=None, retries_left=self.p.retries, prompt_len=NO_PROMPT,
                   faults_used=0, text_after_drain=False, rounds_left=0, unrecorded=())
         return [tuple(s)]
+
+    # ---- the state table's compact form (explorer.py) ------------------------------------------
+    # A state is 21 fields (a 208-byte tuple), but the fields other than the three item sequences
+    # take few combinations (tens of thousands over a search of a million states): those are
+    # interned once, and the state table holds (history, queue, file, control id), 72 bytes.
+    def pack(self, s: tuple) -> tuple:
+        """The key the explorer's state table holds for ``s``."""
+        c = (s[PHASE],) + s[TURNS_LEFT:]
+        cid = self._ctrl_id.get(c)
+        if cid is None:
+            cid = self._ctrl_id[c] = len(self._ctrls)
+            self._ctrls.append(c)
+        return (s[HISTORY], s[QUEUE], s[FILE], cid)
+
+    def unpack(self, k: tuple) -> tuple:
+        """The state ``pack`` made ``k`` from."""
+        c = self._ctrls[k[3]]
+        return (c[0], k[0], k[1], k[2]) + c[1:]
 
     # ---- the request a state sends --------------------------------------------------------------
     def request(self, s: tuple) -> Request:
