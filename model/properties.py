@@ -37,7 +37,7 @@ class Property:
     per_request: bool = False
     # always: the verdict depends only on the request the step sends and on what this returns for the
     # state (hashable; so it is judged once per pair)
-    also_reads: Callable[[tuple], tuple] | None = None
+    also_reads: Callable[[tuple], object] | None = None
     # can: the step that must stay reachable, as (action, arg)
     goal: tuple[str, object] | None = None
     # eventually: the states that fulfil it (it must stay reachable, and no cycle may avoid it)
@@ -122,8 +122,20 @@ def _removal_keeps_pairs(m: TurnLoop, s: tuple, action: str, arg: object, t: tup
 
 
 def _results_kept(m: TurnLoop, s: tuple, action: str, arg: object, t: tuple) -> str | None:
-    lost = dropped_results(s[FILE] + s[QUEUE], m.request(s).items)
+    r = m.request(s)
+    kept = s[FILE] + s[QUEUE]
+    real = m.real_results(kept)
+    if not real:  # nothing to keep (most states before the first result)
+        return None
+    # a request's result keys and call ids, once per request (dropped_results, split for the search)
+    present, calls = r.verdicts.get(_PRESENT) or r.verdicts.setdefault(
+        _PRESENT, (set(I.result_key(it) for it in r.items if it[0] == I.OUTPUT),
+                   {it[1] for it in r.items if it[0] == I.CALL}))
+    lost = [cid for cid, key in real if key not in present and (cid in calls or not _removes_any(kept))]
     return "results recorded for the rollout but not in this request: " + _ids(m, lost) if lost else None
+
+
+_PRESENT = object()  # the key of a request's result keys and call ids in Request.verdicts
 
 
 def _results_recorded(m: TurnLoop, s: tuple, action: str, arg: object, t: tuple) -> str | None:
@@ -163,7 +175,7 @@ PROPERTIES: dict[str, Property] = {p.id: p for p in (
              "A tool result that reached the rollout file (or its write queue) is never replaced or "
              "dropped later: every later request carries it unchanged, unless a removal (compaction, "
              "rollback) took it together with its call (a truncated content is the same result).",
-             on=SENT, judge=_results_kept, also_reads=lambda s: (s[FILE], s[QUEUE])),
+             on=SENT, judge=_results_kept, also_reads=lambda s: s[FILE] + s[QUEUE]),
     Property("results-recorded", "always",
              "When a tool has finished (done, or failed with an error output) while the process is "
              "alive, its real output is recorded in history before the next request is sent, never "
@@ -218,9 +230,6 @@ class TurnLoopSpec:
 
     def __init__(self, model: TurnLoop):
         self.m = model
-        # property id -> {id(request), or (id(request), what else it reads): verdict}, for per-request judges
-        self._verdicts: dict = {p.id: {} for p in self.properties if p.per_request or p.also_reads}
-        self._keep: list = []  # the requests judged: keeps their ids unique while cached
 
     def judge(self, p: Property, s: tuple, action: str, arg: object, t: tuple) -> object:
         """``p``'s judge on one step, once per request (and what else it reads) for a per-request
@@ -231,12 +240,15 @@ class TurnLoopSpec:
         r = self.m.request_at(s, action, arg)
         if r is None:
             return None
-        key = (id(r),) + p.also_reads(s) if p.also_reads else id(r)
-        verdicts = self._verdicts[p.id]
+        verdicts = r.verdicts  # kept on the request: p.id -> verdict, or {what else it reads: verdict}
+        if p.also_reads:
+            verdicts = verdicts.get(p.id) or verdicts.setdefault(p.id, {})
+            key = p.also_reads(s)
+        else:
+            key = p.id
         found = verdicts.get(key, _MISSING)
         if found is _MISSING:
             found = verdicts[key] = p.judge(self.m, s, action, arg, t)
-            self._keep.append(r)
         return found
 
     def check_edge(self, s: tuple, action: str, arg: object, t: tuple) -> list[tuple[str, object]]:

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .items import CALL, OUTPUT
+
 # ---- the rule texts ----------------------------------------------------------------------------
 CHAT_MISSING = ("An assistant message with 'tool_calls' must be followed by tool messages responding "
                 "to each 'tool_call_id'. The following tool_call_ids did not have response messages: {ids}")
@@ -346,6 +348,28 @@ def judge_responses(items: list, provider: str | None = None, stateful: bool = F
         elif t in OUTPUT_TYPES and cid not in (None, "") and _s(cid) not in calls and not stateful:
             out.append(Rejection("responses-orphan-output", RESP_ORPHAN.format(id=_s(cid)), i, (_s(cid),), "input"))
     return out
+
+
+def responses_items_accepted(items: tuple) -> bool:
+    """Whether ``judge_responses`` (OpenAI's rules, not stateful) finds nothing wrong with the body
+    wire.build_responses makes of the history ``items`` (model/items.py) whose call ids are all
+    ints: that body has one function_call per call and one function_call_output per result, each
+    with wire_id(call id) as its call_id (never empty, and distinct ints give distinct ids), so it
+    is accepted exactly when the calls' ids and the results' ids are the same set. The search asks
+    this of every request first and builds and judges the body only when it answers False (to
+    report the rejections in the provider's words); a test compares the two on every request of
+    the Responses designs' searches. False when an id is not an int (a hook's items): then the
+    body is judged."""
+    calls: set = set()
+    outs: set = set()
+    for it in items:
+        kind = it[0]
+        if kind == CALL or kind == OUTPUT:
+            cid = it[1]
+            if type(cid) is not int:
+                return False
+            (calls if kind == CALL else outs).add(cid)
+    return calls == outs
 
 
 def _judge_deepseek_responses(items: list) -> list[Rejection]:

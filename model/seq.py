@@ -86,6 +86,19 @@ class Seq:
         self._items = t
         return t
 
+    def read(self) -> tuple:
+        """The items as a tuple, not kept unless already made (a sequence read once: its tuple
+        would outlive the read)."""
+        if self._items is not None:
+            return self._items
+        tail = []
+        node: Seq | None = self
+        while node is not None and node._items is None:
+            tail.append(node.last)
+            node = node.parent
+        tail.reverse()
+        return (node._items if node is not None and node._items is not None else ()) + tuple(tail)
+
     def __len__(self) -> int:
         return self.n
 

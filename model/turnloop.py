@@ -93,7 +93,7 @@ from typing import Annotated, Any, Callable, Mapping, NamedTuple, get_type_hints
 from . import items as I
 from .designs import Design
 from .normalize import normalize, unanswered_calls
-from .provider import Rejection, judge
+from .provider import Rejection, judge, responses_items_accepted
 from .removal import cuts, trimmed_requests
 from .seq import EMPTY, Seq, seq
 from .wire import build_request
@@ -312,6 +312,8 @@ class Request:
     # builds the body again: a search judges tens of thousands of requests, and their bodies (lists
     # of dicts) were most of its memory; only a report reads one
     make_body: Callable[[], list] = field(repr=False, compare=False)
+    # the properties' verdicts on it, filled by properties.TurnLoopSpec.judge (judged once per request)
+    verdicts: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def body(self) -> list:
@@ -398,10 +400,15 @@ class TurnLoop:
         # the code steps of a design with hooks (designs.Hooks), else the knobs' functions
         hooks = design.hooks
         self._repair = (hooks.repair if hooks and hooks.repair
-                        else (lambda hist, mode=design.normalization: normalize(hist, mode)))
+                        else partial(normalize.__wrapped__, mode=design.normalization))  # memoized per history here
         self._build = hooks.build_request if hooks and hooks.build_request else None
         self._on_lost = hooks.on_lost_output if hooks and hooks.on_lost_output else None
         self._req_cache: dict = {}
+        # OpenAI's Responses rules on a model history are a comparison of two id sets (provider.py)
+        self._fast_accept = (design.wire == "responses" and not self._build
+                             and getattr(design, "provider", "default") in ("default", "openai", "azure-openai"))
+        self._real_cache: dict = {}  # rollout lines -> their real results (real_results)
+        self._resume_cache: dict = {}  # file -> what resuming from it gives (_resumed)
         self._ctrl_id: dict = {}  # (phase, turns_left, ...): its id in _ctrls (pack)
         self._ctrls: list = []  # id -> (phase, turns_left, ...)
         self._items_cache: dict = {}
@@ -443,9 +450,28 @@ class TurnLoop:
             hist = hist[: s[PROMPT_LEN]]  # v0.77: a retry reuses the prompt built before attempt 1
         r = self._req_cache.get(hist)
         if r is None:
-            r = self._req_cache[hist] = self._judged(self._repair(tuple(hist)))
+            r = self._req_cache[hist] = self._judged(self._repair(hist.read()))
         self._last_state, self._last_request = s, r
         return r
+
+    def real_results(self, kept: Seq) -> tuple:
+        """The real results among rollout lines ``kept``, as (call id, result key) (results-kept)."""
+        cache = self._real_cache
+        r = cache.get(kept)
+        if r is not None:
+            return r
+        chain = []  # judged along the trie: a sequence's results are its parent's, plus its last item
+        node: Seq | None = kept
+        while node is not None and (r := cache.get(node)) is None:
+            chain.append(node)
+            node = node.parent
+        got: tuple = r or ()
+        for node in reversed(chain):
+            it: Any = node.last
+            if node.parent is not None and I.is_real_output(it):
+                got += ((it[1], I.result_key(it)),)
+            cache[node] = got
+        return got
 
     def _judged(self, items: tuple) -> Request:
         """The request that carries ``items`` (already normalized), built for the wire and judged."""
@@ -459,6 +485,9 @@ class TurnLoop:
                 make = partial(_first, self._build, items)  # type: ignore[assignment]  # returns the body
             else:
                 make = partial(build_request, items, self.d.wire, self.d.chat_grouping, prov)
+                if self._fast_accept and responses_items_accepted(items):  # no body to judge
+                    r = self._items_cache[items] = Request(items, (), make)
+                    return r
                 body, sent = make(), items
             r = Request(sent, tuple(judge(self.d.wire, body, prov)), make)
             self._items_cache[items] = r
@@ -883,17 +912,30 @@ class TurnLoop:
         Effect: history is rebuilt from the file's response_items and normalized in memory
         (synthetic results are also recorded if the design persists them); the user gets at least
         one more turn."""
+        resumed = self._resumed(s)
+        if resumed is None:
+            return
+        hist, queue = resumed
+        out.append(("Resume", None, self.turn_reset(s, phase=IDLE, history=hist, queue=queue,
+                                                    turns_left=max(1, s[TURNS_LEFT]), base_id=s[NEXT_ID])))
+
+    def _resumed(self, s: tuple) -> tuple[Seq, Seq] | None:
+        """Resuming from `file`: (history, queue), or None when the design refuses (once per file)."""
+        got = self._resume_cache.get(s[FILE], _KEEP)
+        if got is not _KEEP:
+            return got
         files = _response_items(s)
         if self.d.refuse_unanswered_resume and unanswered_calls(files):
-            return
+            self._resume_cache[s[FILE]] = None
+            return None
         queue: tuple = ()
         if self._on_lost is not None:  # the hook says what a call left without output gets
             queue = self._lost_outputs(files, unanswered_calls(files), "resume")
         hist = seq(self._repair(files + queue))
         if self._on_lost is None and self.d.persist_synthetic:
             queue = tuple(it for it in hist if it[0] == I.OUTPUT and it[2] in I.MADE_UP and it not in files)
-        out.append(("Resume", None, self.turn_reset(s, phase=IDLE, history=hist, queue=seq(queue),
-                                                    turns_left=max(1, s[TURNS_LEFT]), base_id=s[NEXT_ID])))
+        done = self._resume_cache[s[FILE]] = (hist, seq(queue))
+        return done
 
     @action("seed fix 3", needs="refuse_unanswered_resume")
     def ResumeRefused(self, s: tuple, out: list) -> None:
