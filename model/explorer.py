@@ -286,6 +286,10 @@ class Explorer:
         """State ``i`` (in discovery order), as the model's successors take it."""
         return self._unpack(self._states[i])
 
+    def all_states(self) -> list[tuple]:
+        """Every state found, in discovery order (a list made on demand: the table keeps them packed)."""
+        return [self._unpack(k) for k in self._states]
+
     # ---- graph properties ----------------------------------------------------------------------
     def _out(self, i: int) -> array:
         """Successors of state ``i`` (a fault step's stored as ~id)."""

@@ -30,7 +30,7 @@ def explored(name: str, calls: int = 2):
     m = TurnLoop(NAMED[name], Params(calls=calls))
     ex = Explorer(m, TurnLoopSpec(m))
     ex.run(safety_only=True)
-    return m, ex._states
+    return m, ex.all_states()
 
 
 def sample(states, k, seed=7, model=None, per_action=10):

@@ -43,7 +43,7 @@ def explored(name: str):
     m = TurnLoop(d, Params(calls=2, faults=design_faults(d)))
     ex = Explorer(m, TurnLoopSpec(m))
     ex.run(safety_only=True)
-    return m, ex._states
+    return m, ex.all_states()
 
 
 def _marked(s) -> bool:

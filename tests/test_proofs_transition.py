@@ -42,7 +42,7 @@ def setup(name):
     m = TurnLoop(d, Params(calls=2))
     ex = Explorer(m, TurnLoopSpec(m))
     ex.run(safety_only=True)
-    return m, ex._states, Encoding(d, reduced=True, max_faults=2), SymbolicParams.fresh()
+    return m, ex.all_states(), Encoding(d, reduced=True, max_faults=2), SymbolicParams.fresh()
 
 
 @pytest.mark.parametrize("name", list(NAMED))
