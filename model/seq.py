@@ -44,6 +44,13 @@ class Seq:
 
     # ---- building -----------------------------------------------------------------------------
     def __add__(self, other: Iterable) -> Seq:
+        if other.__class__ is tuple and len(other) == 1:  # the common case: one item recorded
+            children = self.children
+            if children is not None:
+                nxt = children.get(other[0])  # type: ignore[index]
+                if nxt is not None:
+                    return nxt
+            return self._extend(other)
         if isinstance(other, Seq):
             joins = self._joins
             if joins is None:
