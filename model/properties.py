@@ -127,15 +127,10 @@ def _results_kept(m: TurnLoop, s: tuple, action: str, arg: object, t: tuple) -> 
     real = m.real_results(kept)
     if not real:  # nothing to keep (most states before the first result)
         return None
-    # a request's result keys and call ids, once per request (dropped_results, split for the search)
-    present, calls = r.verdicts.get(_PRESENT) or r.verdicts.setdefault(
-        _PRESENT, (set(I.result_key(it) for it in r.items if it[0] == I.OUTPUT),
-                   {it[1] for it in r.items if it[0] == I.CALL}))
-    lost = [cid for cid, key in real if key not in present and (cid in calls or not _removes_any(kept))]
+    lost = dropped_results(real, r.items)  # the same as on all of kept, unless kept holds a removal
+    if lost and _removes_any(kept):
+        lost = dropped_results(kept, r.items)
     return "results recorded for the rollout but not in this request: " + _ids(m, lost) if lost else None
-
-
-_PRESENT = object()  # the key of a request's result keys and call ids in Request.verdicts
 
 
 def _results_recorded(m: TurnLoop, s: tuple, action: str, arg: object, t: tuple) -> str | None:

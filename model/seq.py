@@ -47,7 +47,7 @@ class Seq:
         if other.__class__ is tuple and len(other) == 1:  # the common case: one item recorded
             children = self.children
             if children is not None:
-                nxt = children.get(other[0])  # type: ignore[index]
+                nxt = children.get(other[0])
                 if nxt is not None:
                     return nxt
             return self._extend(other)

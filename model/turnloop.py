@@ -210,8 +210,12 @@ def _set(s: tuple, changes: dict) -> tuple:
     return tuple(lst)
 
 
-def _first(f: Callable, *args: object) -> object:
+def _first(f: Callable, *args: object) -> Any:
     return f(*args)[0]
+
+
+def _build_request_for(wire: str, grouping: str, provider: str | None, items: tuple) -> list[dict]:
+    return build_request(items, wire, grouping, provider)
 
 
 def drop_last_user_turns(hist: tuple, n: int) -> tuple:
@@ -311,14 +315,15 @@ class Request:
     rejections: tuple[Rejection, ...]  # empty if accepted
     # builds the body again: a search judges tens of thousands of requests, and their bodies (lists
     # of dicts) were most of its memory; only a report reads one
-    make_body: Callable[[], list] = field(repr=False, compare=False)
+    make_body: Callable[[tuple], list] = field(repr=False, compare=False)  # the model's builder, one for all
+    source: tuple = field(default=(), repr=False, compare=False)  # the items it builds the body from
     # the properties' verdicts on it, filled by properties.TurnLoopSpec.judge (judged once per request)
     verdicts: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def body(self) -> list:
         """As built for the wire."""
-        return self.make_body()
+        return self.make_body(self.source)
 
 
 # ---- actions ----------------------------------------------------------------------------------
@@ -405,6 +410,12 @@ class TurnLoop:
         self._on_lost = hooks.on_lost_output if hooks and hooks.on_lost_output else None
         self._req_cache: dict = {}
         # OpenAI's Responses rules on a model history are a comparison of two id sets (provider.py)
+        prov = getattr(design, "provider", "default")
+        self._provider = None if prov == "default" else prov
+        # builds a request's body again when a report asks (a search keeps none: they were most of its memory)
+        self._make_body: Callable[[tuple], list] = (
+            partial(_first, self._build) if self._build is not None
+            else partial(_build_request_for, design.wire, design.chat_grouping, self._provider))
         self._fast_accept = (design.wire == "responses" and not self._build
                              and getattr(design, "provider", "default") in ("default", "openai", "azure-openai"))
         self._real_cache: dict = {}  # rollout lines -> their real results (real_results)
@@ -455,7 +466,7 @@ class TurnLoop:
         return r
 
     def real_results(self, kept: Seq) -> tuple:
-        """The real results among rollout lines ``kept``, as (call id, result key) (results-kept)."""
+        """The real results among rollout lines ``kept``, in order (results-kept)."""
         cache = self._real_cache
         r = cache.get(kept)
         if r is not None:
@@ -469,27 +480,23 @@ class TurnLoop:
         for node in reversed(chain):
             it: Any = node.last
             if node.parent is not None and I.is_real_output(it):
-                got += ((it[1], I.result_key(it)),)
-            cache[node] = got
+                got += (it,)
+        cache[kept] = got  # kept for this sequence only (its descendants walk up to it)
         return got
 
     def _judged(self, items: tuple) -> Request:
         """The request that carries ``items`` (already normalized), built for the wire and judged."""
         r = self._items_cache.get(items)
         if r is None:
-            prov = getattr(self.d, "provider", "default")
-            prov = None if prov == "default" else prov
-            make: Callable[[], list]
+            make = self._make_body
             if self._build is not None:  # a build_request hook: judge the items its body carries
                 body, sent = self._build(items)
-                make = partial(_first, self._build, items)  # type: ignore[assignment]  # returns the body
             else:
-                make = partial(build_request, items, self.d.wire, self.d.chat_grouping, prov)
                 if self._fast_accept and responses_items_accepted(items):  # no body to judge
-                    r = self._items_cache[items] = Request(items, (), make)
+                    r = self._items_cache[items] = Request(items, (), make, items)
                     return r
-                body, sent = make(), items
-            r = Request(sent, tuple(judge(self.d.wire, body, prov)), make)
+                body, sent = make(items), items
+            r = Request(sent, tuple(judge(self.d.wire, body, self._provider)), make, items)
             self._items_cache[items] = r
         return r
 
