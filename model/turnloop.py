@@ -421,7 +421,8 @@ class TurnLoop:
         self._real_cache: dict = {}  # rollout lines -> their real results (real_results)
         self._resume_cache: dict = {}  # file -> what resuming from it gives (_resumed)
         self._ctrl_id: dict = {}  # (phase, turns_left, ...): its id in _ctrls (pack)
-        self._ctrls: list = []  # id -> (phase, turns_left, ...)
+        self._ctrls: list = []  # id -> (phase, turns_left, ... without in_flight)
+        self._infl: dict = {}  # in_flight -> itself (pack: equal ones are one tuple)
         self._items_cache: dict = {}
         self._last_state: tuple | None = None
         self._last_request: Request | None = None
@@ -435,21 +436,23 @@ class TurnLoop:
 
     # ---- the state table's compact form (explorer.py) ------------------------------------------
     # A state is 21 fields (a 208-byte tuple), but the fields other than the three item sequences
-    # take few combinations (tens of thousands over a search of a million states): those are
-    # interned once, and the state table holds (history, queue, file, control id), 72 bytes.
+    # and the tool futures take few combinations (thousands over a search of a million states):
+    # those are interned once, and the state table holds (history, queue, file, in_flight, control
+    # id), 80 bytes; in_flight, the field that varies most besides the sequences, is interned apart.
     def pack(self, s: tuple) -> tuple:
         """The key the explorer's state table holds for ``s``."""
-        c = (s[PHASE],) + s[TURNS_LEFT:]
+        c = s[:HISTORY] + s[TURNS_LEFT:IN_FLIGHT] + s[DRAINED:]
         cid = self._ctrl_id.get(c)
         if cid is None:
             cid = self._ctrl_id[c] = len(self._ctrls)
             self._ctrls.append(c)
-        return (s[HISTORY], s[QUEUE], s[FILE], cid)
+        infl = s[IN_FLIGHT]
+        return (s[HISTORY], s[QUEUE], s[FILE], self._infl.setdefault(infl, infl), cid)
 
     def unpack(self, k: tuple) -> tuple:
         """The state ``pack`` made ``k`` from."""
-        c = self._ctrls[k[3]]
-        return (c[0], k[0], k[1], k[2]) + c[1:]
+        c = self._ctrls[k[4]]
+        return c[:1] + k[:3] + c[1:7] + (k[3],) + c[7:]
 
     # ---- the request a state sends --------------------------------------------------------------
     def request(self, s: tuple) -> Request:
