@@ -1,16 +1,17 @@
 """Explorer speed and memory, this tree beside a baseline commit, measured in the same run.
 
-    python3 benchmarks/bench_model.py [--calls 1-8] [--baseline REF] [--designs a,b] [--max-states N]
+    python3 benchmarks/bench_model.py [--calls 1-8] [--baseline REF[,REF2]] [--designs a,b] [--max-states N]
                                       [--repeat K] [--no-whole]
 
 For every named design and each N (``--calls``, default 1-8), the safety search runs in a fresh
-process of this tree and of the baseline (a ``git worktree`` of REF, default the commit before the
-explorer work of issue 15, removed afterwards): states, states/s, bytes/state (growth of the
+process of this tree and of each baseline (a ``git worktree`` of REF, default the commit before the
+explorer work of issue 15, removed afterwards; a second REF, such as main before a change, adds a column): states, states/s, bytes/state (growth of the
 process's peak resident memory over the search, divided by the states) and seconds. A search
 past ``--max-states`` (default 600,000) stops there and is marked ``*``: its states/s and
 bytes/state still hold, its seconds are for the truncated search. Then the issue's two whole
 questions: turnproof-proposed, every fault, calls 8, the full check (verdicts of every property,
-graph ones included), and ``turnproof matrix`` at calls 3 and 4, in both trees.
+graph ones included), and ``turnproof matrix`` at calls 3 and 4 and ``matrix --field`` (calls 3), in
+every tree.
 
 Targets (issue 15): >= 150,000 states/s on one core for every named design at calls 4;
 turnproof-proposed every fault calls 8 in < 10 s and < 800 MB; the matrix for calls <= 3 in < 5 s,
@@ -72,19 +73,21 @@ def cell(r: dict) -> str:
     return f"{r['states']:>10,}{mark}{rate:>9,.0f}{r['grow'] / max(r['states'], 1):>8,.0f}{r['seconds']:>8.2f}"
 
 
-def matrix_seconds(tree: str, calls: int) -> float:
+def matrix_seconds(tree: str, calls: int, *extra: str) -> str:
     env = {**os.environ, "PYTHONPATH": tree}
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "turnproof", "matrix", "--calls", str(calls)], capture_output=True,
-                   cwd=tree, env=env)
-    return time.perf_counter() - t0
+    p = subprocess.run([sys.executable, "-m", "turnproof", "matrix", "--calls", str(calls), *extra],
+                       capture_output=True, cwd=tree, env=env)
+    if p.returncode == 2:  # a usage error: this tree has no such option
+        return "n/a"
+    return f"{time.perf_counter() - t0:.1f} s wall"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--calls", default="1-8", help="N or A-B (default 1-8)")
-    ap.add_argument("--baseline", default=BASELINE, help=f"commit to compare with (default {BASELINE}); "
-                                                          "'none' to skip")
+    ap.add_argument("--baseline", default=BASELINE, help=f"commits to compare with, comma-separated (default "
+                                                          f"{BASELINE}); 'none' to skip")
     ap.add_argument("--designs", default="", help="comma-separated names (default: every named design)")
     ap.add_argument("--max-states", type=int, default=600_000, help="cap per search (default 600,000; 0: none)")
     ap.add_argument("--no-whole", action="store_true", help="skip the calls-8 check and the matrix timings")
@@ -98,13 +101,13 @@ def main() -> None:
 
     names = [n for n in args.designs.split(",") if n] or list(NAMED)
     trees = [("now", ROOT)]
-    tmp = None
-    if args.baseline != "none":
-        tmp = tempfile.mkdtemp(prefix="bench-baseline-")
-        base = os.path.join(tmp, "tree")
-        subprocess.run(["git", "-C", ROOT, "worktree", "add", "--detach", base, args.baseline], check=True,
+    tmp = tempfile.mkdtemp(prefix="bench-baseline-")
+    bases = [] if args.baseline == "none" else [b for b in args.baseline.split(",") if b]
+    for k, ref in enumerate(bases):
+        base = os.path.join(tmp, f"tree{k}")
+        subprocess.run(["git", "-C", ROOT, "worktree", "add", "--detach", base, ref], check=True,
                        capture_output=True)
-        trees.append((f"baseline {args.baseline}", base))
+        trees.append((f"baseline {ref}", base))
     try:
         load = os.getloadavg()[0]
         print(f"load average at start {load:.1f} on {os.cpu_count()} cores (the machine may be shared)")
@@ -127,15 +130,14 @@ def main() -> None:
                 print(f"{label}: turnproof-proposed, every fault, calls 8, full check: {r['states']:,} states, "
                       f"{r['wall']:.1f} s, peak {r['peak'] / 2**20:,.0f} MB, violated {r['violated'] or 'none'}",
                       flush=True)
-            for calls in (3, 4):
+            for calls, extra in ((3, ()), (4, ()), (3, ("--field",))):
                 for label, tree in trees:
-                    print(f"{label}: turnproof matrix --calls {calls}: {matrix_seconds(tree, calls):.1f} s wall",
-                          flush=True)
+                    opts = " ".join((f"--calls {calls}",) + extra)
+                    print(f"{label}: turnproof matrix {opts}: {matrix_seconds(tree, calls, *extra)}", flush=True)
     finally:
-        if tmp:
-            subprocess.run(["git", "-C", ROOT, "worktree", "remove", "--force", os.path.join(tmp, "tree")],
-                           capture_output=True)
-            shutil.rmtree(tmp, ignore_errors=True)
+        for _, tree in trees[1:]:
+            subprocess.run(["git", "-C", ROOT, "worktree", "remove", "--force", tree], capture_output=True)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
