@@ -35,6 +35,7 @@ searches in parallel instead, which needs no exchange.
 from __future__ import annotations
 
 import gc
+import operator
 import sys
 import time
 from array import array
@@ -125,6 +126,7 @@ class Explorer:
         # the state table holds each state in the model's compact form, if it has one
         self._pack = getattr(model, "pack", None) or _same
         self._unpack = getattr(model, "unpack", None) or _same
+        self._ends: dict = {}  # eventually property id -> the states that fulfil it (filled by run)
 
     def run(self, safety_only: bool = False) -> Result:
         m, spec = self.model, self.spec
@@ -155,6 +157,12 @@ class Explorer:
                 assert p.goal is not None
                 info[p.goal[0]][2].append(p)
         cov = dict.fromkeys(info, 0)
+        # eventually properties: the states that fulfil each, noted as they are found (the graph
+        # phase would otherwise unpack every state again)
+        self._ends = {} if safety_only else {p.id: [] for p in spec.properties if p.kind == "eventually"}
+        end_checks: list = [(p.end, self._ends[p.id]) for p in spec.properties if p.id in self._ends]
+        for end, found_ends in end_checks:
+            found_ends.extend(i for i, k in enumerate(states) if end(unpack(k)))
         special = frozenset(a for a, (judged, after, goal, fault) in info.items() if judged or after or goal or fault)
         edges = 0
         i = 0
@@ -183,6 +191,9 @@ class Explorer:
                     if j == n:
                         states.append(k)
                         parent.append(i)
+                        for end, found_ends in end_checks:
+                            if end(t):
+                                found_ends.append(j)
                     cov[action] += 1
                     if action not in special:  # the common case: a plain non-fault step
                         out.append(j)
@@ -359,11 +370,13 @@ class Explorer:
         """(a) A state fulfilling ``p`` is reachable from everywhere without faults; (b) no cycle."""
         states, end, unpack = self._states, p.end, self._unpack
         assert end is not None
-        ends = [i for i in range(len(states)) if end(unpack(states[i]))]
+        ends = self._ends.get(p.id)
+        if ends is None:
+            ends = [i for i in range(len(states)) if end(unpack(states[i]))]
         can_end = self._backward(ends)
-        for j in range(len(states)):
-            if not can_end[j]:
-                return self._stuck(p, j)
+        j = can_end.find(0)  # the first state that cannot reach one
+        if j >= 0:
+            return self._stuck(p, j)
         # Kahn's peeling over every step; what is left lies on or before a cycle
         cyc = self._find_cycle()
         if cyc:
@@ -405,7 +418,7 @@ class Explorer:
         n = len(self._states)
         offsets = self._offsets
         rev, roff = self._reverse()
-        outdeg = array("i", (offsets[i + 1] - offsets[i] for i in range(n)))
+        outdeg = array("i", map(operator.sub, offsets[1:], offsets[:-1]))
         dq = deque(i for i in range(n) if outdeg[i] == 0)
         removed = bytearray(n)
         while dq:
@@ -416,9 +429,9 @@ class Explorer:
                 outdeg[i] -= 1
                 if outdeg[i] == 0:
                     dq.append(i)
-        rest = [i for i in range(n) if not removed[i]]
-        if not rest:
+        if removed.find(0) < 0:
             return []
+        rest = [i for i in range(n) if not removed[i]]
         g = nx.DiGraph()
         for i in rest:
             for j in self._out(i):
