@@ -88,6 +88,7 @@ from __future__ import annotations
 import inspect
 from dataclasses import dataclass, field, fields, replace
 from functools import partial
+from operator import itemgetter
 from typing import Annotated, Any, Callable, Mapping, NamedTuple, get_type_hints
 
 from . import items as I
@@ -208,6 +209,18 @@ def _set(s: tuple, changes: dict) -> tuple:
     for k, v in changes.items():
         lst[k] = v
     return tuple(lst)
+
+
+# TurnLoop.pack's key is (history, queue, file, in_flight, control id), the control tuple the other
+# fields in order: taken by one itemgetter, put back by one tuple display (both compiled once)
+_KEY_FIELDS = (HISTORY, QUEUE, FILE, IN_FLIGHT)
+_CONTROL_FIELDS = tuple(i for i in range(len(FIELD_NAMES)) if i not in _KEY_FIELDS)
+_control = itemgetter(*_CONTROL_FIELDS)
+_env: dict = {}
+exec("def _unpacked(k, c):\n    return (" + ", ".join(
+    f"k[{_KEY_FIELDS.index(i)}]" if i in _KEY_FIELDS else f"c[{_CONTROL_FIELDS.index(i)}]"
+    for i in range(len(FIELD_NAMES))) + ",)\n", _env)
+_unpacked: Callable[[tuple, tuple], tuple] = _env["_unpacked"]
 
 
 def _first(f: Callable, *args: object) -> Any:
@@ -441,7 +454,7 @@ class TurnLoop:
     # id), 80 bytes; in_flight, the field that varies most besides the sequences, is interned apart.
     def pack(self, s: tuple) -> tuple:
         """The key the explorer's state table holds for ``s``."""
-        c = s[:HISTORY] + s[TURNS_LEFT:IN_FLIGHT] + s[DRAINED:]
+        c = _control(s)
         cid = self._ctrl_id.get(c)
         if cid is None:
             cid = self._ctrl_id[c] = len(self._ctrls)
@@ -451,8 +464,7 @@ class TurnLoop:
 
     def unpack(self, k: tuple) -> tuple:
         """The state ``pack`` made ``k`` from."""
-        c = self._ctrls[k[4]]
-        return c[:1] + k[:3] + c[1:7] + (k[3],) + c[7:]
+        return _unpacked(k, self._ctrls[k[4]])
 
     # ---- the request a state sends --------------------------------------------------------------
     def request(self, s: tuple) -> Request:
