@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .items import CALL, OUTPUT
+from .items import CALL, EMPTY, OUTPUT, TEXT, USER
 
 # ---- the rule texts ----------------------------------------------------------------------------
 CHAT_MISSING = ("An assistant message with 'tool_calls' must be followed by tool messages responding "
@@ -370,6 +370,83 @@ def responses_items_accepted(items: tuple) -> bool:
                 return False
             (calls if kind == CALL else outs).add(cid)
     return calls == outs
+
+
+_NO_RUN = object()
+
+
+def chat_items_accepted(items: tuple, grouping: str) -> bool:
+    """Whether ``judge_chat`` with OpenAI's rules (OpenAI, Azure, DeepSeek: not Mistral's or
+    gpt-oss's) finds nothing wrong with the messages wire.build_chat makes of the history ``items``
+    with ``grouping``, whose call ids are all ints. The same walk as build_chat, on bare lists
+    instead of message dicts (an assistant message as [content is None, its call ids or None], a
+    tool message as its call id, anything else as None), then judge_chat's rule: each assistant
+    message with tool calls is followed by a run of tool messages answering each of its ids once
+    and nothing else, and no other tool message. The search asks this first and builds and judges
+    the body only when it answers False; tests compare the two on random histories and on every
+    request of the chat designs' searches. False when an id is not an int (a hook's items)."""
+    msgs: list = [None]  # the system message
+    last_run: object = _NO_RUN  # grouping=response: the assistant message of the current run
+    last_text = None  # per-call / consecutive: the last assistant text emitted
+    response, consecutive = grouping == "response", grouping == "consecutive"
+    for it in items:
+        kind = it[0]
+        if kind == CALL:
+            cid = it[1]
+            if type(cid) is not int:
+                return False
+            prev = msgs[-1]
+            if response and last_run is prev:
+                if prev[1] is None:
+                    prev[1] = []
+                prev[1].append(cid)
+                continue
+            if consecutive and type(prev) is list and prev[0] and prev[1] is not None:
+                prev[1].append(cid)
+                continue
+            last_run = [True, [cid]]
+            msgs.append(last_run)
+        elif kind == TEXT:
+            prev = msgs[-1]
+            if response and last_run is prev:
+                prev[0] = False
+                continue
+            key = it[2] if it[2] == EMPTY else object()  # every text but an empty one is new
+            if not response:
+                if key == last_text:
+                    continue  # chat.rs skips an assistant text equal to the last one
+                last_text = key
+            last_run = [False, None]
+            msgs.append(last_run)
+        elif kind == OUTPUT:
+            cid = it[1]
+            if type(cid) is not int:
+                return False
+            msgs.append(cid)
+            last_run = _NO_RUN
+        elif kind == USER:
+            msgs.append(None)
+            last_run = _NO_RUN
+    i, n = 0, len(msgs)
+    while i < n:
+        m = msgs[i]
+        if type(m) is list and m[1]:
+            want = set(m[1])
+            answered: set = set()
+            j = i + 1
+            while j < n and type(msgs[j]) is int:
+                if msgs[j] not in want or msgs[j] in answered:
+                    return False  # chat-orphan-tool
+                answered.add(msgs[j])
+                j += 1
+            if len(answered) < len(want):
+                return False  # chat-missing-tool-response
+            i = j
+            continue
+        if type(m) is int:
+            return False  # a tool message after no assistant message with tool calls
+        i += 1
+    return True
 
 
 def _judge_deepseek_responses(items: list) -> list[Rejection]:

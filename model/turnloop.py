@@ -94,7 +94,7 @@ from typing import Annotated, Any, Callable, Mapping, NamedTuple, get_type_hints
 from . import items as I
 from .designs import Design
 from .normalize import normalize, unanswered_calls
-from .provider import Rejection, judge, responses_items_accepted
+from .provider import Rejection, chat_items_accepted, judge, responses_items_accepted
 from .removal import cuts, trimmed_requests
 from .seq import EMPTY, Seq, seq
 from .wire import build_request
@@ -429,8 +429,15 @@ class TurnLoop:
         self._make_body: Callable[[tuple], list] = (
             partial(_first, self._build) if self._build is not None
             else partial(_build_request_for, design.wire, design.chat_grouping, self._provider))
-        self._fast_accept = (design.wire == "responses" and not self._build
-                             and getattr(design, "provider", "default") in ("default", "openai", "azure-openai"))
+        # OpenAI's rules on a model history, answered without building the body (provider.py)
+        self._accepts: Callable[[tuple], bool] | None = None
+        if not self._build and prov in ("default", "openai", "azure-openai"):
+            if design.wire == "responses":
+                self._accepts = responses_items_accepted
+            elif design.wire == "chat":
+                self._accepts = partial(chat_items_accepted, grouping=design.chat_grouping)
+        elif not self._build and prov == "deepseek" and design.wire == "chat":
+            self._accepts = partial(chat_items_accepted, grouping=design.chat_grouping)
         self._real_cache: dict = {}  # rollout lines -> their real results (real_results)
         self._resume_cache: dict = {}  # file -> what resuming from it gives (_resumed)
         self._ctrl_id: dict = {}  # (phase, turns_left, ...): its id in _ctrls (pack)
@@ -507,7 +514,7 @@ class TurnLoop:
             if self._build is not None:  # a build_request hook: judge the items its body carries
                 body, sent = self._build(items)
             else:
-                if self._fast_accept and responses_items_accepted(items):  # no body to judge
+                if self._accepts is not None and self._accepts(items):  # no body to judge
                     r = self._items_cache[items] = Request(items, (), make, items)
                     return r
                 body, sent = make(items), items

@@ -16,11 +16,11 @@ from turnproof.model import items as I
 from turnproof.model.designs import FIELD, NAMED
 from turnproof.model.explorer import Explorer
 from turnproof.model.properties import PROPERTIES, TurnLoopSpec, _ids, dropped_results
-from turnproof.model.provider import judge, responses_items_accepted
+from turnproof.model.provider import chat_items_accepted, judge, responses_items_accepted
 from turnproof.model.turnloop import FILE, QUEUE, Params, TurnLoop
 from turnproof.model.wire import build_request
 
-RESPONSES = [n for n, d in {**NAMED, **FIELD}.items() if d.wire == "responses"]
+SHORTCUT = [n for n, d in {**NAMED, **FIELD}.items() if d.wire in ("responses", "chat")]
 
 
 def _search(design, calls: int = 2, faults=None):
@@ -31,20 +31,23 @@ def _search(design, calls: int = 2, faults=None):
     return m, e, r
 
 
-@pytest.mark.parametrize("name", RESPONSES)
-def test_the_responses_shortcut_agrees_with_the_judge_on_every_request(name):
+@pytest.mark.parametrize("name", SHORTCUT)
+def test_the_shortcut_agrees_with_the_judge_on_every_request(name):
     d = {**NAMED, **FIELD}[name]
     m, _, _ = _search(d)
-    assert m._fast_accept and m._items_cache
+    assert m._accepts is not None and m._items_cache
+    rejected = 0
     for items, req in m._items_cache.items():
-        body = build_request(items, d.wire, d.chat_grouping, None)
-        rejections = judge(d.wire, body)
-        assert responses_items_accepted(items) == (not rejections), items
+        rejections = judge(d.wire, build_request(items, d.wire, d.chat_grouping, None))
+        assert m._accepts(items) == (not rejections), items
         assert bool(req.rejections) == bool(rejections)
+        rejected += bool(rejections)
+    assert rejected or name in ("turnproof-proposed", "turnproof-proposed-compact", "codex-0.122-responses",
+                                "codex-0.77-responses", "seed-fix-2") or name in FIELD
 
 
 ITEM = st.one_of(
-    st.just(I.user()), st.just(I.reasoning()), st.just(I.text()),
+    st.just(I.user()), st.just(I.reasoning()), st.just(I.text()), st.just(I.text(I.EMPTY)),
     st.builds(I.call, st.integers(-3, 4)),
     st.builds(lambda c, tag: (I.OUTPUT, c, tag), st.integers(-3, 4), st.sampled_from([I.OK, I.SYNTHETIC, I.USER_ABORT])),
 )
@@ -56,8 +59,33 @@ def test_the_responses_shortcut_agrees_with_the_judge_on_random_histories(items)
     assert responses_items_accepted(items) == (not judge("responses", build_request(items, "responses")))
 
 
-def test_the_responses_shortcut_declines_ids_that_are_not_ints():
+@pytest.mark.parametrize("grouping", ["per-call", "consecutive", "response"])
+@given(items=st.lists(ITEM, max_size=12))
+def test_the_chat_shortcut_agrees_with_the_judge_on_random_histories(grouping, items):
+    items = tuple(items)
+    for provider in (None, "deepseek"):
+        want = not judge("chat", build_request(items, "chat", grouping, provider), provider)
+        assert chat_items_accepted(items, grouping) == want, (grouping, provider)
+
+
+@pytest.mark.parametrize("grouping", ["per-call", "consecutive", "response"])
+def test_the_chat_shortcut_agrees_on_histories_that_pair(grouping):
+    """Random lists are mostly rejected: these are the shapes a loop records, mostly accepted."""
+    for n in range(1, 4):
+        for texts in ((), (I.text(),), (I.text(I.EMPTY),)):
+            calls = tuple(I.call(c) for c in range(1, n + 1))
+            outs = tuple(I.output(c) for c in range(1, n + 1))
+            for items in ((I.user(), I.reasoning()) + texts + calls + outs + (I.user(),),
+                          (I.user(),) + calls + texts + outs,
+                          (I.user(),) + calls[:1] + texts + calls[1:] + outs + texts,
+                          (I.user(),) + calls + outs[::-1] + (I.text(I.EMPTY),) + calls[:1] + outs[:1]):
+                want = not judge("chat", build_request(items, "chat", grouping))
+                assert chat_items_accepted(items, grouping) == want, (grouping, items)
+
+
+def test_the_shortcuts_decline_ids_that_are_not_ints():
     assert not responses_items_accepted((I.call("x"), I.output("x")))
+    assert not chat_items_accepted((I.call("x"), I.output("x")), "response")
 
 
 @pytest.mark.parametrize("name", ["turnproof-proposed", "codex-0.77-responses", "codex-0.78-chat"])
