@@ -61,8 +61,13 @@ def removal_safe(d: Design, s: dict, p: SymbolicParams):
     if one is in flight where it runs. A rollback cuts at a user-turn start, which no pair spans
     (turns_paired); a truncation keeps every item."""
     need = []
-    if d.compacts and Encoding(d).split_cut():  # a cut that may split a pair: nothing is guaranteed
-        need.append(z3.Not(Encoding(d).compact_phase(s, p)))
+    enc = Encoding(d)
+    if d.compacts and enc.split_cut():  # a cut that may split a pair: nothing is guaranteed
+        need.append(z3.Not(enc.compact_phase(s, p)))
+    elif d.compacts and enc.turn_tail():
+        # a tail from a turn start splits no pair of a turn-paired record and keeps the calls in flight
+        # (they follow the last turn start); the summary alone is left only with nothing in flight
+        need.append(z3.Implies(enc.compact_phase(s, p), z3.And(s["turns_paired"], s["flight_in_turn"])))
     elif d.compacts:
         safe = []
         if d.late_result != "drop":
@@ -134,6 +139,9 @@ CLAUSES: tuple = tuple(
                lambda d, s, p: z3.Implies(_in(s["phase"], DRAIN, CANCEL),
                                           z3.Or(s["next_id"] == s["base_id"] + s["in_flight_len"],
                                                 s["in_flight_len"] == 0))),
+        Clause("drain-unfinished", False, "the drain goes on only while a future is undrained (it is left as "
+               "the last one is taken)",
+               lambda d, s, p: z3.Implies(s["phase"] == DRAIN, s["drained"] < s["in_flight_len"])),
         Clause("pending-are-in-flight", False,
                "the record's pending calls are exactly the undrained futures, in call order",
                lambda d, s, p: z3.Implies(

@@ -413,9 +413,17 @@ class Encoding:
     PAIR_CUTS = ("summary", "drop-oldest-pairs", "tail-atomic")
 
     def split_cut(self) -> bool:
-        """This design's compaction may split a pair, or runs while calls are in flight."""
+        """This design's compaction may split a pair, or runs while calls are in flight (except the
+        tail from a user turn, which keeps the calls in flight: ``turn_tail``)."""
         d = self.d
+        if self.turn_tail():
+            return False
         return d.compaction == "in-flight" or d.compaction_keeps not in self.PAIR_CUTS
+
+    def turn_tail(self) -> bool:
+        """gemini-cli after PR #8691: a summary and the items from a user turn's start, anywhere the
+        compaction runs (in flight too); everything only after an assistant message with no call."""
+        return self.d.compaction_keeps == "tail-user"
 
     def summary_exact(self) -> bool:
         """The summary request's verdicts follow from the record: normalized (or raw, untrimmed: an
@@ -473,6 +481,30 @@ class Encoding:
                      rollout_turns_paired=False, removals_whole=False)
             t = _set(t, rollout_is_history=True, results_in_history=True, rollout_like_history=True,
                      in_flight_recorded=False, has_prompt=False)
+        elif self.turn_tail():
+            # A tail from a turn start: no pair of a turn-paired record spans it, and the calls in
+            # flight come after the last turn start (flight_in_turn), so they stay, with their pending
+            # range. Read from the turn start, the automaton ends as the old record did (same last run),
+            # except the pending bound when nothing is pending, and groups_ok (fewer runs closed).
+            # Everything goes (the summary alone) only after an assistant message with no call: an
+            # orderly record then ends in a run with no call and nothing pending, and nothing is in
+            # flight (calls in flight are recorded in the last message, or their outputs follow them).
+            everything, v, go = c.bool("everything"), c.int("pending"), c.bool("groups_ok")
+            opened = s["pending_lo"] < s["pending_hi"]
+            last_run_bare = z3.And(s["automaton"] == A_RUN, s["run_calls"] == 0, z3.Not(opened))
+            g = z3.And(g, z3.Implies(everything, s["in_flight_len"] == 0),
+                       z3.Implies(z3.And(everything, s["orderly"]), last_run_bare),
+                       z3.Implies(z3.And(z3.Not(everything), s["orderly"], z3.Not(opened)),
+                                  z3.And(1 <= v, v <= s["pending_hi"])),
+                       z3.Implies(s["groups_ok"], go))
+            tail = _set(s, pending_lo=z3.If(opened, s["pending_lo"], v), pending_hi=z3.If(opened, s["pending_hi"], v),
+                        groups_ok=go, in_flight_recorded=z3.And(s["in_flight_recorded"], s["flight_in_turn"]))
+            alone = _set(s, **H_INIT)
+            wf = s["turns_paired"]
+            t = _set(merge(everything, alone, tail), well_formed=wf, rollout_well_formed=wf,
+                     rollout_outputs_below=s["outputs_below"], rollout_turns_paired=wf,
+                     removals_whole=z3.And(s["removals_whole"], wf, s["results_in_history"]),
+                     rollout_is_history=True, results_in_history=True, rollout_like_history=True, has_prompt=False)
         elif self.d.compaction_keeps == "summary":
             # History becomes the user messages plus a summary: no call and no result is left, so the
             # automaton reads users only (orderly, nothing pending: H_INIT after user items), the record
@@ -502,7 +534,7 @@ class Encoding:
                      rollout_well_formed=wf, rollout_outputs_below=s["outputs_below"],
                      removals_whole=z3.And(s["removals_whole"], wf, s["results_in_history"]),
                      rollout_turns_paired=s["turns_paired"])
-        if not self.split_cut():
+        if not (self.split_cut() or self.turn_tail()):
             # the compacted line makes the replayed rollout equal to the new history; in flight is
             # empty here (idle or ready), and the prompt is rebuilt
             t = _set(t, rollout_is_history=True, results_in_history=True, rollout_like_history=True,
