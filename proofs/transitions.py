@@ -403,9 +403,10 @@ class Encoding:
     # Exact where pairs stay whole: compaction between turns or after the drain (no future in flight)
     # keeping the user messages and a summary, the oldest items each with its partner
     # (drop-oldest-pairs) or a summary and a tail from a boundary no pair straddles (tail-atomic);
+    # a summary and a tail from a user turn's start, in flight too (tail-user: ``turn_tail``);
     # rollback at a user-turn boundary between turns; output truncation (content only: an identity
     # step of the abstraction). Every other compaction (a cut that may split a pair: any tail, the
-    # last N messages, Cline's ranges, remove(0); compaction while calls are in flight) is an
+    # last N messages, Cline's ranges, remove(0); other compactions while calls are in flight) is an
     # over-approximation (``split_cut``): the history left is any part of the old one, in order, and
     # no pairing fact survives it, so the goals that need one are refuted by the explorer or stay
     # unknown, never proved on a guess. Index call ids and hooks raise NotImplementedError for a
@@ -426,8 +427,8 @@ class Encoding:
         return self.d.compaction_keeps == "tail-user"
 
     def summary_exact(self) -> bool:
-        """The summary request's verdicts follow from the record: normalized (or raw, untrimmed: an
-        orderly record with nothing pending is its own normalization), trimmed pair-aware if at all."""
+        """The summary request's verdicts follow from the record: normalized (or raw: an orderly record
+        with nothing pending is its own normalization), trimmed pair-aware if at all."""
         d = self.d
         return d.compaction_trim != "drop-oldest-items"
 
