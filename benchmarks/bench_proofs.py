@@ -1,4 +1,5 @@
-"""z3 proof speed: seconds per obligation and in total, for the proposed design and every named one.
+"""z3 proof speed: seconds per obligation and in total, for the proposed design, every named one and
+every design of the field table (history that shrinks).
 
     python3 benchmarks/bench_proofs.py [--all-lines]
 
@@ -16,7 +17,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from turnproof.model.designs import NAMED, with_knobs  # noqa: E402
+from turnproof.checks import design_faults  # noqa: E402
+from turnproof.model.designs import FIELD, NAMED, with_knobs  # noqa: E402
 from turnproof.proofs.induction import GOALS, prove  # noqa: E402
 from turnproof.proofs.bmc import bmc  # noqa: E402
 from turnproof.proofs.refute import find_traces  # noqa: E402
@@ -45,14 +47,17 @@ def main() -> None:
     rows = [(n, NAMED[n]) for n in NAMED]
     rows += [(f"turnproof-proposed@{w}", with_knobs(d, f"turnproof-proposed@{w}", wire=w))
              for w in ("responses", "anthropic")]
+    # history that shrinks (matrix --field), with the faults prove uses for each by default
+    rows += [(n, FIELD[n]) for n in FIELD]
     for name, design in rows:
-        r = prove(design)
+        faults = design_faults(design)
+        r = prove(design, faults)
         t1 = time.perf_counter()
         unproved = [g for g in GOALS if g not in r.proved_goals]
-        traces = find_traces(design, unproved) if unproved else {}
+        traces = find_traces(design, unproved, faults) if unproved else {}
         tt = time.perf_counter() - t1
         verdict = "proved" if r.proved else ("refuted" if traces else "unknown")
-        print(f"{name:<30}{verdict:>10}{len(r.proved_goals):>12}/4{r.rounds:>8}{len(r.obligations):>13}"
+        print(f"{name:<30}{verdict:>10}{len(r.proved_goals):>12}/{len(GOALS)}{r.rounds:>8}{len(r.obligations):>13}"
               f"{len(r.dropped):>9}{r.seconds:>9.2f}{tt:>10.2f}")
 
     print()
