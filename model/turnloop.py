@@ -440,6 +440,7 @@ class TurnLoop:
             self._accepts = partial(chat_items_accepted, grouping=design.chat_grouping)
         self._real_cache: dict = {}  # rollout lines -> their real results (real_results)
         self._resume_cache: dict = {}  # file -> what resuming from it gives (_resumed)
+        self._summary_cache: dict = {}  # history -> its summary requests (_summary_requests)
         self._ctrl_id: dict = {}  # (phase, turns_left, ...): its id in _ctrls (pack)
         self._ctrls: list = []  # id -> (phase, turns_left, ... without in_flight)
         self._infl: dict = {}  # in_flight -> itself (pack: equal ones are one tuple)
@@ -525,8 +526,17 @@ class TurnLoop:
     def compact_request(self, s: tuple, trimmed: int) -> Request:
         """The summary request a compaction sends in state ``s`` after ``trimmed`` context-window
         errors: history plus the compact prompt, trimmed (knob compaction_trim), normalized or raw."""
-        items = trimmed_requests(tuple(s[HISTORY]), self.d.compaction_trim)[trimmed][1]
-        return self._judged(self._repair(items) if self.d.compaction_request == "normalized" else items)
+        return self._summary_requests(s[HISTORY])[trimmed]
+
+    def _summary_requests(self, hist: Seq) -> list[Request]:
+        """The summary request from ``hist`` after 0, 1, ... context-window errors (once per history)."""
+        reqs = self._summary_cache.get(hist)
+        if reqs is None:
+            norm = self.d.compaction_request == "normalized"
+            reqs = self._summary_cache[hist] = [
+                self._judged(self._repair(items) if norm else items)
+                for _, items in trimmed_requests(hist.read(), self.d.compaction_trim)]
+        return reqs
 
     def request_at(self, s: tuple, action: str, arg: object) -> Request | None:
         """The request a step sends: SendRequest's (and RefuseRequest's), or a compaction's summary
@@ -1006,8 +1016,8 @@ class TurnLoop:
             for label, h in options:
                 out.append(("Compact", CompactArg(label), self._compacted(s, h, used)))
             return
-        for k, _ in trimmed_requests(tuple(s[HISTORY]), self.d.compaction_trim):
-            if self.compact_request(s, k).rejections:
+        for k, req in enumerate(self._summary_requests(s[HISTORY])):
+            if req.rejections:
                 t = _set(s, {FAULTS_USED: used})
                 out.append(("Compact", CompactArg("", k, False), t if ph == IDLE else self._end_turn(t)))
                 continue
