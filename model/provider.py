@@ -19,6 +19,7 @@ docs/providers.md is generated from these tables (`turnproof providers -o docs/p
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from .items import CALL, EMPTY, OUTPUT, TEXT, USER
 
@@ -386,7 +387,7 @@ def chat_items_accepted(items: tuple, grouping: str) -> bool:
     the body only when it answers False; tests compare the two on random histories and on every
     request of the chat designs' searches. False when an id is not an int (a hook's items)."""
     msgs: list = [None]  # the system message
-    last_run: object = _NO_RUN  # grouping=response: the assistant message of the current run
+    last_run: Any = _NO_RUN  # grouping=response: the assistant message of the current run
     last_text = None  # per-call / consecutive: the last assistant text emitted
     response, consecutive = grouping == "response", grouping == "consecutive"
     for it in items:
