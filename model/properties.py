@@ -235,12 +235,8 @@ class TurnLoopSpec:
         r = self.m.request_at(s, action, arg)
         if r is None:
             return None
-        verdicts = r.verdicts  # kept on the request: p.id -> verdict, or {what else it reads: verdict}
-        if p.also_reads:
-            verdicts = verdicts.get(p.id) or verdicts.setdefault(p.id, {})
-            key = p.also_reads(s)
-        else:
-            key = p.id
+        verdicts = r.verdicts  # kept on the request: p.id (or (p.id, what else it reads)) -> verdict
+        key = (p.id, p.also_reads(s)) if p.also_reads else p.id
         found = verdicts.get(key, _MISSING)
         if found is _MISSING:
             found = verdicts[key] = p.judge(self.m, s, action, arg, t)

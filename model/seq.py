@@ -56,8 +56,8 @@ class Seq:
             if joins is None:
                 joins = self._joins = {}
             done = joins.get(other)
-            if done is None:
-                done = joins[other] = self._extend(other.items)
+            if done is None:  # other's items read, not kept on it (a queue is joined once or twice)
+                done = joins[other] = self._extend(other.read())
             return done
         return self._extend(other)
 
