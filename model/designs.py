@@ -17,7 +17,7 @@ from .wire import GROUPINGS, WIRES
 
 COMPACTION_WHEN = ("never", "between-turns", "after-drain", "in-flight")
 COMPACTION_KEEPS = ("summary", "drop-oldest-items", "drop-oldest-pairs", "tail-any", "tail-user", "tail-atomic",
-                    "last-n", "cline-range", "cline-range-7225")
+                    "last-n", "cline-range", "cline-range-7225", "remote", "remote-filtered")
 
 
 def knob(default: object, values: tuple, doc: str, notes: dict | None = None) -> Any:
@@ -135,7 +135,18 @@ class Design:
                            {"never": "no removal from history (the default)",
                             "between-turns": "only while no turn is active: Codex's pre-turn compaction "
                                              "(rust-v0.78.0 codex-rs/core/src/codex.rs:2241-2249) and manual /compact "
-                                             "(the TUI offers it only between turns, tui/src/slash_command.rs:72-83)",
+                                             "(the TUI offers it only between turns, tui/src/slash_command.rs:72-83). "
+                                             "An Op::Compact sent while a turn runs (the app-server's "
+                                             "thread/compact/start, rust-v0.122.0 "
+                                             "codex-rs/app-server/src/codex_message_processor.rs:3618-3634) is the "
+                                             "Interrupt path then a compaction between turns: spawn_task first "
+                                             "awaits abort_all_tasks(TurnAbortReason::Replaced) (rust-v0.78.0 "
+                                             "codex-rs/core/src/tasks/mod.rs:106-112; rust-v0.122.0 :229-237), "
+                                             "handle_task_abort as for an interrupt (100 ms grace, hard abort, "
+                                             "TurnAborted: rust-v0.78.0 :213-239; rust-v0.122.0 :576-624), and only "
+                                             "then starts CompactTask; one difference: rust-v0.122.0 records the "
+                                             "<turn_aborted> marker for Interrupted only (:604), which the model "
+                                             "shows changes no verdict (tests/test_removal.py)",
                             "after-drain": "also before a follow-up request, after drain_in_flight has recorded "
                                            "every result: Codex's mid-turn compaction (rust-v0.78.0 "
                                            "codex-rs/core/src/codex.rs:2328-2335, run_turn returns after the drain "
@@ -165,7 +176,20 @@ class Design:
                                                  "assistant message removed (Cline ContextManager "
                                                  "getNextTruncationRange)",
                                   "cline-range-7225": "cline-range, then the tool_result blocks of the first message "
-                                                      "after the range are removed (cline/cline PR #7225)"})
+                                                      "after the range are removed (cline/cline PR #7225)",
+                                  "remote": "Codex remote compaction (the compact endpoint of the Responses API, "
+                                            "since rust-v0.62.0, openai/codex PR #6879): the server's answer "
+                                            "becomes history as it is (rust-v0.78.0 "
+                                            "codex-rs/core/src/compact_remote.rs:43-67; rust-v0.99.0 to "
+                                            "rust-v0.104.0 drop only developer and non-user-content user "
+                                            "messages, compact.rs `_ => true`); the server may keep any "
+                                            "subsequence of the request it was sent, bounded to every subset "
+                                            "of its calls and results (the other items kept) plus a summary",
+                                  "remote-filtered": "remote, with every call, result and reasoning item of the "
+                                                     "answer dropped (should_keep_compacted_history_item: "
+                                                     "rust-v0.105.0 codex-rs/core/src/compact_remote.rs:186,205; "
+                                                     "rust-v0.122.0 :230,249-275): history keeps messages and "
+                                                     "the summary, one cut whatever the server keeps"})
     compaction_request: str = knob("none", ("none", "raw", "normalized"),
                                    "the summary request a compaction sends first (judged like every request)",
                                    {"none": "none (a local cut, or not modelled)",
@@ -320,6 +344,23 @@ _field(_0122, "codex-0.122-compact",
        "codex-0.122-responses with local compaction (pre-turn, and mid-turn after the drain); resume replays "
        "the compacted line (the replacement history).",
        **_CODEX_COMPACT)
+_REMOTE = dict(compaction="after-drain", compaction_request="normalized", compaction_trim="none")
+_field(NAMED["codex-0.77-responses"], "codex-0.78-remote",
+       "Codex rust-v0.78.0 remote compaction (the Responses compact endpoint, ChatGPT auth)",
+       "Auto-compaction pre-turn and mid-turn after the drain, and /compact, through the compact endpoint when "
+       "the provider is OpenAI's and remote_compaction is on (compact.rs:35-40, on by default: features.rs:378-383, "
+       "openai/codex PR #6866); the request is history.get_history_for_prompt(), normalized "
+       "(context_manager/history.rs:67-78), with no trimming; the answer replaces history as it is "
+       "(compact_remote.rs:43-75), so the server decides which calls and results stay.",
+       compaction_keeps="remote", **_REMOTE)
+_field(_0122, "codex-0.122-remote",
+       "Codex rust-v0.122.0: remote compaction, calls and results filtered out",
+       "codex-0.122-responses with remote compaction: the request is normalized (for_prompt, "
+       "context_manager/history.rs:120-125) after the newest Codex-generated items are trimmed pair-aware to fit "
+       "(remove_last_item, :175-183; compact_remote.rs:317-344: not modelled, the request is normalized after it); "
+       "every call, result and reasoning item of the answer is dropped (compact_remote.rs:230,249-275) since "
+       "rust-v0.105.0.",
+       compaction_keeps="remote-filtered", **_REMOTE)
 _field(_0122, "codex-0.122-rollback",
        "Codex rust-v0.122.0: thread rollback and tool-output truncation",
        "codex-0.122-responses with thread rollback at user-turn boundaries while no turn is active (since "

@@ -62,9 +62,40 @@ def _straddled(hist: tuple, i: int) -> bool:
     return any(it[0] == I.CALL and it[1] not in before for it in hist[:i])
 
 
+REMOTE = ("remote", "remote-filtered")
+
+
+def _remote(sent: tuple, filtered: bool) -> list[tuple[str, tuple]]:
+    """Remote compaction: the server answers the compact request (``sent``, the items it was sent)
+    with items of its own choosing plus a compaction summary, and Codex makes them history.
+
+    Unfiltered (rust-v0.62.0 to rust-v0.104.0), the server may keep any subsequence of what it was
+    sent; bounded here, like the other cuts, to a family linear in the request: every call and result
+    kept, none kept, or exactly one of them dropped (the other items all kept, the summary last),
+    since only calls and results carry pairing and one dropped side already splits its pair.
+    Filtered (rust-v0.105.0 on), every call, result and reasoning item of the answer is dropped, so
+    whatever the server keeps, history is messages and the summary: one cut, the user and assistant
+    messages of ``sent`` and the summary. An empty request gets no answer (rust-v0.78.0
+    codex-rs/core/src/client.rs:328-330)."""
+    if not sent:
+        return []
+    if filtered:
+        return [("remote, calls and results filtered",
+                 tuple(it for it in sent if it[0] in (I.USER, I.TEXT)) + (SUMMARY,))]
+    pair = [i for i, it in enumerate(sent) if it[0] in (I.CALL, I.OUTPUT)]
+    name = {i: f"{'C' if sent[i][0] == I.CALL else 'O'}{sent[i][1]}" for i in pair}
+    drops = [("remote keeps every call/result", set())] + [(f"remote drops {name[i]}", {i}) for i in pair]
+    if len(pair) > 1:
+        drops.append(("remote drops every call/result", set(pair)))
+    return [(label, tuple(it for i, it in enumerate(sent) if i not in gone) + (SUMMARY,)) for label, gone in drops]
+
+
 def cuts(hist: tuple, keeps: str) -> list[tuple[str, tuple]]:
-    """[(label, history after)] for every cut ``keeps`` may make of ``hist``."""
+    """[(label, history after)] for every cut ``keeps`` may make of ``hist`` (for a remote
+    compaction, ``hist`` is the request sent to the server)."""
     n = len(hist)
+    if keeps in REMOTE:
+        return _remote(hist, keeps == "remote-filtered")
     if keeps == "summary":
         return [("summary", tuple(it for it in hist if I.is_turn_start(it)) + (SUMMARY,))]
     if keeps in ("drop-oldest-items", "drop-oldest-pairs"):

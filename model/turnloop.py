@@ -95,7 +95,7 @@ from . import items as I
 from .designs import Design
 from .normalize import normalize, unanswered_calls
 from .provider import Rejection, chat_items_accepted, judge, responses_items_accepted
-from .removal import cuts, trimmed_requests
+from .removal import PROMPT, REMOTE, cuts, trimmed_requests
 from .seq import EMPTY, Seq, seq
 from .wire import build_request
 
@@ -990,7 +990,9 @@ class TurnLoop:
             "(context window exceeded: remove_first_item on the request's clone), :158-179 (history replaced, then "
             "the Compacted line); triggers codex.rs:2241-2249 (pre-turn), :2328-2335 (mid-turn, after the drain); "
             "rust-v0.122.0 codex-rs/core/src/compact.rs:151-283, session/turn.rs:148-157,482-525; rust-v0.47.0 "
-            "codex-rs/core/src/codex/compact.rs:74-76,116-122 (the request raw, remove(0))",
+            "codex-rs/core/src/codex/compact.rs:74-76,116-122 (the request raw, remove(0)); remote: rust-v0.78.0 "
+            "codex-rs/core/src/compact_remote.rs:39-75, codex.rs:2375-2379; rust-v0.122.0 "
+            "codex-rs/core/src/compact_remote.rs:112-231,249-275",
             fault="compaction", needs="compacts",
             event="the context window fills up (auto-compaction at 90% of it: rust-v0.78.0 "
                   "codex-rs/core/src/models_manager/model_family.rs:142-149), or the user asks for /compact")
@@ -1003,12 +1005,14 @@ class TurnLoop:
         every request; rejected, the compaction fails (an error ends the turn). Otherwise history is
         replaced by what compaction_keeps leaves (one successor per cut), the prompt is rebuilt from
         it, and a `compacted` line with the replacement goes to the rollout writer after the memory
-        replace. Tools in flight keep running; their results land after it (late_result)."""
+        replace; a remote compaction cuts what the server was sent (the request, normalized when the
+        design's is). Tools in flight keep running; their results land after it (late_result)."""
         ph, w = s[PHASE], self.d.compaction
         if not (ph == IDLE or (ph == READY and w in ("after-drain", "in-flight") and s[RETRIES_LEFT] == self.p.retries)
                 or (ph != READY and w == "in-flight")):
             return
-        options = cuts(tuple(s[HISTORY]), self.d.compaction_keeps)
+        keeps = self.d.compaction_keeps
+        options = cuts(self._remote_sent(s, 0) if keeps in REMOTE else tuple(s[HISTORY]), keeps)
         if not (options and self.allowed[s[FAULTS_USED]] & COMPACTION):
             return
         used = s[FAULTS_USED] | COMPACTION
@@ -1021,8 +1025,17 @@ class TurnLoop:
                 t = _set(s, {FAULTS_USED: used})
                 out.append(("Compact", CompactArg("", k, False), t if ph == IDLE else self._end_turn(t)))
                 continue
+            if keeps in REMOTE and k:  # the server answers the request it was sent
+                options = cuts(self._remote_sent(s, k), keeps)
             for label, h in options:
                 out.append(("Compact", CompactArg(label, k), self._compacted(s, h, used)))
+
+    def _remote_sent(self, s: tuple, trimmed: int) -> tuple:
+        """A remote compaction's request as the server reads it: history (trimmed, normalized when
+        the design's request is), without the compact prompt (the payload's instructions carry it)."""
+        items = tuple(it for it in trimmed_requests(tuple(s[HISTORY]), self.d.compaction_trim)[trimmed][1]
+                      if it != PROMPT)
+        return tuple(self._repair(items)) if self.d.compaction_request == "normalized" else items
 
     def _compacted(self, s: tuple, hist: tuple, used: int) -> tuple:
         return _set(s, {HISTORY: seq(hist), QUEUE: s[QUEUE] + ((I.COMPACTED, None, hist),), FAULTS_USED: used,

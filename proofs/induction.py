@@ -72,7 +72,7 @@ def removal_safe(d: Design, s: dict, p: SymbolicParams):
         safe = []
         if d.late_result != "drop":
             safe.append(s["in_flight_len"] <= s["drained"])
-        if d.compaction_keeps != "summary":
+        if d.compaction_keeps not in Encoding.NO_PAIR_LEFT:
             safe.append(s["well_formed"])
         if safe:
             need.append(z3.Implies(Encoding(d).compact_phase(s, p), z3.And(*safe)))

@@ -411,7 +411,10 @@ class Encoding:
     # no pairing fact survives it, so the goals that need one are refuted by the explorer or stay
     # unknown, never proved on a guess. Index call ids and hooks raise NotImplementedError for a
     # design that removes: turnproof prove answers unknown for it.
-    PAIR_CUTS = ("summary", "drop-oldest-pairs", "tail-atomic")
+    PAIR_CUTS = ("summary", "remote-filtered", "drop-oldest-pairs", "tail-atomic")
+    # every call and result goes: Codex's local summary, and its remote compaction since rust-v0.105.0
+    # (the server's answer filtered to messages and the summary: model/removal.py _remote)
+    NO_PAIR_LEFT = ("summary", "remote-filtered")
 
     def split_cut(self) -> bool:
         """This design's compaction may split a pair, or runs while calls are in flight (except the
@@ -506,9 +509,10 @@ class Encoding:
                      rollout_outputs_below=s["outputs_below"], rollout_turns_paired=wf,
                      removals_whole=z3.And(s["removals_whole"], wf, s["results_in_history"]),
                      rollout_is_history=True, results_in_history=True, rollout_like_history=True, has_prompt=False)
-        elif self.d.compaction_keeps == "summary":
-            # History becomes the user messages plus a summary: no call and no result is left, so the
-            # automaton reads users only (orderly, nothing pending: H_INIT after user items), the record
+        elif self.d.compaction_keeps in self.NO_PAIR_LEFT:
+            # History becomes the user messages plus a summary (remote-filtered: the assistant messages
+            # too, the summary last): no call and no result is left, so the automaton reads messages
+            # only, ending on a user item (orderly, nothing pending: H_INIT after them), the record
             # is well formed with no output, and every pair went whole. Results that went are excused
             # (their calls went too: removals_whole), and later calls take fresh provider ids (next_id),
             # so none of them brings a removed result's call back.
