@@ -27,9 +27,9 @@ from conftest import run_cli
 VALS = {"N": 2, "T": 2, "R": 1}
 # exact where pairs stay whole: the summary compaction, the pair-aware cuts, rollback and truncation
 EXACT = ("codex-0.122-compact", "codex-0.78-compact", "codex-0.122-rollback", "turnproof-proposed-compact",
-         "goose", "opencode", "openhands", "keep-last-n-paired", "gemini-cli")
+         "goose", "opencode", "openhands", "keep-last-n-paired", "gemini-cli", "codex-0.122-remote")
 # over-approximated: cuts that may split a pair (in flight too), v0.47's raw request and remove(0)
-SPLIT = ("codex-0.47-compact", "gemini-cli-pre-8691", "cline-pre-7225", "cline", "keep-last-n")
+SPLIT = ("codex-0.47-compact", "gemini-cli-pre-8691", "cline-pre-7225", "cline", "keep-last-n", "codex-0.78-remote")
 ENCODED = EXACT + SPLIT
 # the facts Compact drops on such a cut (proofs/transitions.py Compact, split_cut)
 SPLIT_LOST = ("orderly", "well_formed", "rollout_well_formed", "turns_paired", "rollout_turns_paired", "removals_whole",

@@ -3,6 +3,8 @@ field design's incident as a shortest counterexample with the provider's exact t
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from turnproof.model import items as I
@@ -12,6 +14,8 @@ from turnproof.model.provider import GEMINI_COUNT, judge
 from turnproof.model.properties import SAFETY
 from turnproof.model.removal import cuts, remove_first_item, split_pairs, trimmed_requests
 from turnproof.model.turnloop import FILE, QUEUE, Params, TurnLoop, drop_last_user_turns, replay
+from turnproof.model.explorer import Explorer
+from turnproof.model.properties import TurnLoopSpec
 from turnproof.model.wire import build_request
 from model_helpers import explore
 
@@ -195,12 +199,11 @@ def test_reductions_keep_verdicts_and_lengths_with_removal(design, calls):
     assert {p: len(v.path) for p, v in full.violations.items()} == {p: len(v.path) for p, v in red.violations.items()}
 
 
-def test_manual_compact_mid_turn_is_an_interrupt_then_a_compaction_and_holds():
-    """/compact while a turn runs (app-server thread/compact/start): abort_all_tasks(Replaced), the
-    interrupt the model has, then a compaction between turns (rust-v0.122.0
-    codex-rs/core/src/session/handlers.rs:590-603). Reachable, and every property holds."""
-    m = TurnLoop(FIELD["codex-0.78-compact"], Params(calls=2, faults=frozenset({"interrupt", "compaction"})))
-    todo, seen, after_abort = m.init_states(), set(), False
+def _compact_after_turn_aborted(design) -> bool:
+    """Some state after a TurnAborted step (an interrupted turn, drained or hard-aborted) can take a
+    Compact step: the manual /compact path."""
+    m = TurnLoop(design, Params(calls=2, faults=frozenset({"interrupt", "compaction"})))
+    todo, seen, found = m.init_states(), set(), False
     while todo:
         s = todo.pop()
         if s in seen:
@@ -208,7 +211,59 @@ def test_manual_compact_mid_turn_is_an_interrupt_then_a_compaction_and_holds():
         seen.add(s)
         for a, _arg, t in m.successors(s):
             if a == "TurnAborted":
-                after_abort |= any(b == "Compact" for b, _, _ in m.successors(t))
+                found |= any(b == "Compact" for b, _, _ in m.successors(t))
             todo.append(t)
-    assert after_abort
-    assert not explore("codex-0.78-compact", 2, "interrupt,compaction")[1].violations
+    return found
+
+
+@pytest.mark.parametrize("name", ["codex-0.78-compact", "codex-0.122-compact"])
+def test_manual_compact_mid_turn_is_an_interrupt_then_a_compaction_and_holds(name):
+    """/compact while a turn runs (app-server thread/compact/start): spawn_task awaits
+    abort_all_tasks(Replaced), the interrupt the model has (100 ms grace, hard abort, TurnAborted),
+    then the compaction runs between turns (rust-v0.78.0 codex-rs/core/src/tasks/mod.rs:106-112,
+    213-239; rust-v0.122.0 :229-237, 576-624). Reachable, and every property holds."""
+    d = FIELD[name]
+    assert _compact_after_turn_aborted(d)
+    r = explore(name, 2, "interrupt,compaction")[1]
+    assert not r.violations and {"Interrupt", "HardAbort", "TurnAborted", "Compact"} <= set(r.coverage)
+
+
+def test_replaced_records_no_turn_aborted_marker_and_that_changes_no_verdict():
+    """rust-v0.122.0 records the <turn_aborted> marker for Interrupted only
+    (codex-rs/core/src/tasks/mod.rs:604): an abort for Replaced (/compact mid-turn) leaves none. The
+    same design without the marker is that path; it is reachable and its verdicts are the same."""
+    d = FIELD["codex-0.122-compact"]
+    replaced = replace(d, turn_aborted_marker=False)
+    assert d.turn_aborted_marker and _compact_after_turn_aborted(replaced)
+    faults = frozenset({"interrupt", "compaction", "crash"})
+    verdicts = []
+    for x in (d, replaced):
+        m = TurnLoop(x, Params(calls=2, faults=faults))
+        r = Explorer(m, TurnLoopSpec(m)).run()
+        assert {"TurnAborted", "Compact"} <= set(r.coverage)
+        verdicts.append((sorted(r.violations), r.sometimes))
+    assert verdicts[0] == verdicts[1] and not verdicts[0][0]
+
+
+# ---- remote compaction (the Responses compact endpoint) ------------------------------------------
+def test_remote_cuts_what_the_server_was_sent():
+    sent = (U, C1, O1, T, U, C2, O2)
+    got = dict(cuts(sent, "remote"))
+    assert got["remote keeps every call/result"] == sent + (S,)
+    assert got["remote drops O1"] == (U, C1, T, U, C2, O2, S) and split_pairs(sent, got["remote drops O1"]) == [1]
+    assert got["remote drops every call/result"] == (U, T, U, S) and len(got) == 2 + 4
+    # rust-v0.105.0 on: every call and result of the answer is filtered out, whatever the server keeps
+    assert cuts(sent, "remote-filtered") == [("remote, calls and results filtered", (U, T, U, S))]
+    assert cuts((), "remote") == [] == cuts((), "remote-filtered")  # an empty request gets no answer
+
+
+def test_codex_078_remote_lets_the_server_split_a_pair_and_the_filter_of_0105_holds():
+    m, r = explore("codex-0.78-remote", 2, "all")
+    v = r.violations["removal-keeps-pairs"]
+    assert v.path[-1][0] == "Compact" and v.path[-1][1].cut.startswith("remote drops ")
+    kept = r.violations["results-kept"]  # a recorded result the server dropped, its call kept
+    assert any(a == "Compact" and arg.cut.startswith("remote drops O") for a, arg, _ in kept.path[1:])
+    # normalization repairs the next request: the provider never sees the split
+    assert not {"calls-answered", "no-orphan-results", "wire-valid"} & set(r.violations)
+    m, r = explore("codex-0.122-remote", 2, "all")
+    assert "Compact" in r.coverage and not r.violations
