@@ -131,6 +131,15 @@ def is_turn_start(item: Item) -> bool:
     return item[0] == USER and item[2] not in NOT_A_TURN
 
 
+def is_rollback_boundary(item: Item) -> bool:
+    """Where a thread rollback counts a user turn: a user message that is not contextual, so a
+    compaction's summary (a plain user message) counts and the <turn_aborted> marker does not
+    (is_user_turn_boundary: rust-v0.79.0 codex-rs/core/src/context_manager/history.rs:336-367;
+    rust-v0.122.0 :703-710, event_mapping.rs:35-37, contextual_user_message.rs:35-42). The compact
+    prompt is no history item."""
+    return item[0] == USER and item[2] not in (TURN_ABORTED_MARKER, COMPACT_PROMPT)
+
+
 def result_key(item: Item) -> tuple:
     """What identifies a result: a truncated one is the same result as the whole one."""
     return (item[0], item[1], OK if item[2] == TRUNCATED else item[2])

@@ -234,7 +234,7 @@ def _build_request_for(wire: str, grouping: str, provider: str | None, items: tu
 def drop_last_user_turns(hist: tuple, n: int) -> tuple:
     """drop_last_n_user_turns: history cut before the n-th user turn from the end (rust-v0.79.0
     codex-rs/core/src/context_manager/history.rs:167-189; rust-v0.122.0 :240-263)."""
-    starts = [i for i, it in enumerate(hist) if I.is_turn_start(it)]
+    starts = [i for i, it in enumerate(hist) if I.is_rollback_boundary(it)]
     return hist[:starts[-n]] if 0 < n <= len(starts) else hist
 
 
@@ -1062,7 +1062,7 @@ class TurnLoop:
         leaves room for a rollback; argument n: the turns dropped.
         Effect: history is cut before the n-th user turn from the end; a `thread_rolled_back` line
         goes to the rollout writer; the user gets at least one more turn (`turns_left`)."""
-        turns = sum(1 for it in s[HISTORY] if I.is_turn_start(it))
+        turns = sum(1 for it in s[HISTORY] if I.is_rollback_boundary(it))
         if not (turns and self.allowed[s[FAULTS_USED]] & ROLLBACK):
             return
         for n in range(1, turns + 1):

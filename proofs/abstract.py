@@ -266,13 +266,14 @@ def _keyed(seq, made_up: bool = True) -> tuple:
 
 
 def turns_paired(items, next_id: int) -> bool:
-    """Well formed, and no user turn starts between a call and its output."""
+    """Well formed, and no user turn starts between a call and its output (a turn as a rollback
+    counts it: a compaction's summary too)."""
     if not well_formed(items, next_id)[0]:
         return False
     turn_of: dict = {}
     turn = 0
     for it in items:
-        if I.is_turn_start(it):
+        if I.is_rollback_boundary(it):
             turn += 1
         elif it[0] == I.CALL:
             turn_of[it[1]] = turn

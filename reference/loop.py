@@ -47,7 +47,7 @@ from .designs import Design
 from .normalize import normalize, unanswered
 from .provider import InvalidRequest, judge
 from .removal import cuts, is_truncated, summary_requests, truncated
-from .rollout import SUMMARY_PREFIX, Recorder, drop_last_user_turns, is_turn_start, read
+from .rollout import SUMMARY_PREFIX, Recorder, drop_last_user_turns, is_rollback_boundary, read
 from .sched import FreeScheduler, ToolError
 from .tools import ScriptedModel, Tool
 from .wire import build
@@ -250,7 +250,7 @@ class Session:
 
     def turns(self) -> int:
         """User turns in history (what a rollback may drop)."""
-        return sum(1 for it in self.history if is_turn_start(it))
+        return sum(1 for it in self.history if is_rollback_boundary(it))
 
     def rollback(self, num_turns: int) -> None:
         """Op::ThreadRollback, refused while a turn is active (rust-v0.122.0

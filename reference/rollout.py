@@ -51,10 +51,22 @@ def is_turn_start(it: dict) -> bool:
     return not (text.startswith(SUMMARY_PREFIX) or text.startswith("<turn_aborted>"))
 
 
+def is_rollback_boundary(it: dict) -> bool:
+    """Where a rollback counts a user turn: a turn start, or a compaction's summary (a plain user
+    message: rust-v0.122.0 codex-rs/core/src/context_manager/history.rs:703-710)."""
+    if is_turn_start(it):
+        return True
+    if not (it.get("type") == "message" and it.get("role") == "user"):
+        return False
+    c = it.get("content")
+    text = "".join(b.get("text", "") for b in c if isinstance(b, dict)) if isinstance(c, list) else str(c or "")
+    return text.startswith(SUMMARY_PREFIX)
+
+
 def drop_last_user_turns(items: list, n: int) -> list:
     """drop_last_n_user_turns: cut before the n-th user turn from the end (rust-v0.122.0
     codex-rs/core/src/context_manager/history.rs:240-263)."""
-    starts = [i for i, it in enumerate(items) if is_turn_start(it)]
+    starts = [i for i, it in enumerate(items) if is_rollback_boundary(it)]
     return items[:starts[-n]] if 0 < n <= len(starts) else items
 
 

@@ -82,6 +82,21 @@ def test_replay_applies_compacted_and_thread_rolled_back_lines():
     assert replay((U, ("turn_aborted", None, None), T)) == (U, T)
 
 
+def test_rollback_counts_a_compaction_summary_as_a_user_turn():
+    """is_user_turn_boundary (rust-v0.122.0 codex-rs/core/src/context_manager/history.rs:703-710): the
+    summary is a plain user message, so it is a turn a rollback drops; the <turn_aborted> marker is
+    contextual and is not."""
+    assert drop_last_user_turns((U, C1, O1, U, S), 1) == (U, C1, O1, U)
+    assert drop_last_user_turns((U, S, U, T), 2) == (U,)
+    assert drop_last_user_turns((U, T, I.user(I.TURN_ABORTED_MARKER)), 1) == ()
+    from turnproof.reference.rollout import SUMMARY_PREFIX, drop_last_user_turns as ref_drop
+
+    def msg(text):
+        return {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
+    items = [msg("hi"), msg(SUMMARY_PREFIX + "so far"), msg("<turn_aborted>x</turn_aborted>")]
+    assert ref_drop(items, 1) == items[:1]
+
+
 def test_a_crash_before_the_compacted_line_resumes_the_whole_history():
     """Memory is replaced before the line is written (the crash window): unreduced, a crash may
     leave the line unwritten, and resume then has the history from before the compaction."""
