@@ -441,7 +441,6 @@ class TurnLoop:
         self._real_cache: dict = {}  # rollout lines -> their real results (real_results)
         self._resume_cache: dict = {}  # file -> what resuming from it gives (_resumed)
         self._summary_cache: dict = {}  # history -> its summary requests (_summary_requests)
-        self._remote_cache: dict = {}  # (history, trim) -> a remote compaction's cuts (_remote_cuts)
         self._ctrl_id: dict = {}  # (phase, turns_left, ...): its id in _ctrls (pack)
         self._ctrls: list = []  # id -> (phase, turns_left, ... without in_flight)
         self._infl: dict = {}  # in_flight -> itself (pack: equal ones are one tuple)
@@ -1013,7 +1012,7 @@ class TurnLoop:
                 or (ph != READY and w == "in-flight")):
             return
         keeps = self.d.compaction_keeps
-        options = self._remote_cuts(s, 0) if keeps in REMOTE else cuts(tuple(s[HISTORY]), keeps)
+        options = cuts(self._remote_sent(s, 0) if keeps in REMOTE else tuple(s[HISTORY]), keeps)
         if not (options and self.allowed[s[FAULTS_USED]] & COMPACTION):
             return
         used = s[FAULTS_USED] | COMPACTION
@@ -1027,18 +1026,9 @@ class TurnLoop:
                 out.append(("Compact", CompactArg("", k, False), t if ph == IDLE else self._end_turn(t)))
                 continue
             if keeps in REMOTE and k:  # the server answers the request it was sent
-                options = self._remote_cuts(s, k)
+                options = cuts(self._remote_sent(s, k), keeps)
             for label, h in options:
                 out.append(("Compact", CompactArg(label, k), self._compacted(s, h, used)))
-
-    def _remote_cuts(self, s: tuple, trimmed: int) -> list:
-        """The cuts of a remote compaction's request (once per history and trim: the server's answer
-        is a function of what it was sent)."""
-        key = (s[HISTORY], trimmed)
-        options = self._remote_cache.get(key)
-        if options is None:
-            options = self._remote_cache[key] = cuts(self._remote_sent(s, trimmed), self.d.compaction_keeps)
-        return options
 
     def _remote_sent(self, s: tuple, trimmed: int) -> tuple:
         """A remote compaction's request as the server reads it: history (trimmed, normalized when
