@@ -84,7 +84,7 @@ def _remote(sent: tuple, filtered: bool) -> list[tuple[str, tuple]]:
                  tuple(it for it in sent if it[0] in (I.USER, I.TEXT)) + (SUMMARY,))]
     pair = [i for i, it in enumerate(sent) if it[0] in (I.CALL, I.OUTPUT)]
     name = {i: f"{'C' if sent[i][0] == I.CALL else 'O'}{sent[i][1]}" for i in pair}
-    drops = [("remote keeps every call/result", set())] + [(f"remote drops {name[i]}", {i}) for i in pair]
+    drops: list[tuple[str, set[int]]] = [("remote keeps every call/result", set())] + [(f"remote drops {name[i]}", {i}) for i in pair]
     if len(pair) > 1:
         drops.append(("remote drops every call/result", set(pair)))
     return [(label, tuple(it for i, it in enumerate(sent) if i not in gone) + (SUMMARY,)) for label, gone in drops]
