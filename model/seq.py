@@ -81,17 +81,9 @@ class Seq:
     def items(self) -> tuple:
         """The items as a tuple (made once, kept by this node only: a tuple on every ancestor would
         cost memory quadratic in the length)."""
-        if self._items is not None:
-            return self._items
-        tail = []
-        node: Seq | None = self
-        while node is not None and node._items is None:
-            tail.append(node.last)
-            node = node.parent
-        tail.reverse()
-        t: tuple = (node._items if node is not None and node._items is not None else ()) + tuple(tail)
-        self._items = t
-        return t
+        if self._items is None:
+            self._items = self.read()
+        return self._items
 
     def read(self) -> tuple:
         """The items as a tuple, not kept unless already made (a sequence read once: its tuple

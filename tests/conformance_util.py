@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 from dataclasses import dataclass, replace
 
@@ -321,6 +322,23 @@ class Bounds:
                  "Interrupt": "interrupt", "Crash": "crash", "Compact": "compaction", "Rollback": "rollback"}.get(action)
         if fault:
             self.used.add(fault)
+
+_ROLLOUTS = itertools.count()
+
+
+async def replay(name: str, model: TurnLoop, path: list, tmp_path, check_enabled: bool = False) -> tuple:
+    """Drive the reference loop of design ``name`` along the model's ``path`` (a fresh rollout file
+    under ``tmp_path``); returns the finished Sim and the mismatches found."""
+    from turnproof.reference.sim import Sim
+
+    _, rd = designs(name)
+    sim = Sim(rd, str(tmp_path / f"rollout-{next(_ROLLOUTS)}.jsonl"), max_retries=model.p.retries)
+    await sim.start()
+    try:
+        errors = await drive(sim, model, path, check_enabled=check_enabled)
+    finally:
+        await sim.finish()
+    return sim, errors
 
 
 async def run_schedule(name: str, path: str, choose, *, calls: int = 3, max_steps: int = 80,

@@ -11,20 +11,17 @@ turnproof-proposed, whose every request must be accepted and keep every recorded
 from __future__ import annotations
 
 import asyncio
-import itertools
 import random
 from functools import lru_cache
 
 import pytest
 
-from conformance_util import FAULT_STEPS, Mismatch, designs, drive, follow, make_model, run_schedule
+from conformance_util import FAULT_STEPS, Mismatch, designs, follow, make_model, replay, run_schedule
 from turnproof.model.designs import NAMED, REMOVAL_KNOBS, Design
 from turnproof.model.explorer import Explorer
 from turnproof.model.properties import TurnLoopSpec
 from turnproof.model.turnloop import FAULT_ACTIONS, Params, TurnLoop
-from turnproof.reference.sim import Sim
 
-_SEQ = itertools.count()
 DESIGNS = list(NAMED) + ["turnproof-proposed@responses", "turnproof-proposed@anthropic"]
 
 
@@ -40,17 +37,6 @@ def explored(name: str):
 
 def _run(coro):
     return asyncio.run(coro)
-
-
-async def _replay(name: str, model, path: list, tmp_path, check_enabled: bool = False) -> tuple:
-    _, rd = designs(name)
-    sim = Sim(rd, str(tmp_path / f"rollout-{next(_SEQ)}.jsonl"), max_retries=model.p.retries)
-    await sim.start()
-    try:
-        errors = await drive(sim, model, path, check_enabled=check_enabled)
-    finally:
-        await sim.finish()
-    return sim, errors
 
 
 def test_named_designs_have_the_same_knobs():
@@ -70,7 +56,7 @@ def test_counterexamples_replay_on_the_reference(name, tmp_path):
         assert not result.violations
     for prop, v in result.violations.items():
         path = v.path + [(a, b, t) for a, b, t in v.continuation]
-        sim, errors = _run(_replay(name, model, path, tmp_path))
+        sim, errors = _run(replay(name, model, path, tmp_path))
         last_action = path[-1][0]
         if prop == "wire-valid":
             assert errors and errors[-1] == v.detail.text, (prop, errors)
@@ -89,7 +75,7 @@ def test_counterexamples_at_three_calls_replay_on_the_reference(name, tmp_path):
     for v in result.violations.values():
         v.path = model.concretize(v.path)
     for prop, v in result.violations.items():
-        sim, errors = _run(_replay(name, model, v.path + list(v.continuation), tmp_path))
+        sim, errors = _run(replay(name, model, v.path + list(v.continuation), tmp_path))
         if prop == "wire-valid":
             assert errors and errors[-1] == v.detail.text
 
@@ -108,7 +94,7 @@ def test_random_model_walks_replay_on_the_reference(name, tmp_path):
             a, b, s = pick(rng, succ)
             path.append((a, b, s))
         try:
-            _run(_replay(name, model, path, tmp_path, check_enabled=True))
+            _run(replay(name, model, path, tmp_path, check_enabled=True))
         except Mismatch as e:
             raise Mismatch(f"walk {walk}: {[(a, b) for a, b, _ in path[1:]]}\n{e}") from None
 

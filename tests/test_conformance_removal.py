@@ -16,23 +16,20 @@ before the `compacted` line reaches the file, so a crash in between resumes the 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import random
 from functools import lru_cache
 
 import pytest
 
-from conformance_util import Mismatch, designs, drive, file_items, follow, make_model, pick, run_schedule, seeded
+from conformance_util import Mismatch, designs, file_items, follow, make_model, pick, replay, run_schedule, seeded
 from turnproof.model import items as I
 from turnproof.model.designs import FIELD
 from turnproof.model.explorer import Explorer
 from turnproof.model.properties import TurnLoopSpec
 from turnproof.model.turnloop import CompactArg, Params, State, TurnLoop
 from turnproof.reference.designs import FIELD as REF_FIELD, unsupported
-from turnproof.reference.sim import Sim
 
 REMOVAL = list(REF_FIELD)
-_SEQ = itertools.count()
 
 
 def test_the_reference_runs_the_codex_removal_designs_with_the_models_knobs():
@@ -56,17 +53,6 @@ def explored(name: str):
     return m, r
 
 
-async def _replay(name: str, model, path: list, tmp_path, check_enabled: bool = False) -> tuple:
-    _, rd = designs(name)
-    sim = Sim(rd, str(tmp_path / f"rollout-{next(_SEQ)}.jsonl"), max_retries=model.p.retries)
-    await sim.start()
-    try:
-        errors = await drive(sim, model, path, check_enabled=check_enabled)
-    finally:
-        await sim.finish()
-    return sim, errors
-
-
 EXPECTED = {  # the model's verdicts at calls 2 (the matrix pins them at calls 3)
     "codex-0.47-compact": {"calls-answered", "no-orphan-results", "wire-valid", "results-recorded"},
     "codex-0.78-compact": {"results-recorded"},
@@ -87,7 +73,7 @@ def test_counterexamples_replay_on_the_reference(name, tmp_path):
     assert set(result.violations) == EXPECTED[name]
     for prop, v in result.violations.items():
         path = v.path + list(v.continuation)
-        _, errors = asyncio.run(_replay(name, model, path, tmp_path))
+        _, errors = asyncio.run(replay(name, model, path, tmp_path))
         if prop in ("wire-valid", "no-orphan-results", "calls-answered") and "Compact" in [a for a, _, _ in path]:
             # the summary request the reference sent got the provider's text the model reports
             assert errors, (prop, path)
@@ -108,7 +94,7 @@ def test_5385_the_047_trim_sends_an_orphan_result_and_the_provider_rejects_it(tm
     v = result.violations["no-orphan-results"]
     steps = [a for a, _, _ in v.path[1:]]
     assert steps[-1] == "Compact" and "Crash" in steps and "Resume" in steps
-    sim, errors = asyncio.run(_replay("codex-0.47-compact", model, v.path, tmp_path))
+    sim, errors = asyncio.run(replay("codex-0.47-compact", model, v.path, tmp_path))
     items, _, verdict = sim.session.requests[-1]
     assert items[0]["type"] == "function_call_output" and verdict is not None
     assert errors[-1] == "No tool call found for function call output with call_id call_1."
@@ -132,7 +118,7 @@ def test_random_model_walks_replay_on_the_reference(name, tmp_path):
             path.append((a, b, s))
         taken.update(a for a, _, _ in path[1:])
         try:
-            asyncio.run(_replay(name, model, path, tmp_path, check_enabled=True))
+            asyncio.run(replay(name, model, path, tmp_path, check_enabled=True))
         except Mismatch as e:
             raise Mismatch(f"walk {walk}: {[(a, b) for a, b, _ in path[1:]]}\n{e}") from None
     md = model.d
@@ -183,7 +169,7 @@ def test_crash_between_the_memory_replace_and_the_compacted_line_resumes_the_who
     t = _take(model, path, "Resume")
     hist = State(*t).history
     assert I.call(1) in hist and I.output(1) in hist and I.user(I.SUMMARY) not in hist
-    sim, _ = asyncio.run(_replay(name, model, path, tmp_path, check_enabled=True))
+    sim, _ = asyncio.run(replay(name, model, path, tmp_path, check_enabled=True))
     assert I.COMPACTED not in [x[0] for x in file_items(sim.path)]
     # and with the line written, resume starts from the replacement
     path = _one_round(model)
@@ -191,7 +177,7 @@ def test_crash_between_the_memory_replace_and_the_compacted_line_resumes_the_who
     _take(model, path, "Crash", queued + 1)
     t = _take(model, path, "Resume")
     assert tuple(State(*t).history) == (I.user(), I.user(I.SUMMARY))
-    asyncio.run(_replay(name, model, path, tmp_path, check_enabled=True))
+    asyncio.run(replay(name, model, path, tmp_path, check_enabled=True))
 
 
 def test_compaction_before_the_follow_up_request(tmp_path):
@@ -206,7 +192,7 @@ def test_compaction_before_the_follow_up_request(tmp_path):
     assert State(*path[-1][2]).phase == "ready"
     _take(model, path, "Compact", pick_arg=lambda b, t: b.accepted and b.trimmed == 1)
     _take(model, path, "SendRequest", "accepted")
-    sim, _ = asyncio.run(_replay(name, model, path, tmp_path, check_enabled=True))
+    sim, _ = asyncio.run(replay(name, model, path, tmp_path, check_enabled=True))
     assert [RI_type(p) for p in sim.session.requests[-1][0]] == ["user", "summary"]
 
 
@@ -230,7 +216,7 @@ def test_rollback_and_truncation_paths(tmp_path):
     _take(model, path, "Crash", len(State(*t).queue))
     t = _take(model, path, "Resume")
     assert tuple(State(*t).history) == ()
-    sim, _ = asyncio.run(_replay(name, model, path, tmp_path, check_enabled=True))
+    sim, _ = asyncio.run(replay(name, model, path, tmp_path, check_enabled=True))
     assert sim.session.lost_results[-1] == [] if sim.session.lost_results else True
 
 
@@ -249,9 +235,9 @@ def test_keep_last_n_cuts_a_pair_and_the_provider_names_the_result(tmp_path):
     model, result = explored("keep-last-n")
     v = result.violations["removal-keeps-pairs"]
     assert v.path[-1][0] == "Compact" and v.path[-1][1].cut.startswith("keep from ")
-    asyncio.run(_replay("keep-last-n", model, v.path, tmp_path))
+    asyncio.run(replay("keep-last-n", model, v.path, tmp_path))
     w = result.violations["no-orphan-results"]
-    _, errors = asyncio.run(_replay("keep-last-n", model, w.path, tmp_path))
+    _, errors = asyncio.run(replay("keep-last-n", model, w.path, tmp_path))
     assert errors and "unexpected `tool_use_id` found in `tool_result` blocks" in errors[-1]
     assert "removal-keeps-pairs" not in explored("keep-last-n-paired")[1].violations
 
