@@ -471,19 +471,25 @@ def pick(rng, succ: list, fault_rate: float = 0.15) -> tuple:
     return rng.choice([x for x in pool if x[0] == action])
 
 
-def walk(name: str, path: str, seed: int, fault_rate: float = 0.15) -> list:
-    """A random path of the model (no reductions), driven into the reference; returns the
-    reference's log."""
-    model = make_model(name)
-    rng = random.Random(seed)
+def random_path(model: TurnLoop, rng: random.Random, fault_rate: float = 0.15, length: int = 40) -> list:
+    """A random path of ``model`` from its first initial state, at most ``length`` steps, as
+    [(action, arg, state)] with (None, None, initial state) first."""
     s = model.init_states()[0]
-    steps = [(None, None, s)]
-    for _ in range(40):
+    path = [(None, None, s)]
+    for _ in range(length):
         succ = model.successors(s)
         if not succ:
             break
         a, b, s = pick(rng, succ, fault_rate)
-        steps.append((a, b, s))
+        path.append((a, b, s))
+    return path
+
+
+def walk(name: str, path: str, seed: int, fault_rate: float = 0.15) -> list:
+    """A random path of the model (no reductions), driven into the reference; returns the
+    reference's log."""
+    model = make_model(name)
+    steps = random_path(model, random.Random(seed), fault_rate)
 
     from turnproof.reference.sim import Sim
 

@@ -16,7 +16,7 @@ from functools import lru_cache
 
 import pytest
 
-from conformance_util import FAULT_STEPS, Mismatch, designs, follow, make_model, replay, run_schedule
+from conformance_util import FAULT_STEPS, Mismatch, designs, follow, make_model, random_path, replay, run_schedule
 from turnproof.model.designs import NAMED, REMOVAL_KNOBS, Design
 from turnproof.model.explorer import Explorer
 from turnproof.model.properties import TurnLoopSpec
@@ -85,14 +85,7 @@ def test_random_model_walks_replay_on_the_reference(name, tmp_path):
     model = make_model(name, calls=3)
     rng = random.Random(name)
     for walk in range(25):
-        s = model.init_states()[0]
-        path = [(None, None, s)]
-        for _ in range(40):
-            succ = model.successors(s)
-            if not succ:
-                break
-            a, b, s = pick(rng, succ)
-            path.append((a, b, s))
+        path = random_path(model, rng)
         try:
             _run(replay(name, model, path, tmp_path, check_enabled=True))
         except Mismatch as e:

@@ -21,7 +21,7 @@ from functools import lru_cache
 
 import pytest
 
-from conformance_util import Mismatch, designs, file_items, follow, make_model, pick, replay, run_schedule, seeded
+from conformance_util import Mismatch, designs, file_items, follow, make_model, random_path, replay, run_schedule, seeded
 from turnproof.model import items as I
 from turnproof.model.designs import FIELD
 from turnproof.model.explorer import Explorer
@@ -108,14 +108,7 @@ def test_random_model_walks_replay_on_the_reference(name, tmp_path):
     rng = random.Random(name)
     taken: set = set()
     for walk in range(25):
-        s = model.init_states()[0]
-        path = [(None, None, s)]
-        for _ in range(40):
-            succ = model.successors(s)
-            if not succ:
-                break
-            a, b, s = pick(rng, succ, fault_rate=0.3)
-            path.append((a, b, s))
+        path = random_path(model, rng, 0.3)
         taken.update(a for a, _, _ in path[1:])
         try:
             asyncio.run(replay(name, model, path, tmp_path, check_enabled=True))
