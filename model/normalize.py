@@ -48,7 +48,15 @@ class Change:
 
 def normalize_codex(items: tuple) -> tuple:
     """ensure_call_outputs_present, then remove_orphan_outputs (normalize.rs)."""
-    answered = {it[1] for it in items if it[0] == OUTPUT}
+    answered: set = set()
+    called: set = set()
+    for it in items:
+        if it[0] == OUTPUT:
+            answered.add(it[1])
+        elif it[0] == CALL:
+            called.add(it[1])
+    if answered == called:  # no call lacks an output and no output lacks a call: nothing changes
+        return items
     out: list = []
     for it in items:
         out.append(it)

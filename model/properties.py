@@ -15,6 +15,7 @@ An ID is never reused for a different statement: a changed meaning gets a new ID
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Callable
 
 from . import items as I
@@ -74,10 +75,17 @@ def orphan_results(items: tuple) -> list:
 def dropped_results(kept: tuple, items: tuple) -> list:
     """results-kept: real results of ``kept`` missing (or replaced) in the request ``items``,
     unless their call is gone too (a removal took the pair)."""
-    present = set(I.result_key(it) for it in items if it[0] == I.OUTPUT)
-    calls = {it[1] for it in items if it[0] == I.CALL}
-    return [it[1] for it in kept if I.is_real_output(it) and I.result_key(it) not in present
-            and (it[1] in calls or not _removes_any(kept))]
+    present: set = set()
+    calls: set = set()
+    for it in items:  # one pass (judged on every request that has results to keep)
+        if it[0] == I.OUTPUT:
+            present.add(it if it[2] != I.TRUNCATED else I.result_key(it))
+        elif it[0] == I.CALL:
+            calls.add(it[1])
+    lost = [it for it in kept if I.result_key(it) not in present and I.is_real_output(it)]
+    if lost and _removes_any(kept):
+        lost = [it for it in lost if it[1] in calls]
+    return [it[1] for it in lost]
 
 
 def _removes_any(lines: tuple) -> bool:
@@ -122,14 +130,18 @@ def _removal_keeps_pairs(m: TurnLoop, s: tuple, action: str, arg: object, t: tup
 
 
 def _results_kept(m: TurnLoop, s: tuple, action: str, arg: object, t: tuple) -> str | None:
-    r = m.request(s)
-    kept = s[FILE] + s[QUEUE]
-    real = m.real_results(kept)
+    # the rollout's lines are the file's, then the queue's: each sequence's real results are read
+    # along its own trie path (joining the two into one sequence cost more than the judgement)
+    file, queue = s[FILE], s[QUEUE]
+    real = m.real_results(file) + m.real_results(queue)
     if not real:  # nothing to keep (most states before the first result)
         return None
+    r = m.request(s)
     lost = dropped_results(real, r.items)  # the same as on all of kept, unless kept holds a removal
-    if lost and _removes_any(kept):
-        lost = dropped_results(kept, r.items)
+    if lost:
+        kept = tuple(file) + tuple(queue)
+        if _removes_any(kept):
+            lost = dropped_results(kept, r.items)
     return "results recorded for the rollout but not in this request: " + _ids(m, lost) if lost else None
 
 
@@ -170,7 +182,7 @@ PROPERTIES: dict[str, Property] = {p.id: p for p in (
              "A tool result that reached the rollout file (or its write queue) is never replaced or "
              "dropped later: every later request carries it unchanged, unless a removal (compaction, "
              "rollback) took it together with its call (a truncated content is the same result).",
-             on=SENT, judge=_results_kept, also_reads=lambda s: s[FILE] + s[QUEUE]),
+             on=SENT, judge=_results_kept, also_reads=itemgetter(FILE, QUEUE)),
     Property("results-recorded", "always",
              "When a tool has finished (done, or failed with an error output) while the process is "
              "alive, its real output is recorded in history before the next request is sent, never "

@@ -325,18 +325,40 @@ class Request:
     """What a SendRequest step sent (or, for RefuseRequest, would have sent)."""
 
     items: tuple  # the normalized history
-    rejections: tuple[Rejection, ...]  # empty if accepted
+    rejected: bool  # the provider's rules find something wrong with it (``rejections`` says what)
     # builds the body again: a search judges tens of thousands of requests, and their bodies (lists
     # of dicts) were most of its memory; only a report reads one
     make_body: Callable[[tuple], list] = field(repr=False, compare=False)  # the model's builder, one for all
     source: tuple = field(default=(), repr=False, compare=False)  # the items it builds the body from
     # the properties' verdicts on it, filled by properties.TurnLoopSpec.judge (judged once per request)
     verdicts: dict = field(default_factory=dict, repr=False, compare=False)
+    # the provider's rules on a body: a search decides most requests without building their bodies
+    # (TurnLoop._accepts), so a rejection's words are found only when something reads them
+    judge_body: Callable[[list], list] | None = field(default=None, repr=False, compare=False)
 
     @property
     def body(self) -> list:
         """As built for the wire."""
         return self.make_body(self.source)
+
+    @property
+    def rejections(self) -> tuple[Rejection, ...]:
+        """What the provider finds wrong with it, in its own words (empty if accepted)."""
+        if not self.rejected:
+            return ()
+        got = self.verdicts.get(_REJECTIONS)
+        if got is None:
+            assert self.judge_body is not None
+            got = self.verdicts[_REJECTIONS] = tuple(self.judge_body(self.body))
+        return got
+
+
+def _int_ids(items: tuple) -> bool:
+    """Every call and result in ``items`` has an int id (the model's own; a hook's may not)."""
+    return all(type(it[1]) is int for it in items if it[0] == I.CALL or it[0] == I.OUTPUT)
+
+
+_REJECTIONS = ("rejections",)  # where a Request keeps its rejections, beside the properties' verdicts
 
 
 # ---- actions ----------------------------------------------------------------------------------
@@ -445,6 +467,10 @@ class TurnLoop:
         self._ctrls: list = []  # id -> (phase, turns_left, ... without in_flight)
         self._infl: dict = {}  # in_flight -> itself (pack: equal ones are one tuple)
         self._items_cache: dict = {}
+        # successors: (control id, in_flight) -> the phase's actions that can fire there (see successors)
+        self._enabled: dict = {}
+        self._unpacked: tuple | None = None  # the last state unpack made ...
+        self._unpacked_key: tuple = ()  # ... and its key
         self._last_state: tuple | None = None
         self._last_request: Request | None = None
 
@@ -472,7 +498,9 @@ class TurnLoop:
 
     def unpack(self, k: tuple) -> tuple:
         """The state ``pack`` made ``k`` from."""
-        return _unpacked(k, self._ctrls[k[4]])
+        s = self._unpacked = _unpacked(k, self._ctrls[k[4]])
+        self._unpacked_key = k  # successors(s) reads the control id and in_flight from it
+        return s
 
     # ---- the request a state sends --------------------------------------------------------------
     def request(self, s: tuple) -> Request:
@@ -512,16 +540,24 @@ class TurnLoop:
         r = self._items_cache.get(items)
         if r is None:
             make = self._make_body
+            # judged without building the body (the shortcut's False is a rejection only when every
+            # id is an int: a hook's items may carry others)
+            ok = self._build is None and self._accepts is not None and self._accepts(items)
+            if ok or (self._build is None and self._accepts is not None and _int_ids(items)):
+                r = self._items_cache[items] = Request(items, not ok, make, items, judge_body=self._judge_body)
+                return r
             if self._build is not None:  # a build_request hook: judge the items its body carries
                 body, sent = self._build(items)
             else:
-                if self._accepts is not None and self._accepts(items):  # no body to judge
-                    r = self._items_cache[items] = Request(items, (), make, items)
-                    return r
                 body, sent = make(items), items
-            r = Request(sent, tuple(judge(self.d.wire, body, self._provider)), make, items)
+            rejections = tuple(self._judge_body(body))
+            r = Request(sent, bool(rejections), make, items)
+            r.verdicts[_REJECTIONS] = rejections
             self._items_cache[items] = r
         return r
+
+    def _judge_body(self, body: list) -> list:
+        return judge(self.d.wire, body, self._provider)
 
     def compact_request(self, s: tuple, trimmed: int) -> Request:
         """The summary request a compaction sends in state ``s`` after ``trimmed`` context-window
@@ -685,9 +721,9 @@ class TurnLoop:
         (HTTP 400, InvalidRequest): the turn ends with an error, nothing is retried. Either way the
         request was sent: the results it lacks (`unrecorded`) are judged, and forgotten."""
         r = self.request(s)
-        if r.rejections and self.d.validate_before_send:
+        if r.rejected and self.d.validate_before_send:
             return
-        if r.rejections:
+        if r.rejected:
             t = s if self.d.retry_rejected else self._end_turn(s)
             out.append(("SendRequest", "rejected", _set(t, {UNRECORDED: ()}) if t[UNRECORDED] else t))
             return
@@ -701,7 +737,7 @@ class TurnLoop:
         built from `history` (a v0.77 retry: its first `prompt_len` items) would be rejected.
         Effect: nothing is sent; the turn ends with an error."""
         r = self.request(s)
-        if not (r.rejections and self.d.validate_before_send):
+        if not (r.rejected and self.d.validate_before_send):
             return
         out.append(("RefuseRequest", None, self._end_turn(s)))
 
@@ -1021,7 +1057,7 @@ class TurnLoop:
                 out.append(("Compact", CompactArg(label), self._compacted(s, h, used)))
             return
         for k, req in enumerate(self._summary_requests(s[HISTORY])):
-            if req.rejections:
+            if req.rejected:
                 t = _set(s, {FAULTS_USED: used})
                 out.append(("Compact", CompactArg("", k, False), t if ph == IDLE else self._end_turn(t)))
                 continue
@@ -1119,10 +1155,33 @@ class TurnLoop:
     }
 
     def successors(self, s: tuple) -> list[tuple]:
-        """[(action, arg, next_state)] for every enabled action, in the phase table's order."""
+        """[(action, arg, next_state)] for every enabled action, in the phase table's order.
+
+        Most actions' guards read only the fields besides the three item sequences (the control id
+        and in_flight of ``pack``'s key): for a state the explorer has just unpacked, the actions
+        whose guards refused it in an earlier state with the same control id and in_flight are
+        not asked again. The actions whose guards read an item sequence (ITEM_GUARDS) are always
+        asked. tests/test_model_shortcuts.py compares this with asking every action, on every
+        state of the named and field designs' searches."""
         out: list = []
+        if s is not self._unpacked:
+            for act in self._table[s[PHASE]]:
+                act(s, out)
+            return out
+        k = self._unpacked_key
+        key = (k[4], k[3])
+        acts = self._enabled.get(key)
+        if acts is not None:
+            for act in acts:
+                act(s, out)
+            return out
+        fired = []
         for act in self._table[s[PHASE]]:
+            n = len(out)
             act(s, out)
+            if len(out) > n or act.__name__ in ITEM_GUARDS:
+                fired.append(act)
+        self._enabled[key] = tuple(fired)
         return out
 
 
@@ -1135,6 +1194,11 @@ def _describe(method: Callable) -> Action:
     return Action(method.__name__, cites, fault, " ".join(guard[len("Guard:"):].split()), " ".join(effect.split()),
                   needs, event)
 
+
+# The actions whose guards read history, the queue or the file (a request's verdict, what can be
+# cut, the resumed file): every other guard reads only the control fields and in_flight (successors)
+ITEM_GUARDS = frozenset(("SendRequest", "RefuseRequest", "Compact", "Rollback", "TruncateOutput", "Resume",
+                         "ResumeRefused"))
 
 # Every action, in the order the spec lists them (the order the methods are defined in).
 ACTIONS: dict[str, Action] = {name: _describe(m) for name, m in vars(TurnLoop).items()

@@ -17,7 +17,7 @@ from turnproof.model.designs import FIELD, NAMED
 from turnproof.model.explorer import Explorer
 from turnproof.model.properties import PROPERTIES, TurnLoopSpec, _ids, dropped_results
 from turnproof.model.provider import chat_items_accepted, judge, responses_items_accepted
-from turnproof.model.turnloop import FILE, QUEUE, Params, TurnLoop
+from turnproof.model.turnloop import FAULTS, FILE, QUEUE, Params, TurnLoop
 from turnproof.model.wire import build_request
 
 SHORTCUT = [n for n, d in {**NAMED, **FIELD}.items() if d.wire in ("responses", "chat")]
@@ -40,7 +40,8 @@ def test_the_shortcut_agrees_with_the_judge_on_every_request(name):
     for items, req in m._items_cache.items():
         rejections = judge(d.wire, build_request(items, d.wire, d.chat_grouping, None))
         assert m._accepts(items) == (not rejections), items
-        assert bool(req.rejections) == bool(rejections)
+        assert req.rejected == bool(rejections)
+        assert req.rejections == tuple(rejections)  # found when read, as the body's judgement finds them
         rejected += bool(rejections)
     assert rejected or name in ("turnproof-proposed", "turnproof-proposed-compact", "codex-0.122-responses",
                                 "codex-0.77-responses", "seed-fix-2") or name in FIELD
@@ -116,3 +117,21 @@ def test_results_kept_along_the_trie_is_dropped_results(name, violated):
         assert got == ("results recorded for the rollout but not in this request: " + _ids(m, lost) if lost else None)
         lost_somewhere |= bool(lost)
     assert lost_somewhere == violated
+
+
+@pytest.mark.parametrize("name", sorted({**NAMED, **FIELD}))
+def test_successors_that_skip_refused_actions_are_every_actions_successors(name):
+    """TurnLoop.successors asks again only the actions that fired before with the same control id and
+    in_flight (and those whose guards read items): the same steps, in the same order, as asking
+    every action of the phase, on every state of a search with every fault (the removal ones too), calls 1."""
+    d = {**NAMED, **FIELD}[name]
+    m, e, r = _search(d, calls=1, faults=frozenset(FAULTS))
+    plain = TurnLoop(d, m.p)  # never unpacks, so it asks every action
+    skipped = 0
+    for i in range(r.states):
+        s = e.state(i)  # unpacked by m: its successors go through the cache
+        got = m.successors(s)
+        want = plain.successors(s)
+        assert got == want, (name, i)
+        skipped += len(plain._table[s[0]]) - len(m._enabled[(m._unpacked_key[4], m._unpacked_key[3])])
+    assert m._enabled and skipped > 0
