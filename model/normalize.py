@@ -141,7 +141,37 @@ def normalize_ours_report(items: tuple, report: bool = True) -> tuple[tuple, lis
 
 
 def normalize_ours(items: tuple) -> tuple:
+    if already_paired(items):  # most histories a search meets: nothing to move, drop or add
+        return items
     return normalize_ours_report(items, report=False)[0]
+
+
+def already_paired(items: tuple) -> bool:
+    """Whether ``ours`` leaves ``items`` as they are: every assistant-side run that holds calls (no
+    id twice in it) is followed directly by one output for each of its calls, in any order, and no
+    other output appears. One pass, no dicts; ``ours`` would only confirm it."""
+    waiting: set = set()  # calls of the current run that no output has answered yet
+    in_run = False  # the last item was assistant-side
+    for it in items:
+        kind = it[0]
+        if kind == OUTPUT:
+            if it[1] not in waiting:  # an orphan, a duplicate, or a result away from its run
+                return False
+            waiting.discard(it[1])
+            in_run = False
+        elif kind in ASSISTANT_SIDE:
+            if waiting and not in_run:  # a run ended with calls still unanswered
+                return False
+            in_run = True
+            if kind == CALL:
+                if it[1] in waiting:
+                    return False
+                waiting.add(it[1])
+        else:
+            if waiting:
+                return False
+            in_run = False
+    return not waiting
 
 
 def _answered_later(items: tuple) -> set:

@@ -15,7 +15,6 @@ An ID is never reused for a different statement: a changed meaning gets a new ID
 from __future__ import annotations
 
 from dataclasses import dataclass
-from operator import itemgetter
 from typing import Callable
 
 from . import items as I
@@ -36,9 +35,6 @@ class Property:
     judge: Callable[..., object] | None = None
     # always: the verdict depends only on the request the step sends (so it is judged once per request)
     per_request: bool = False
-    # always: the verdict depends only on the request the step sends and on what this returns for the
-    # state (hashable; so it is judged once per pair)
-    also_reads: Callable[[tuple], object] | None = None
     # can: the step that must stay reachable, as (action, arg)
     goal: tuple[str, object] | None = None
     # eventually: the states that fulfil it (it must stay reachable, and no cycle may avoid it)
@@ -182,7 +178,7 @@ PROPERTIES: dict[str, Property] = {p.id: p for p in (
              "A tool result that reached the rollout file (or its write queue) is never replaced or "
              "dropped later: every later request carries it unchanged, unless a removal (compaction, "
              "rollback) took it together with its call (a truncated content is the same result).",
-             on=SENT, judge=_results_kept, also_reads=itemgetter(FILE, QUEUE)),
+             on=SENT, judge=_results_kept),
     Property("results-recorded", "always",
              "When a tool has finished (done, or failed with an error output) while the process is "
              "alive, its real output is recorded in history before the next request is sent, never "
@@ -239,19 +235,19 @@ class TurnLoopSpec:
         self.m = model
 
     def judge(self, p: Property, s: tuple, action: str, arg: object, t: tuple) -> object:
-        """``p``'s judge on one step, once per request (and what else it reads) for a per-request
-        property."""
+        """``p``'s judge on one step, once per request for a per-request property. (results-kept
+        also reads the rollout, which differs at almost every step: a verdict kept per request and
+        rollout was found again for one step in seven, and cost more memory than the states.)"""
         assert p.judge is not None
-        if not (p.per_request or p.also_reads):
+        if not p.per_request:
             return p.judge(self.m, s, action, arg, t)
         r = self.m.request_at(s, action, arg)
         if r is None:
             return None
-        verdicts = r.verdicts  # kept on the request: p.id (or (p.id, what else it reads)) -> verdict
-        key = (p.id, p.also_reads(s)) if p.also_reads else p.id
-        found = verdicts.get(key, _MISSING)
+        verdicts = r.verdicts  # kept on the request: p.id -> verdict
+        found = verdicts.get(p.id, _MISSING)
         if found is _MISSING:
-            found = verdicts[key] = p.judge(self.m, s, action, arg, t)
+            found = verdicts[p.id] = p.judge(self.m, s, action, arg, t)
         return found
 
     def check_edge(self, s: tuple, action: str, arg: object, t: tuple) -> list[tuple[str, object]]:

@@ -467,7 +467,7 @@ class TurnLoop:
         self._ctrls: list = []  # id -> (phase, turns_left, ... without in_flight)
         self._infl: dict = {}  # in_flight -> itself (pack: equal ones are one tuple)
         self._items_cache: dict = {}
-        # successors: (control id, in_flight) -> the phase's actions that can fire there (see successors)
+        # successors: control id -> the phase's actions that can fire there (see successors)
         self._enabled: dict = {}
         self._unpacked: tuple | None = None  # the last state unpack made ...
         self._unpacked_key: tuple = ()  # ... and its key
@@ -1157,19 +1157,19 @@ class TurnLoop:
     def successors(self, s: tuple) -> list[tuple]:
         """[(action, arg, next_state)] for every enabled action, in the phase table's order.
 
-        Most actions' guards read only the fields besides the three item sequences (the control id
-        and in_flight of ``pack``'s key): for a state the explorer has just unpacked, the actions
-        whose guards refused it in an earlier state with the same control id and in_flight are
-        not asked again. The actions whose guards read an item sequence (ITEM_GUARDS) are always
-        asked. tests/test_model_shortcuts.py compares this with asking every action, on every
-        state of the named and field designs' searches."""
+        Most actions' guards read only the control fields (``pack``'s control id) and, of
+        in_flight, the future at the head of the drain and whether one is running (the key below):
+        for a state the explorer has just unpacked, the actions whose guards refused an earlier
+        state with the same of those are not asked again. The actions whose guards read an item
+        sequence (ITEM_GUARDS) are always asked. tests/test_model_shortcuts.py compares this with
+        asking every action, on every state of the named and field designs' searches."""
         out: list = []
         if s is not self._unpacked:
             for act in self._table[s[PHASE]]:
                 act(s, out)
             return out
-        k = self._unpacked_key
-        key = (k[4], k[3])
+        infl, d = s[IN_FLIGHT], s[DRAINED]
+        key = (self._unpacked_key[4], infl[d:d + 1], RUNNING in infl)
         acts = self._enabled.get(key)
         if acts is not None:
             for act in acts:
