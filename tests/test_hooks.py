@@ -21,6 +21,7 @@ from turnproof.api import turnproof_check
 from turnproof.cli import main
 from turnproof.designfile import DesignFileError, load_design_file
 from turnproof.model import items as I
+from turnproof.model import turnloop
 from turnproof.model.designs import NAMED, with_knobs
 from turnproof.model.normalize import normalize_codex, normalize_ours
 from turnproof.model.wire import build_request
@@ -64,6 +65,15 @@ def run(capsys, *argv):
     return code, out, err
 
 
+def builtin_check(monkeypatch, design, **kw):
+    """The built-in ``design`` checked as one with hooks is: without the third reduction (model/
+    turnloop.py), which a hook's access to result texts rules out; tests/test_model_check.py shows
+    the reduction changes no verdict or shortest length."""
+    with monkeypatch.context() as mp:
+        mp.setattr(turnloop, "cancel_reduction_applies", lambda design, params: False)
+        return turnproof_check(design, **kw)
+
+
 def same_check(a, b) -> None:
     assert a.result.states == b.result.states
     assert a.result.edges == b.result.edges
@@ -79,17 +89,17 @@ def same_check(a, b) -> None:
 @pytest.mark.parametrize("base,calls", [("codex-0.77-chat", 3), ("codex-0.78-chat", 3),
                                         pytest.param("codex-0.77-responses", 2, marks=pytest.mark.slow),
                                         pytest.param("codex-0.122-responses", 2, marks=pytest.mark.slow)])
-def test_codex_port_as_a_repair_hook_equals_normalization_codex(tmp_path, base, calls):
+def test_codex_port_as_a_repair_hook_equals_normalization_codex(tmp_path, monkeypatch, base, calls):
     hooked = turnproof_check(port(tmp_path, base, "codex_normalize", "normalize"), calls=calls)
     assert hooked.design.hooks and hooked.design.hooks.repair
-    same_check(hooked, turnproof_check(base, calls=calls))
+    same_check(hooked, builtin_check(monkeypatch, base, calls=calls))
 
 
 @pytest.mark.parametrize("wire", ["chat", "responses", "anthropic"])
-def test_proposed_port_as_a_repair_hook_equals_normalization_ours(tmp_path, wire):
+def test_proposed_port_as_a_repair_hook_equals_normalization_ours(tmp_path, monkeypatch, wire):
     hooked = turnproof_check(port(tmp_path, "turnproof-proposed", "turnproof_proposed", "repair",
                                   f'wire = "{wire}"'))
-    same_check(hooked, turnproof_check("turnproof-proposed", wire=wire))
+    same_check(hooked, builtin_check(monkeypatch, "turnproof-proposed", wire=wire))
     assert hooked.holds
 
 
@@ -266,7 +276,7 @@ def test_the_identity_repair_on_every_wire_gives_the_normalization_none_verdicts
         assert {p: a.path_length(p) for p in a.verdicts} == {p: b.path_length(p) for p in b.verdicts}, wire
 
 
-def test_build_request_hook_judges_what_it_sends(tmp_path):
+def test_build_request_hook_judges_what_it_sends(tmp_path, monkeypatch):
     """A per-call chat builder written as a hook, on the v0.78 design, is v0.77's builder: #8479 again."""
     src = """
     def per_call(history):
@@ -285,7 +295,7 @@ def test_build_request_hook_judges_what_it_sends(tmp_path):
     """
     f = design(tmp_path, 'base = "codex-0.78-chat"\n[hooks]\nbuild_request = "{mod}:per_call"\nshape = "responses"\n',
                src)
-    same_check(turnproof_check(f, calls=2), turnproof_check("codex-0.77-chat", calls=2))
+    same_check(turnproof_check(f, calls=2), builtin_check(monkeypatch, "codex-0.77-chat", calls=2))
 
 
 def test_a_build_request_hook_that_drops_results_breaks_results_kept(tmp_path):

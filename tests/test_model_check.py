@@ -185,7 +185,7 @@ def _same_verdicts_and_lengths(design: str, calls: int) -> None:
 @pytest.mark.parametrize("calls", [1, 2])
 @pytest.mark.parametrize("design", list(NAMED))
 def test_reductions_keep_verdicts_and_lengths(design, calls):
-    """The two reductions (turnloop.py) change the state count, never a verdict or a shortest length."""
+    """The three reductions (turnloop.py) change the state count, never a verdict or a shortest length."""
     _same_verdicts_and_lengths(design, calls)
 
 

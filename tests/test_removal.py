@@ -206,7 +206,7 @@ def test_field_state_counts_are_pinned(design, calls):
 
 @pytest.mark.parametrize("design,calls", _count_cases(slow_codex=True))
 def test_reductions_keep_verdicts_and_lengths_with_removal(design, calls):
-    """The two reductions (turnloop.py) stay sound with removal: a compaction in flight, a crash in
+    """The three reductions (turnloop.py) stay sound with removal: a compaction in flight, a crash in
     the window before the compacted line."""
     faults = FIELD_COUNTS[design][str(calls)]["faults"]
     full = explore(design, calls, faults, reduce=False)[1]

@@ -202,7 +202,7 @@ def parameters_section() -> list[str]:
             "| fault | action |", "|---|---|"]
     for fault in FAULTS:
         out.append(f"| `{fault}` | [`{FAULT_ACTION[fault]}`](#{_anchor(FAULT_ACTION[fault])}) |")
-    out += ["", "The bounds and the two reductions are argued in *The model* (part 2, from the "
+    out += ["", "The bounds and the three reductions are argued in *The model* (part 2, from the "
             "`model/turnloop.py` docstring): each reduction is on by default and off with `--no-reduce`, and a "
             "test compares the verdicts with and without them."]
     return out
