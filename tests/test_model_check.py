@@ -3,6 +3,7 @@
 import pytest
 
 from turnproof.model import items as I
+from turnproof.model import turnloop
 from turnproof.model.designs import NAMED, get, with_knobs
 from turnproof.model.explorer import Explorer
 from turnproof.model.properties import PROPERTIES, SOMETIMES, TurnLoopSpec
@@ -319,3 +320,26 @@ def test_every_codex_action_and_knob_cites_a_line():
             continue
         text = f.metadata["doc"] + " " + " ".join(f.metadata["notes"].values())
         assert re.search(r"\.rs:\d+", text), k
+
+
+@pytest.mark.parametrize("design", list(NAMED))
+def test_the_cancel_reduction_alone_keeps_verdicts_lengths_and_reachability(design, monkeypatch):
+    """The third reduction (once cancelled, a running tool answers "aborted by user" and does not
+    finish), on and off with the other two on: the same verdicts, shortest lengths and reachability
+    depths, and fewer states."""
+    on_model, on = explore(design, 2, "all")
+    with monkeypatch.context() as mp:
+        mp.setattr(turnloop, "cancel_reduction_applies", lambda d, p: False)
+        off_model, off = explore.__wrapped__(design, 2, "all")  # not the cached search
+    assert on_model._cancel_aborts and not off_model._cancel_aborts
+    assert lengths(on) == lengths(off) and on.sometimes == off.sometimes
+    assert on.states < off.states
+
+
+def test_the_cancel_reduction_is_off_where_a_design_reads_result_tags():
+    base = get("turnproof-proposed")
+    p = Params(calls=1)
+    assert turnloop.cancel_reduction_applies(base, p)
+    assert not turnloop.cancel_reduction_applies(base, Params(calls=1, reduce=False))
+    for knobs in ({"call_ids": "index"}, {"truncate_outputs": True}):
+        assert not turnloop.cancel_reduction_applies(with_knobs(base, "variant", **knobs), p), knobs
