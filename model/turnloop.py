@@ -101,7 +101,7 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field, fields, replace
-from functools import partial
+from functools import lru_cache, partial
 from operator import itemgetter
 from typing import Annotated, Any, Callable, Mapping, NamedTuple, get_type_hints
 
@@ -112,6 +112,11 @@ from .provider import Rejection, chat_items_accepted, judge, responses_items_acc
 from .removal import PROMPT, REMOTE, cuts, trimmed_requests
 from .seq import EMPTY, Seq, seq
 from .wire import build_request
+
+# The items the model records, each made once: a search records the same few hundred items hundreds
+# of thousands of times, and one object each keeps the trie's nodes and the requests small
+_user, _text, _reasoning, _call, _output = (lru_cache(maxsize=None)(f)
+                                            for f in (I.user, I.text, I.reasoning, I.call, I.output))
 
 # ---- faults: the environment's misbehaviour, each enabling one action (``@action(fault=...)``) ----
 # compaction and rollback are events of the environment too (the context window fills up, the user
@@ -179,6 +184,9 @@ class State(NamedTuple):
 FIELD_NAMES = State._fields
 FIELD_MEANING: dict[str, str] = {name: hint.__metadata__[0]
                                  for name, hint in get_type_hints(State, include_extras=True).items()}
+
+# a tool future's status as a small int (successors' cache key)
+_STATUS_CODE = {RUNNING: 1, DONE: 2, FAILED: 3, ABORTED: 4}
 
 # the index of each field in a state tuple (the search reads ``s[PHASE]``, not ``s.phase``)
 (PHASE, HISTORY, QUEUE, FILE, TURNS_LEFT, TURN_NO, CALLS_OK, NCALLS, REASONED, TEXT, IN_FLIGHT, DRAINED,
@@ -489,7 +497,8 @@ class TurnLoop:
         self._ctrls: list = []  # id -> (phase, turns_left, ... without in_flight)
         self._infl: dict = {}  # in_flight -> itself (pack: equal ones are one tuple)
         self._items_cache: dict = {}
-        # successors: control id -> the phase's actions that can fire there (see successors)
+        # successors: (control id, the head of the drain, a future running), packed in an int -> the
+        # phase's actions that can fire there (see successors); also each such tuple -> itself
         self._enabled: dict = {}
         self._unpacked: tuple | None = None  # the last state unpack made ...
         self._unpacked_key: tuple = ()  # ... and its key
@@ -630,7 +639,7 @@ class TurnLoop:
         hard-abort, resume): the on_lost_output hook's items, else a synthetic output per call if
         the design persists them, else nothing."""
         if self._on_lost is None:
-            return tuple(I.output(c, I.SYNTHETIC) for c in cids) if self.d.persist_synthetic else ()
+            return tuple(_output(c, I.SYNTHETIC) for c in cids) if self.d.persist_synthetic else ()
         out: tuple = ()
         for c in cids:
             out += self._on_lost(tuple(hist) + out, c, why)
@@ -660,10 +669,10 @@ class TurnLoop:
         ends with an empty assistant message (recorded at completion even under seed fix 1)."""
         held = s[TEXT] == TEXT_HELD
         if held and not self.d.drain_before_completed:
-            s = _set(s, self._record(s, I.text()))
+            s = _set(s, self._record(s, _text()))
             held = False
         elif self.d.empty_content_with_calls and s[NCALLS] > 0 and s[TEXT] == NO_TEXT:
-            s = _set(s, self._record(s, I.text(I.EMPTY)))
+            s = _set(s, self._record(s, _text(I.EMPTY)))
         t = _set(s, {PHASE: DRAIN, EXIT: LOOP_COMPLETED, CALLS_OK: False, TEXT_AFTER_DRAIN: held})
         return self._after_drain(t)
 
@@ -689,7 +698,7 @@ class TurnLoop:
             return s
         if s[EXIT] == LOOP_COMPLETED:
             if s[TEXT_AFTER_DRAIN]:
-                s = _set(s, self._record(s, I.text()))
+                s = _set(s, self._record(s, _text()))
             if s[IN_FLIGHT]:  # needs_follow_up: a new run_turn with a prompt from current history
                 rounds = max(0, s[ROUNDS_LEFT] - 1)  # the next round, if one is left
                 return self.request_reset(s, phase=READY, prompt_len=NO_PROMPT, retries_left=self.p.retries,
@@ -722,7 +731,7 @@ class TurnLoop:
         in the first turn (`turn_no`) may its responses carry calls, for `rounds` rounds."""
         if not s[TURNS_LEFT] > 0:
             return
-        u = I.user()
+        u = _user()
         first = s[TURN_NO] == 0
         out.append(("UserMessage", None, self.turn_reset(
             s, phase=READY, history=s[HISTORY] + (u,), queue=s[QUEUE] + (u,), turns_left=s[TURNS_LEFT] - 1,
@@ -772,7 +781,7 @@ class TurnLoop:
         if not (s[CALLS_OK] and s[ROUNDS_LEFT] == self.p.rounds and not s[REASONED] and s[NCALLS] == 0
                 and s[TEXT] == NO_TEXT):
             return
-        out.append(("StreamReasoning", None, _set(s, {REASONED: True, **self._record(s, I.reasoning())})))
+        out.append(("StreamReasoning", None, _set(s, {REASONED: True, **self._record(s, _reasoning())})))
 
     @action("rust-v0.77.0 codex-rs/core/src/stream_events_utils.rs:71-90 (recorded as it arrives); held on "
             "chat: rust-v0.78.0 codex-rs/codex-api/src/endpoint/chat.rs:103-199 AggregatedStream (the default, "
@@ -787,7 +796,7 @@ class TurnLoop:
         if not (s[CALLS_OK] and s[ROUNDS_LEFT] == self.p.rounds and s[TEXT] == NO_TEXT and self.p.text):
             return
         if self.d.text_lands == "as-streamed":
-            out.append(("StreamText", None, _set(s, {TEXT: TEXT_RECORDED, **self._record(s, I.text())})))
+            out.append(("StreamText", None, _set(s, {TEXT: TEXT_RECORDED, **self._record(s, _text())})))
         else:  # sse/chat.rs: aggregated text is emitted when the stream ends
             out.append(("StreamText", None, _set(s, {TEXT: TEXT_HELD})))
 
@@ -805,7 +814,7 @@ class TurnLoop:
         cap = self.p.calls if s[ROUNDS_LEFT] == self.p.rounds else 1
         if not (s[CALLS_OK] and s[TEXT] != TEXT_HELD and s[NCALLS] < cap):
             return
-        c = I.call(self.cid(s, s[NCALLS]) if self.d.call_ids == "index" else s[NEXT_ID])
+        c = _call(self.cid(s, s[NCALLS]) if self.d.call_ids == "index" else s[NEXT_ID])
         out.append(("StreamToolCall", s[NCALLS] + 1, _set(s, {
             NCALLS: s[NCALLS] + 1, IN_FLIGHT: s[IN_FLIGHT] + (RUNNING,),
             NEXT_ID: s[NEXT_ID] + (self.d.call_ids != "index"), **self._record(s, c)})))
@@ -923,8 +932,8 @@ class TurnLoop:
         if not (k < len(infl) and (infl[k] == DONE or infl[k] == ABORTED)):
             return
         cid = self.cid(s, k)
-        o = I.output(cid, I.OK if infl[k] == DONE else I.USER_ABORT)
-        if self.d.late_result == "drop" and I.call(cid) not in s[HISTORY]:  # its call was compacted away
+        o = _output(cid, I.OK if infl[k] == DONE else I.USER_ABORT)
+        if self.d.late_result == "drop" and _call(cid) not in s[HISTORY]:  # its call was compacted away
             out.append(("DrainOutput", cid, self._after_drain(_set(s, {DRAINED: k + 1}))))
             return
         out.append(("DrainOutput", cid, self._after_drain(_set(s, {DRAINED: k + 1, **self._record(s, o)}))))
@@ -979,7 +988,7 @@ class TurnLoop:
         rollout; the session is idle, and the user gets at least one more turn (`turns_left`)."""
         if not s[DRAINED] >= len(s[IN_FLIGHT]):
             return
-        marker = (I.user(I.TURN_ABORTED_MARKER),) if self.d.turn_aborted_marker else ()
+        marker = (_user(I.TURN_ABORTED_MARKER),) if self.d.turn_aborted_marker else ()
         out.append(("TurnAborted", None, self.turn_reset(
             s, phase=IDLE, history=s[HISTORY] + marker, queue=s[QUEUE] + marker + (TURN_ABORTED,),
             turns_left=max(1, s[TURNS_LEFT]))))
@@ -1133,7 +1142,7 @@ class TurnLoop:
         i = next((i for i, it in enumerate(h) if it[0] == I.OUTPUT and it[2] == I.OK), None)
         if i is None or any(it[2] == I.TRUNCATED for it in h if it[0] == I.OUTPUT):
             return
-        cut = h[:i] + (I.output(h[i][1], I.TRUNCATED),) + h[i + 1:]
+        cut = h[:i] + (_output(h[i][1], I.TRUNCATED),) + h[i + 1:]
         out.append(("TruncateOutput", h[i][1], _set(s, {HISTORY: seq(cut)})))
 
     # ---- counterexamples --------------------------------------------------------------------------
@@ -1192,7 +1201,7 @@ class TurnLoop:
                 act(s, out)
             return out
         infl, d = s[IN_FLIGHT], s[DRAINED]
-        key = (self._unpacked_key[4], infl[d:d + 1], RUNNING in infl)
+        key = self._unpacked_key[4] << 4 | (_STATUS_CODE[infl[d]] if d < len(infl) else 0) << 1 | (RUNNING in infl)
         acts = self._enabled.get(key)
         if acts is not None:
             for act in acts:
@@ -1204,7 +1213,8 @@ class TurnLoop:
             act(s, out)
             if len(out) > n or act.__name__ in ITEM_GUARDS:
                 fired.append(act)
-        self._enabled[key] = tuple(fired)
+        acts = tuple(fired)
+        self._enabled[key] = self._enabled.setdefault(acts, acts)  # equal lists: one tuple
         return out
 
 
