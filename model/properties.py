@@ -133,7 +133,10 @@ def _results_kept(m: TurnLoop, s: tuple, action: str, arg: object, t: tuple) -> 
     if not real:  # nothing to keep (most states before the first result)
         return None
     r = m.request(s)
-    lost = dropped_results(real, r.items)  # the same as on all of kept, unless kept holds a removal
+    items = r.items
+    if all(it in items for it in real):  # each there as it is (the common case; a truncated copy is not)
+        return None
+    lost = dropped_results(real, items)  # the same as on all of kept, unless kept holds a removal
     if lost:
         kept = tuple(file) + tuple(queue)
         if _removes_any(kept):

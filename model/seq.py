@@ -4,7 +4,7 @@ A state holds three sequences of history items that share long prefixes with tho
 around it. Kept as plain tuples, every hash of a state rehashed each sequence and each item tuple
 in it (tuples do not cache their hash), which dominated the search. Here every sequence is a node
 of one trie: the empty sequence is the root, and ``seq + (item,)`` is its child for that item (one
-dict lookup, made once). Two sequences with the same items are the same object, so a sequence
+comparison while a node has one child, one dict lookup past that; made once). Two sequences with the same items are the same object, so a sequence
 hashes and compares by identity (in C), whatever its length, and a state is a flat tuple of small
 values.
 
@@ -30,7 +30,7 @@ class Seq:
     parent: Seq | None
     last: object
     n: int
-    children: dict | None
+    children: Seq | dict | None
     _items: tuple | None
     _joins: dict | None
 
@@ -38,7 +38,9 @@ class Seq:
         self.parent = parent
         self.last = last  # the last item (None for the root)
         self.n = 0 if parent is None else parent.n + 1
-        self.children = None  # item -> the sequence one item longer (made at the first one)
+        # the sequences one item longer: none yet, the only one, or a dict item -> it (most nodes of a
+        # search's trie have one child, and a dict each was a fifth of its memory)
+        self.children = None
         self._items = None if parent is not None else ()
         self._joins = None  # Seq -> self + that Seq (a crash appends the whole queue to the file)
 
@@ -46,7 +48,10 @@ class Seq:
     def __add__(self, other: Iterable) -> Seq:
         if other.__class__ is tuple and len(other) == 1:  # the common case: one item recorded
             children = self.children
-            if children is not None:
+            if children.__class__ is Seq:
+                if children.last == other[0]:
+                    return children
+            elif children is not None:
                 nxt = children.get(other[0])
                 if nxt is not None:
                     return nxt
@@ -66,10 +71,17 @@ class Seq:
         for it in other:
             children = node.children
             if children is None:
-                children = node.children = {}
-            nxt = children.get(it)
-            if nxt is None:
-                nxt = children[it] = Seq(node, it)
+                nxt = node.children = Seq(node, it)
+            elif children.__class__ is Seq:
+                if children.last == it:
+                    nxt = children
+                else:
+                    nxt = Seq(node, it)
+                    node.children = {children.last: children, it: nxt}
+            else:
+                nxt = children.get(it)
+                if nxt is None:
+                    nxt = children[it] = Seq(node, it)
             node = nxt
         return node
 
