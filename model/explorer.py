@@ -9,7 +9,8 @@
    further faults. Cycles are found by peeling off states with no successors left (Kahn); only
    the few states that remain, if any, go into networkx to name one cycle.
 
-No reduction is applied beyond the model's own (the lazy rollout writer; see turnloop.py): calls
+No reduction is applied beyond the model's own three (tools resolve at the head of the drain, a
+crash finds the writer caught up, a cancelled tool answers "aborted by user"; see turnloop.py): calls
 are not symmetric (the drain order and the request order depend on the call index), so merging
 states by permuting calls would be unsound.
 
@@ -178,19 +179,21 @@ class Explorer:
         gc_was_on = gc.isenabled()
         gc.disable()
         try:
-            while i < len(states):
+            n = len(states)  # the states found so far: the next new state's id
+            states_append, parent_append, progress = states.append, parent.append, self.progress
+            while i < n:
                 if i == layer_end:
                     depth += 1
-                    layer_end = len(states)
+                    layer_end = n
                 s = unpack(states[i])
                 out: list = []
                 for action, arg, t in successors(s):
-                    n = len(states)
                     k = pack(t)
                     j = setdefault(k, n)  # one hash per step: tuples do not cache theirs
                     if j == n:
-                        states.append(k)
-                        parent.append(i)
+                        states_append(k)
+                        parent_append(i)
+                        n += 1
                         for end, found_ends in end_checks:
                             if end(t):
                                 found_ends.append(j)
@@ -225,12 +228,12 @@ class Explorer:
                 offsets.append(len(succ))
                 edges += len(out)
                 i += 1
-                if self.progress and (i & 0x3FFF) == 0:
+                if progress and (i & 0x3FFF) == 0:
                     now = time.perf_counter()
                     if now - last > 2:
                         last = now
-                        self.progress(i, len(states) - i, depth, i / (now - t0))
-                if len(states) > bound:  # stop cleanly: what was found so far stays valid
+                        progress(i, n - i, depth, i / (now - t0))
+                if n > bound:  # stop cleanly: what was found so far stays valid
                     truncated = True
                     break
         finally:
