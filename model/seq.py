@@ -19,7 +19,7 @@ distinct sequences, a small fraction of the states.
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 
 class Seq:
@@ -30,7 +30,7 @@ class Seq:
     parent: Seq | None
     last: object
     n: int
-    children: Seq | dict | None
+    children: Any  # None, the only child (a Seq) or a dict item -> child: narrowed by __class__ below
     _items: tuple | None
     _joins: dict | None
 

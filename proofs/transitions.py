@@ -86,8 +86,10 @@ class Encoding:
         self.faults = frozenset(faults)
         # max_faults: the model's budget (each kind once, at most this many); None: no budget
         self.max_faults = max_faults
-        # reduced: the model's first reduction (only the head of the drain resolves), for BMC
+        # reduced: the model's first reduction (only the head of the drain resolves), for BMC, and its
+        # third where the design has it (once cancelled, a running tool aborts and does not finish)
         self.reduced = reduced
+        self.cancel_aborts = reduced and M.cancel_reduction_applies(design, M.Params())
 
     def may(self, fault: str) -> bool:
         return fault in self.faults
@@ -294,7 +296,7 @@ class Encoding:
         return [(g, _set(s, in_flight=z3.Store(s["in_flight"], i, status)))]
 
     def ToolFinish(self, s, p, c):
-        return self._tool(s, c, True, DONE)
+        return self._tool(s, c, s["phase"] != CANCEL if self.cancel_aborts else True, DONE)
 
     def ToolFail(self, s, p, c):
         return self._tool(s, c, True, FAILED) if self.may("tool-failure") else []

@@ -82,3 +82,24 @@ def test_the_resume_over_approximation_is_met():
     others = [t for x in states if x[0] == "down" for a, _, t in m.successors(x)
               if a == "Resume" and not alpha(m.d, t)["orderly"]]
     assert any(step_matches(enc, p, VALS, s, "Resume", t) for t in others[:200])
+
+
+@pytest.mark.parametrize("name", ["turnproof-proposed", "codex-0.77-chat"])
+def test_the_cancel_reduction_is_in_the_bmc_encoding(name):
+    """The model's third reduction (once cancelled, a running tool aborts and does not finish) is in
+    the reduced encoding too, so BMC proposes no trace the model cannot follow: from every cancelled
+    state with a running head, the unreduced model's ToolFinish step is no z3 step, its ToolAbort is."""
+    m, states, enc, p = setup(name)
+    full = TurnLoop(m.d, Params(calls=2, reduce=False))
+    checked = 0
+    for s in states:
+        if s[0] != "cancel" or s[11] >= len(s[10]) or s[10][s[11]] != "running":
+            continue
+        head = m.cid(s, s[11])  # the head of the drain: the tool the reduced model resolves
+        steps = {a: t for a, arg, t in full.successors(s) if a in ("ToolFinish", "ToolAbort") and arg == head}
+        assert not step_matches(enc, p, VALS, s, "ToolFinish", steps["ToolFinish"])
+        assert step_matches(enc, p, VALS, s, "ToolAbort", steps["ToolAbort"])
+        checked += 1
+        if checked == 20:
+            break
+    assert checked
