@@ -121,7 +121,7 @@ def run_fuzz(args) -> int:
     for check, statement in CHECKS.items():
         fs = res.failures[check]
         verdict = "ok" if not fs else f"FAIL ({len(fs)} kind{'s' if len(fs) > 1 else ''}, shortest " \
-                                      f"{len(fs[0].before)} items)"
+                                      f"{len(fs[0].before)} item{'s' if len(fs[0].before) != 1 else ''})"
         print(f"  {check:<13} {verdict:<32} {statement}")
     for check in CHECKS:
         for f in res.failures[check]:

@@ -7,8 +7,8 @@ Histories come from two sources:
    the histories the loop can really hand to its repair;
 2. hypothesis: those histories mutated (an item dropped, duplicated or moved, a user message or an
    assistant text put in between, an orphan result added, a call's or a result's id renamed),
-   shrunk to the smallest history that still fails. Call ids stay unique, as every provider makes
-   them: no mutation duplicates a call.
+   shrunk by hypothesis, then item by item until dropping any one more item makes it pass. Call
+   ids stay unique, as every provider makes them: no mutation duplicates a call.
 
 Each history is given to the function as it sees it (its shape, turnproof/shapes.py), and its
 output must pass four checks:
@@ -324,7 +324,27 @@ def _mutations(repair, judge_, hists, examples, seed, keep, res) -> int:
         if errors:
             raise errors[0]
         if ex is not None:
+            ex = _drop_while_failing(ex, fails, hists)
+            if errors:
+                raise errors[0]
             h = mutate(hists[ex[0]], ex[1])
             given, out, found = run_checks(repair, judge_, h, only=check)
             keep(found, given, out, "mutation", (I.show_all(hists[ex[0]]),) + tuple(ex[1]))
     return tried
+
+
+def _drop_while_failing(ex: tuple, fails, hists: list) -> tuple:
+    """Hypothesis shrinks the example (which history, which mutations), not the history it makes, and
+    where it stops depends on the list of histories: drop items of the mutated history one at a
+    time, as further ``drop`` mutations, while the check still fails, until no single item can go."""
+    hist, ops = ex
+    size = len(mutate(hists[hist], ops))
+    k = 0
+    while k < size:
+        trial = ops + (("drop", k, 0),)
+        if fails((hist, trial)):
+            ops, size = trial, size - 1
+            k = 0
+        else:
+            k += 1
+    return hist, ops
