@@ -530,7 +530,7 @@ class TurnLoop:
     def unpack(self, k: tuple) -> tuple:
         """The state ``pack`` made ``k`` from."""
         s = self._unpacked = _unpacked(k, self._ctrls[k[4]])
-        self._unpacked_key = k  # successors(s) reads the control id and in_flight from it
+        self._unpacked_key = k  # successors(s) reads the control id from it
         return s
 
     # ---- the request a state sends --------------------------------------------------------------
@@ -573,8 +573,9 @@ class TurnLoop:
             make = self._make_body
             # judged without building the body (the shortcut's False is a rejection only when every
             # id is an int: a hook's items may carry others)
-            ok = self._build is None and self._accepts is not None and self._accepts(items)
-            if ok or (self._build is None and self._accepts is not None and _int_ids(items)):
+            accepts = self._accepts if self._build is None else None
+            ok = accepts is not None and accepts(items)
+            if ok or (accepts is not None and _int_ids(items)):
                 r = self._items_cache[items] = Request(items, not ok, make, items, judge_body=self._judge_body)
                 return r
             if self._build is not None:  # a build_request hook: judge the items its body carries
