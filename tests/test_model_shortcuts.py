@@ -122,9 +122,10 @@ def test_results_kept_along_the_trie_is_dropped_results(name, violated):
 
 @pytest.mark.parametrize("name", sorted({**NAMED, **FIELD}))
 def test_successors_that_skip_refused_actions_are_every_actions_successors(name):
-    """TurnLoop.successors asks again only the actions that fired before with the same control id, head of
-    the drain and running futures (and those whose guards read items): the same steps, in the same order, as asking
-    every action of the phase, on every state of a search with every fault (the removal ones too), calls 1."""
+    """TurnLoop.successors asks again only the actions that fired before with the same control id,
+    head of the drain and running futures (and those whose guards read items): the same steps, in
+    the same order, as asking every action of the phase, on every state of a search with every
+    fault (the removal ones too), calls 1."""
     d = {**NAMED, **FIELD}[name]
     m, e, r = _search(d, calls=1, faults=frozenset(FAULTS))
     plain = TurnLoop(d, m.p)  # never unpacks, so it asks every action
