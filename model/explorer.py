@@ -15,8 +15,8 @@ are not symmetric (the drain order and the request order depend on the call inde
 states by permuting calls would be unsound.
 
 Memory: the state table holds each state in the model's compact form when it offers one
-(``Model.pack``/``unpack``; turnloop.py keeps the three interned item sequences and an id for the
-other fields, 72 bytes instead of 208), once as a key of the index dict and once in the
+(``Model.pack``/``unpack``; turnloop.py keeps the three interned item sequences, the interned
+in_flight and an id for the other fields, 80 bytes instead of 208), once as a key of the index dict and once in the
 discovery-order list; a state is unpacked when it is expanded. The BFS parent of each state and the
 successor lists are flat ``array('i')`` buffers (4 bytes an entry, no int objects), successors
 back to back with an offset per state, and the reverse edges of the graph phase the same way.
