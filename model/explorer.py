@@ -16,8 +16,8 @@ states by permuting calls would be unsound.
 
 Memory: the state table holds each state in the model's compact form when it offers one
 (``Model.pack``/``unpack``; turnloop.py keeps the three interned item sequences, the interned
-in_flight and an id for the other fields, 80 bytes instead of 208), once as a key of the index dict and once in the
-discovery-order list; a state is unpacked when it is expanded. The BFS parent of each state and the
+in_flight and an id for the other fields, 80 bytes instead of 208), once as a key of the index
+dict and once in the discovery-order list; a state is unpacked when it is expanded. The BFS parent of each state and the
 successor lists are flat ``array('i')`` buffers (4 bytes an entry, no int objects), successors
 back to back with an offset per state, and the reverse edges of the graph phase the same way.
 A truncated search (``max_states``) stops after a whole state's successors: the buffers stay
@@ -245,7 +245,7 @@ class Explorer:
         res: dict = {}
         for prop, (pi, action, arg, j, detail) in violations.items():
             res[prop] = Violation(prop, self.path_to(pi) + [(action, arg, unpack(states[j]))], detail)
-        coverage = {a: n for a, n in cov.items() if n}
+        coverage = {a: c for a, c in cov.items() if c}
         result = Result(len(states), edges, depth, seconds, res, sometimes, coverage, truncated=truncated)
         if not safety_only and not truncated:
             g0 = time.perf_counter()

@@ -78,7 +78,7 @@ def dropped_results(kept: tuple, items: tuple) -> list:
             present.add(it if it[2] != I.TRUNCATED else I.result_key(it))
         elif it[0] == I.CALL:
             calls.add(it[1])
-    lost = [it for it in kept if I.result_key(it) not in present and I.is_real_output(it)]
+    lost = [it for it in kept if I.is_real_output(it) and I.result_key(it) not in present]
     if lost and _removes_any(kept):
         lost = [it for it in lost if it[1] in calls]
     return [it[1] for it in lost]
@@ -140,7 +140,7 @@ def _results_kept(m: TurnLoop, s: tuple, action: str, arg: object, t: tuple) -> 
     if lost:
         kept = tuple(file) + tuple(queue)
         if _removes_any(kept):
-            lost = dropped_results(kept, r.items)
+            lost = dropped_results(kept, items)
     return "results recorded for the rollout but not in this request: " + _ids(m, lost) if lost else None
 
 

@@ -4,9 +4,9 @@ A state holds three sequences of history items that share long prefixes with tho
 around it. Kept as plain tuples, every hash of a state rehashed each sequence and each item tuple
 in it (tuples do not cache their hash), which dominated the search. Here every sequence is a node
 of one trie: the empty sequence is the root, and ``seq + (item,)`` is its child for that item (one
-comparison while a node has one child, one dict lookup past that; made once). Two sequences with the same items are the same object, so a sequence
-hashes and compares by identity (in C), whatever its length, and a state is a flat tuple of small
-values.
+comparison while a node has one child, one dict lookup past that; made once). Two sequences with
+the same items are the same object, so a sequence hashes and compares by identity (in C), whatever
+its length, and a state is a flat tuple of small values.
 
 A ``Seq`` reads like the tuple it stands for: ``len``, iteration, ``in``, indexing, slicing (a
 prefix is an ancestor), ``+`` with a tuple or another ``Seq`` on either side, ``==`` with a tuple

@@ -1,9 +1,11 @@
 """The search's shortcuts give what the code they stand for gives.
 
-The explorer keeps states packed (TurnLoop.pack), judges OpenAI's Responses rules on a model
-history as a comparison of id sets (provider.responses_items_accepted) and results-kept along the
-rollout's trie (TurnLoop.real_results). Each is compared here with the plain code, on every state
-or request of real searches and on random histories.
+The explorer keeps states packed (TurnLoop.pack), judges OpenAI's chat and Responses rules on a
+model history without building the body (provider.chat_items_accepted, responses_items_accepted)
+and results-kept along the rollout's trie (TurnLoop.real_results); successors skip the actions
+refused before in the same control state; normalize_ours skips a history already paired. Each is
+compared here with the plain code, on every state or request of real searches and on random
+histories.
 """
 
 from __future__ import annotations
